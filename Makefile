@@ -1,0 +1,156 @@
+# troupe: one hand-written Makefile.
+#
+#   make            library (shared + static + troupe.pc), examples, tests
+#   make check      install missing deps, build, run every test
+#   make demo       install missing deps, build, run the flagship demo
+#   make sanitize   tests under ASan + UBSan      (SANITIZER=address)
+#   make tsan       tests under ThreadSanitizer   (SANITIZER=thread)
+#   make valgrind   tests under valgrind memcheck
+#   make bench      benchmarks (see bench/)
+#   make install PREFIX=/usr/local
+#   make clean      V=1 shows full command lines
+
+VERSION_MAJOR := 0
+VERSION       := 0.1.0
+PREFIX        ?= /usr/local
+CC            ?= gcc
+V             ?= 0
+
+ifeq ($(SANITIZER),address)
+  BUILD   ?= build/asan
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZER),thread)
+  BUILD   ?= build/tsan
+  SANFLAGS := -fsanitize=thread
+else
+  BUILD   ?= build/release
+  SANFLAGS :=
+endif
+
+PKGS      := libzmq msgpack
+TEST_PKGS := criterion
+CFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS_PKG = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS_PKG   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS  ?=
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -pthread -fPIC $(SANFLAGS) \
+              -Icore $(CFLAGS_PKG) $(CFLAGS) -MMD -MP
+LDFLAGS ?=
+ALL_LDFLAGS := -pthread $(SANFLAGS) $(LDFLAGS)
+
+ifeq ($(V),1)
+  Q :=
+  say :=
+else
+  Q := @
+  say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+LIB_SRC  := $(wildcard core/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+ACT_SRC  := $(wildcard actors/*.c)
+ACT_OBJ  := $(ACT_SRC:%.c=$(BUILD)/%.o)
+SONAME   := libtroupe.so.$(VERSION_MAJOR)
+SHLIB    := $(BUILD)/lib/libtroupe.so.$(VERSION)
+STLIB    := $(BUILD)/lib/libtroupe.a
+PCFILE   := $(BUILD)/lib/troupe.pc
+HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h
+
+EX_SRC   := $(wildcard examples/*.c)
+EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELP_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all lib examples tests check demo sanitize tsan valgrind install clean deps bench fuzz
+all: lib examples tests
+
+lib: $(SHLIB) $(STLIB) $(PCFILE)
+
+# --- dependencies --------------------------------------------------------
+DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# --- library ---------------------------------------------------------------
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -fvisibility=hidden -c $< -o $@
+
+$(SHLIB): $(LIB_OBJ) $(ACT_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(ALL_LDFLAGS) $(LIBS_PKG)
+	$(Q)ln -sf libtroupe.so.$(VERSION) $(BUILD)/lib/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(BUILD)/lib/libtroupe.so
+
+$(STLIB): $(LIB_OBJ) $(ACT_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(PCFILE): troupe.pc.in Makefile
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# --- examples (linked against the shared library) ---------------------------
+examples: $(EX_BIN)
+$(BUILD)/examples/%: examples/%.c $(SHLIB)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
+	  -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG) -lm
+
+# --- tests (linked statically so they can reach internals) ------------------
+tests: $(TEST_BIN)
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_PKG) -Itests -c $< -o $@
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELP_OBJ) $(STLIB)
+	$(call say,LD,$@)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(LIBS_PKG) $(TEST_LIBS_PKG) -lm
+
+TEST_ARGS ?= --jobs 2
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tests/run.sh $(BUILD)/tests $(TEST_ARGS)
+
+sanitize: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address all
+	$(Q)TP_TEST_TIMEOUT_MULTIPLIER=3 ASAN_OPTIONS=detect_leaks=1 ./tests/run.sh build/asan/tests $(TEST_ARGS)
+
+tsan: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZER=thread all
+	$(Q)TP_TEST_TIMEOUT_MULTIPLIER=5 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./tests/run.sh build/tsan/tests $(TEST_ARGS)
+
+valgrind: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)TP_TEST_TIMEOUT_MULTIPLIER=20 TP_VALGRIND=1 ./tests/run.sh $(BUILD)/tests --jobs 1
+
+DEMO ?= web_workers
+demo: deps
+	$(Q)$(MAKE) --no-print-directory lib examples
+	$(Q)$(BUILD)/examples/$(DEMO)
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/troupe/
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libtroupe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libtroupe.so
+	install -m 644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(PCFILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(ACT_OBJ:.o=.d) $(TEST_BIN:=.d) $(TEST_HELP_OBJ:.o=.d)

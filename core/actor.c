@@ -1,0 +1,773 @@
+/*  core/actor.c: actor lifecycle and the calls actors make.
+
+    Everything here runs on the actor's home ctx thread, except tp_spawn,
+    which may run anywhere and hands the new actor to its ctx.
+*/
+#include "runtime.h"
+
+/* ------------------------------------------------------------------ */
+/*  Lifecycle                                                          */
+
+void
+tp__actor_adopt (tp__ctx *c, tp_actor *a)
+{
+    a->flags |= TP__A_ADOPTED;
+    if (!(a->flags & TP__A_QUEUED)) {
+        a->flags |= TP__A_QUEUED;
+        a->run_next = NULL;
+        if (c->rq_tail)
+            c->rq_tail->run_next = a;
+        else
+            c->rq_head = a;
+        c->rq_tail = a;
+    }
+}
+
+static tp__peer *
+s_peer_add (tp__peer **list, tp_ref ref, int64_t id)
+{
+    tp__peer *p = tp__malloc (sizeof *p);
+    p->ref = ref;
+    p->id = id;
+    p->next = *list;
+    *list = p;
+    return p;
+}
+
+/*  Removes the first entry matching ref (and id when id != 0).
+    Returns true if one was removed. */
+static bool
+s_peer_remove (tp__peer **list, tp_ref ref, int64_t id, bool match_ref)
+{
+    for (tp__peer **pp = list; *pp; pp = &(*pp)->next) {
+        tp__peer *p = *pp;
+        if ((!match_ref || tp_ref_eq (p->ref, ref)) && (!id || p->id == id)) {
+            *pp = p->next;
+            free (p);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+s_peer_has (tp__peer *list, tp_ref ref)
+{
+    for (; list; list = list->next)
+        if (tp_ref_eq (list->ref, ref))
+            return true;
+    return false;
+}
+
+static void
+s_peers_free (tp__peer **list)
+{
+    while (*list) {
+        tp__peer *p = *list;
+        *list = p->next;
+        free (p);
+    }
+}
+
+/*  Sends a runtime message of kind `aux` from `from` to `to`. */
+static void
+s_sys_send (tp__ctx *c, tp_ref from, tp_ref to, int aux, uint64_t corr,
+            const char *fmt, ...)
+{
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tp__tag_sys;
+    m->from = from;
+    m->flags = TP__MSG_SYS;
+    m->aux = (uint16_t) aux;
+    m->corr = corr;
+    if (fmt) {
+        va_list ap;
+        va_start (ap, fmt);
+        int rc = tp_msg_vpack (m, fmt, ap);
+        va_end (ap);
+        assert (rc == 0);
+        (void) rc;
+    }
+    tp__route (c, to, m, 0); /* system messages ignore bounds: cannot fail */
+}
+
+/*  A runtime message could not be delivered because `to` is dead:
+    answer for the dead actor where the protocol expects an answer. */
+void
+tp__sys_undeliverable (tp__ctx *c, tp_ref to, tp_msg *m)
+{
+    if (m->aux == TP__SYS_MONITOR)
+        s_sys_send (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
+                    tp__tag_noproc);
+    else if (m->aux == TP__SYS_LINK)
+        s_sys_send (c, to, m->from, TP__SYS_EXIT, 0, "t", tp__tag_noproc);
+    tp__msg_free (m);
+}
+
+void
+tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
+{
+    tp_system *sys = c->sys;
+    tp_actor *prev = tp__tl_actor;
+    a->flags |= TP__A_EXITING;
+    tp__tl_actor = a;
+    while (a->asks) {
+        tp__ask *k = a->asks;
+        a->asks = k->next;
+        tp__timer_cancel (c, a, k->timer);
+        k->cont (a, TP_ECANCELED, NULL, k->arg);
+        free (k);
+    }
+    if (a->b->terminate)
+        a->b->terminate (a, reason);
+    tp__tl_actor = prev;
+    a->flags |= TP__A_DEAD;
+    tp__timer_cancel_all (c, a);
+
+    /* From here on the ref is dead: new sends become dead letters. */
+    tp__slot *s = a->slot;
+    atomic_store_explicit (&s->actor, NULL, memory_order_relaxed);
+    atomic_fetch_add_explicit (&s->gen, 1, memory_order_seq_cst);
+    tp__registry_forget (sys, a->ref);
+
+    if (notify) {
+        for (tp__peer *p = a->watchers; p; p = p->next)
+            s_sys_send (c, a->ref, p->ref, TP__SYS_DOWN, (uint64_t) p->id,
+                        "rt", a->ref, reason);
+        for (tp__peer *p = a->links; p; p = p->next)
+            s_sys_send (c, a->ref, p->ref, TP__SYS_EXIT, 0, "t", reason);
+    }
+    s_peers_free (&a->watchers);
+    s_peers_free (&a->links);
+    s_peers_free (&a->monitors);
+    while (a->mb_head) {
+        tp_msg *m = a->mb_head;
+        a->mb_head = m->next;
+        if (notify)
+            tp__dead_letter (c, a->ref, m);
+        else
+            tp__msg_free (m);
+    }
+    a->mb_tail = NULL;
+    atomic_store_explicit (&s->queued, 0, memory_order_relaxed);
+    atomic_store_explicit (&s->pending, 0, memory_order_relaxed);
+    atomic_store_explicit (&s->cap, 0, memory_order_relaxed);
+    if (c->kind == TP__CTX_THREAD && c->thread_actor == a)
+        c->thread_actor = NULL;
+    atomic_fetch_sub_explicit (&c->nactors, 1, memory_order_relaxed);
+    tp__slot_release (sys, a->ref.index);
+    free (a);
+    tp__live_dec (sys);
+}
+
+static void
+s_exit (tp_actor *a, tp_tag_t reason)
+{
+    if (a->flags & TP__A_EXITING)
+        return;
+    a->flags |= TP__A_EXITING;
+    a->reason = reason ? reason : tp__tag_normal;
+}
+
+static void
+s_deliver_user (tp_actor *a, tp_tag_t tag, const char *fmt, ...)
+{
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    va_list ap;
+    va_start (ap, fmt);
+    int rc = tp_msg_vpack (m, fmt, ap);
+    va_end (ap);
+    assert (rc == 0);
+    (void) rc;
+    a->b->receive (a, m);
+    tp__msg_free (m);
+}
+
+static void
+s_handle_sys (tp__ctx *c, tp_actor *a, tp_msg *m)
+{
+    tp_ref who;
+    tp_tag_t reason;
+    switch (m->aux) {
+    case TP__SYS_MONITOR:
+        s_peer_add (&a->watchers, m->from, (int64_t) m->corr);
+        break;
+    case TP__SYS_DEMONITOR:
+        s_peer_remove (&a->watchers, m->from, (int64_t) m->corr, true);
+        break;
+    case TP__SYS_DOWN:
+        if (s_peer_remove (&a->monitors, m->from, (int64_t) m->corr, false)
+            && tp_msg_unpack (m, "rt", &who, &reason) == 0)
+            s_deliver_user (a, tp__tag_down, "Urt", m->corr, who, reason);
+        break;
+    case TP__SYS_LINK:
+        if (!s_peer_has (a->links, m->from))
+            s_peer_add (&a->links, m->from, 0);
+        break;
+    case TP__SYS_UNLINK:
+        s_peer_remove (&a->links, m->from, 0, true);
+        break;
+    case TP__SYS_EXIT:
+        if (tp_msg_unpack (m, "t", &reason) != 0)
+            break;
+        if (!s_peer_remove (&a->links, m->from, 0, true))
+            break; /* unlinked meanwhile */
+        if ((a->flags & TP__A_TRAP) && reason != tp__tag_killed)
+            s_deliver_user (a, tp__tag_exit, "rt", m->from, reason);
+        else if (reason != tp__tag_normal)
+            s_exit (a, reason);
+        break;
+    case TP__SYS_STOP:
+        if (tp_msg_unpack (m, "t", &reason) == 0)
+            s_exit (a, reason);
+        break;
+    case TP__SYS_ASK_TIMEOUT:
+        for (tp__ask **pp = &a->asks; *pp; pp = &(*pp)->next)
+            if ((*pp)->corr == m->corr) {
+                tp__ask *k = *pp;
+                *pp = k->next;
+                k->cont (a, TP_ETIMEDOUT, NULL, k->arg);
+                free (k);
+                break;
+            }
+        break;
+    case TP__SYS_TICK:
+        if (tp__timer_active (a, (int64_t) m->corr)) {
+            m->flags &= (uint16_t) ~TP__MSG_SYS;
+            m->corr = 0;
+            a->b->receive (a, m);
+        }
+        break;
+    default:
+        break;
+    }
+    (void) c;
+}
+
+static void
+s_handle_reply (tp__ctx *c, tp_actor *a, tp_msg *m)
+{
+    for (tp__ask **pp = &a->asks; *pp; pp = &(*pp)->next)
+        if ((*pp)->corr == m->corr) {
+            tp__ask *k = *pp;
+            *pp = k->next;
+            tp__timer_cancel (c, a, k->timer);
+            m->flags &= (uint16_t) ~TP__MSG_REPLY;
+            k->cont (a, 0, m, k->arg);
+            free (k);
+            return;
+        }
+    /* late reply to an ask that timed out: dropped */
+}
+
+void
+tp__actor_run (tp__ctx *c, tp_actor *a)
+{
+    a->flags &= ~(uint32_t) TP__A_QUEUED;
+    tp__tl_actor = a;
+    if (TP__UNLIKELY (!(a->flags & TP__A_STARTED))) {
+        a->flags |= TP__A_STARTED;
+        if (!tp_ref_is_nil (a->link_to) && !s_peer_has (a->links, a->link_to))
+            s_peer_add (&a->links, a->link_to, 0);
+        if (a->b->init && a->b->init (a, a->arg) != 0)
+            s_exit (a, tp__tag_init);
+    }
+    int budget = c->sys->batch, n = 0;
+    tp__slot *s = a->slot;
+    while (a->mb_head && n < budget && !(a->flags & TP__A_EXITING)) {
+        tp_msg *m = a->mb_head;
+        a->mb_head = m->next;
+        if (!a->mb_head)
+            a->mb_tail = NULL;
+        a->queued--;
+        if (m->flags & TP__MSG_BOUNDED)
+            atomic_fetch_sub_explicit (&s->pending, 1, memory_order_release);
+        n++;
+        if (TP__LIKELY (!(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))))
+            a->b->receive (a, m);
+        else if (m->flags & TP__MSG_SYS)
+            s_handle_sys (c, a, m);
+        else
+            s_handle_reply (c, a, m);
+        tp__msg_free (m);
+    }
+    tp__tl_actor = NULL;
+    c->processed += (uint64_t) n;
+    atomic_store_explicit (&s->processed,
+                           atomic_load_explicit (&s->processed,
+                                                 memory_order_relaxed)
+                               + (uint64_t) n,
+                           memory_order_relaxed);
+    atomic_store_explicit (&s->queued, a->queued, memory_order_relaxed);
+    if (a->flags & TP__A_EXITING)
+        tp__actor_terminate (c, a, a->reason, true);
+    else if (a->mb_head) {
+        a->flags |= TP__A_QUEUED;
+        a->run_next = NULL;
+        if (c->rq_tail)
+            c->rq_tail->run_next = a;
+        else
+            c->rq_head = a;
+        c->rq_tail = a;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/*  Spawn                                                              */
+
+static int
+s_pick_worker (tp_system *sys, tp__ctx *cur, const tp_spawn_opts *o)
+{
+    bool on_worker = cur && cur->sys == sys && cur->kind == TP__CTX_WORKER;
+    switch (o ? o->place : TP_PLACE_AUTO) {
+    case TP_PLACE_WORKER:
+        return o->worker;
+    case TP_PLACE_SPREAD: {
+        int best = 0, bestn = INT32_MAX;
+        uint32_t start = atomic_fetch_add (&sys->rr, 1);
+        for (int k = 0; k < sys->nworkers; k++) {
+            int i = (int) ((start + (uint32_t) k) % (uint32_t) sys->nworkers);
+            int n = atomic_load_explicit (&sys->ctxs[i]->nactors,
+                                          memory_order_relaxed);
+            if (n < bestn) {
+                bestn = n;
+                best = i;
+            }
+        }
+        return best;
+    }
+    case TP_PLACE_AUTO:
+    case TP_PLACE_NEAR:
+    default:
+        if (on_worker)
+            return cur->id;
+        return (int) (atomic_fetch_add (&sys->rr, 1) % (uint32_t) sys->nworkers);
+    }
+}
+
+int
+tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
+          const tp_spawn_opts *o, tp_ref *ref)
+{
+    if (!sys || !b || !b->receive)
+        return TP_EINVAL;
+    if (o) {
+        if (o->kind != TP_LOOP && o->kind != TP_THREAD)
+            return TP_EINVAL;
+        if (o->place == TP_PLACE_WORKER
+            && (o->worker < 0 || o->worker >= sys->nworkers))
+            return TP_EINVAL;
+        if (o->place > TP_PLACE_WORKER || o->capacity > INT32_MAX / 2)
+            return TP_EINVAL;
+        if (o->name && (!*o->name || strlen (o->name) > 63))
+            return TP_EINVAL;
+    }
+    if (atomic_load (&sys->stopping))
+        return TP_ESTOPPED;
+    tp__ctx *cur = tp__tl_ctx && tp__tl_ctx->sys == sys ? tp__tl_ctx : NULL;
+    tp_actor *spawner = cur ? tp__tl_actor : NULL;
+
+    tp_actor *a = tp__calloc (1, sizeof *a);
+    a->b = b;
+    a->arg = arg;
+    uint32_t idx = tp__slot_acquire (sys);
+    tp__slot *s = tp__slot_get (sys, idx);
+    uint32_t gen = atomic_load (&s->gen) + 1;
+    a->ref = (tp_ref){sys->node, idx, gen};
+    a->slot = s;
+
+    tp__ctx *home;
+    bool thread = o && o->kind == TP_THREAD;
+    if (thread) {
+        home = tp__ctx_new (sys, TP__CTX_THREAD);
+        if (!home) {
+            tp__slot_release (sys, idx);
+            free (a);
+            return TP_EZMQ;
+        }
+        home->thread_actor = a;
+        a->flags |= TP__A_THREAD;
+    }
+    else
+        home = sys->ctxs[s_pick_worker (sys, cur, o)];
+    a->ctx = home;
+    if (o && o->link && spawner) {
+        a->link_to = spawner->ref;
+        s_peer_add (&spawner->links, a->ref, 0);
+    }
+    atomic_store_explicit (&s->actor, a, memory_order_relaxed);
+    atomic_store_explicit (&s->home, home->id, memory_order_relaxed);
+    atomic_store_explicit (&s->cap, o ? o->capacity : 0, memory_order_relaxed);
+    atomic_store_explicit (&s->pending, 0, memory_order_relaxed);
+    atomic_store_explicit (&s->processed, 0, memory_order_relaxed);
+    atomic_store_explicit (&s->queued, 0, memory_order_relaxed);
+    atomic_store_explicit (&s->gen, gen, memory_order_seq_cst);
+    atomic_fetch_add_explicit (&home->nactors, 1, memory_order_relaxed);
+    atomic_fetch_add (&sys->live, 1);
+    atomic_fetch_add_explicit (&sys->spawned, 1, memory_order_relaxed);
+
+    int rc = 0;
+    if (o && o->name)
+        rc = tp_register (sys, o->name, a->ref);
+    if (rc == 0 && thread && tp__ctx_start (home) != 0)
+        rc = TP_EZMQ;
+    if (rc) {
+        /* Nobody can know the ref yet and init has not run: undo quietly,
+           so a failed spawn calls no callback. */
+        if (o && o->name)
+            tp__registry_forget (sys, a->ref);
+        if (o && o->link && spawner)
+            s_peer_remove (&spawner->links, a->ref, 0, true);
+        atomic_store (&s->actor, NULL);
+        atomic_fetch_add (&s->gen, 1);
+        atomic_fetch_sub (&home->nactors, 1);
+        tp__slot_release (sys, idx);
+        if (thread) {
+            tp__ctx_close (home);
+            home->thread_actor = NULL;
+            pthread_mutex_lock (&sys->lock);
+            home->joined = true;
+            atomic_store (&home->finished, 1);
+            pthread_mutex_unlock (&sys->lock);
+        }
+        free (a);
+        tp__live_dec (sys);
+        return rc;
+    }
+    if (!thread) {
+        if (home == cur)
+            tp__actor_adopt (cur, a);
+        else {
+            tp__ctx *from = cur ? cur : tp__ctx_external (sys);
+            tp__ctl (from, home, TP__CTL_SPAWN,
+                     ((uint64_t) idx << 32) | (uint64_t) gen);
+        }
+    }
+    if (ref)
+        *ref = a->ref;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Accessors                                                          */
+
+tp_ref
+tp_self (tp_actor *self)
+{
+    return self->ref;
+}
+
+tp_system *
+tp_system_of (tp_actor *self)
+{
+    return self->ctx->sys;
+}
+
+void *
+tp_state (tp_actor *self)
+{
+    return self->state;
+}
+
+void
+tp_set_state (tp_actor *self, void *state)
+{
+    self->state = state;
+}
+
+void *
+tp_arg (tp_actor *self)
+{
+    return self->arg;
+}
+
+int
+tp_worker_index (tp_actor *self)
+{
+    return self->ctx->kind == TP__CTX_WORKER ? self->ctx->id : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Sending                                                            */
+
+int
+tp_tell (tp_actor *self, tp_ref to, tp_tag_t tag, const char *fmt, ...)
+{
+    if (TP__UNLIKELY (!tag))
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    m->from = self->ref;
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start (ap, fmt);
+        int rc = tp_msg_vpack (m, fmt, ap);
+        va_end (ap);
+        if (rc) {
+            tp__msg_free (m);
+            return rc;
+        }
+    }
+    int rc = tp__route (self->ctx, to, m, 0);
+    if (rc)
+        tp__msg_free (m);
+    return rc;
+}
+
+static int
+s_tell_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int wait_ms)
+{
+    if (!msg_p || !*msg_p || !(*msg_p)->tag)
+        return TP_EINVAL;
+    tp_msg *m = *msg_p;
+    m->from = self->ref;
+    m->flags &= (uint16_t) (TP__MSG_HEAP | TP__MSG_ZMQ);
+    m->corr = 0;
+    int rc = tp__route (self->ctx, to, m, wait_ms);
+    if (rc == 0)
+        *msg_p = NULL;
+    return rc;
+}
+
+int
+tp_tell_msg (tp_actor *self, tp_ref to, tp_msg **msg_p)
+{
+    return s_tell_msg (self, to, msg_p, 0);
+}
+
+int
+tp_tell_wait (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms)
+{
+    return s_tell_msg (self, to, msg_p, timeout_ms ? timeout_ms : 1);
+}
+
+int
+tp_forward (tp_actor *self, tp_ref to, const tp_msg *msg)
+{
+    if (!msg)
+        return TP_EINVAL;
+    tp_msg *m = tp_msg_dup (msg);
+    m->from = msg->from;
+    m->corr = msg->corr;
+    m->flags |= msg->flags & TP__MSG_REQUEST;
+    int rc = tp__route (self->ctx, to, m, 0);
+    if (rc)
+        tp__msg_free (m);
+    return rc;
+}
+
+int
+tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
+            tp_cont_fn cont, void *arg)
+{
+    if (!msg_p || !*msg_p || !(*msg_p)->tag || !cont || timeout_ms <= 0)
+        return TP_EINVAL;
+    tp__ctx *c = self->ctx;
+    tp_msg *m = *msg_p;
+    uint64_t corr = ++c->corr_next;
+    m->from = self->ref;
+    m->corr = corr;
+    m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
+                           | TP__MSG_REQUEST);
+    int rc = tp__route (c, to, m, 0);
+    if (rc)
+        return rc;
+    *msg_p = NULL;
+    tp__ask *k = tp__malloc (sizeof *k);
+    k->corr = corr;
+    k->cont = cont;
+    k->arg = arg;
+    tp_msg *t = tp__msg_alloc ();
+    t->tag = tp__tag_sys;
+    t->flags = TP__MSG_SYS;
+    t->aux = TP__SYS_ASK_TIMEOUT;
+    t->corr = corr;
+    k->timer = tp__timer_add (c, self, (uint64_t) timeout_ms * 1000000u, 0, t);
+    k->next = self->asks;
+    self->asks = k;
+    return 0;
+}
+
+int
+tp_ask (tp_actor *self, tp_ref to, tp_tag_t tag, int timeout_ms,
+        tp_cont_fn cont, void *arg, const char *fmt, ...)
+{
+    if (!tag || !cont || timeout_ms <= 0)
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start (ap, fmt);
+        int rc = tp_msg_vpack (m, fmt, ap);
+        va_end (ap);
+        if (rc) {
+            tp__msg_free (m);
+            return rc;
+        }
+    }
+    int rc = tp_ask_msg (self, to, &m, timeout_ms, cont, arg);
+    if (rc)
+        tp__msg_free (m);
+    return rc;
+}
+
+int
+tp_reply (tp_actor *self, const tp_msg *req, tp_tag_t tag, const char *fmt,
+          ...)
+{
+    if (!req || !(req->flags & TP__MSG_REQUEST) || !tag)
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    m->from = self->ref;
+    m->corr = req->corr;
+    m->flags = TP__MSG_REPLY;
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start (ap, fmt);
+        int rc = tp_msg_vpack (m, fmt, ap);
+        va_end (ap);
+        if (rc) {
+            tp__msg_free (m);
+            return rc;
+        }
+    }
+    /* Replies ignore the asker's mailbox bound: the asker asked for it. */
+    int rc = tp__route (self->ctx, req->from, m, 0);
+    if (rc)
+        tp__msg_free (m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Timers                                                             */
+
+int64_t
+tp_after (tp_actor *self, int ms, tp_tag_t tag, const char *fmt, ...)
+{
+    if (ms < 0 || !tag)
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    m->from = self->ref;
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start (ap, fmt);
+        int rc = tp_msg_vpack (m, fmt, ap);
+        va_end (ap);
+        if (rc) {
+            tp__msg_free (m);
+            return rc;
+        }
+    }
+    return tp__timer_add (self->ctx, self, (uint64_t) ms * 1000000u, 0, m);
+}
+
+int64_t
+tp_every (tp_actor *self, int ms, tp_tag_t tag)
+{
+    if (ms <= 0 || !tag)
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    m->from = self->ref;
+    m->flags = TP__MSG_SYS;
+    m->aux = TP__SYS_TICK;
+    uint64_t ns = (uint64_t) ms * 1000000u;
+    return tp__timer_add (self->ctx, self, ns, ns, m);
+}
+
+int
+tp_cancel (tp_actor *self, int64_t timer)
+{
+    for (tp__ask *k = self->asks; k; k = k->next)
+        if (k->timer == timer)
+            return TP_ENOTFOUND; /* ask timeouts are not the user's */
+    return tp__timer_cancel (self->ctx, self, timer);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Monitors, links, exits                                             */
+
+int64_t
+tp_monitor (tp_actor *self, tp_ref target)
+{
+    if (tp_ref_is_nil (target))
+        return TP_EINVAL;
+    int64_t id = (int64_t) ++self->ctx->corr_next;
+    s_peer_add (&self->monitors, target, id);
+    s_sys_send (self->ctx, self->ref, target, TP__SYS_MONITOR, (uint64_t) id,
+                NULL);
+    return id;
+}
+
+int
+tp_demonitor (tp_actor *self, int64_t monitor)
+{
+    for (tp__peer *p = self->monitors; p; p = p->next)
+        if (p->id == monitor) {
+            tp_ref target = p->ref;
+            s_peer_remove (&self->monitors, target, monitor, true);
+            s_sys_send (self->ctx, self->ref, target, TP__SYS_DEMONITOR,
+                        (uint64_t) monitor, NULL);
+            return 0;
+        }
+    return TP_ENOTFOUND;
+}
+
+int
+tp_link (tp_actor *self, tp_ref other)
+{
+    if (tp_ref_is_nil (other) || tp_ref_eq (other, self->ref))
+        return TP_EINVAL;
+    if (!s_peer_has (self->links, other))
+        s_peer_add (&self->links, other, 0);
+    s_sys_send (self->ctx, self->ref, other, TP__SYS_LINK, 0, NULL);
+    return 0;
+}
+
+int
+tp_unlink (tp_actor *self, tp_ref other)
+{
+    s_peer_remove (&self->links, other, 0, true);
+    s_sys_send (self->ctx, self->ref, other, TP__SYS_UNLINK, 0, NULL);
+    return 0;
+}
+
+void
+tp_trap_exit (tp_actor *self, bool on)
+{
+    if (on)
+        self->flags |= TP__A_TRAP;
+    else
+        self->flags &= ~(uint32_t) TP__A_TRAP;
+}
+
+void
+tp_exit (tp_actor *self, tp_tag_t reason)
+{
+    s_exit (self, reason);
+}
+
+int
+tp_stop (tp_actor *self, tp_ref target, tp_tag_t reason)
+{
+    if (tp_ref_eq (target, self->ref)) {
+        s_exit (self, reason);
+        return 0;
+    }
+    s_sys_send (self->ctx, self->ref, target, TP__SYS_STOP, 0, "t",
+                reason ? reason : tp__tag_normal);
+    return 0;
+}
+
+/*  Used by tp_system_stop (system.c) from any thread. */
+int
+tp__stop_from (tp__ctx *c, tp_ref target, tp_tag_t reason)
+{
+    s_sys_send (c, TP_REF_NIL, target, TP__SYS_STOP, 0, "t",
+                reason ? reason : tp__tag_normal);
+    return 0;
+}

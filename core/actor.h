@@ -1,0 +1,224 @@
+/*  core/actor.h: behaviours, spawning, and everything an actor can do.
+
+    An actor is a behaviour (three callbacks) plus private state. It runs
+    one message at a time and shares no memory with other actors.
+
+    LOOP actors (the default) are multiplexed on the worker threads, many
+    per worker, each worker an event loop. THREAD actors get an OS thread
+    of their own: use them for blocking calls and long CPU work. Both have
+    the same refs and the same API; a sender never knows which it talks to.
+
+    The calls below whose first parameter is `tp_actor *self` may only be
+    made from inside that actor's own callbacks (init, receive, terminate,
+    continuations): self is borrowed from the runtime and is only valid
+    there. They are not safe from other threads.
+
+    Reserved tags delivered by troupe to receive:
+        _down   [U monitor id, r actor, t reason]   a monitored actor ended
+        _exit   [r actor, t reason]                 a linked actor ended and
+                                                    this actor traps exits
+        _dead   [r to, t tag]                       dead-letter notice (see
+                                                    tp_system_watch_dead_letters)
+    Reasons are tags: normal, shutdown, killed, noproc, init, error, or
+    any tag the stopping code chose.
+*/
+#ifndef TP_ACTOR_H_INCLUDED
+#define TP_ACTOR_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "msg.h"
+#include "ref.h"
+#include "system.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tp_behavior {
+    const char *name; /* shown in stats and logs; may be NULL */
+    /*  Runs first, on the actor's own thread, before any message. arg is
+        the pointer given to tp_spawn. Return 0 to start, anything else to
+        stop at once with reason "init" (terminate still runs). May be NULL. */
+    int (*init) (tp_actor *self, void *arg);
+    /*  Runs once per message. msg is borrowed: valid until receive
+        returns; copy what must outlive it (tp_msg_dup). Required. */
+    void (*receive) (tp_actor *self, tp_msg *msg);
+    /*  Runs exactly once when the actor ends, whatever the reason, even if
+        init never ran (then tp_state(self) is NULL; tp_arg(self) still
+        gives the spawn argument so it can be freed). Free the state here.
+        May be NULL. */
+    void (*terminate) (tp_actor *self, tp_tag_t reason);
+} tp_behavior;
+
+typedef enum {
+    TP_LOOP = 0, /* multiplexed on a worker thread (default) */
+    TP_THREAD    /* own OS thread */
+} tp_actor_kind;
+
+typedef enum {
+    TP_PLACE_AUTO = 0, /* near the spawner when spawned from a loop actor,
+                          else round-robin over the workers */
+    TP_PLACE_NEAR,     /* same worker as the spawner (round-robin outside) */
+    TP_PLACE_SPREAD,   /* the worker with the fewest actors */
+    TP_PLACE_WORKER    /* the worker given in .worker */
+} tp_placement;
+
+typedef struct tp_spawn_opts {
+    tp_actor_kind kind;  /* TP_LOOP or TP_THREAD */
+    tp_placement place;  /* loop actors only */
+    int worker;          /* with TP_PLACE_WORKER: 0 .. workers-1 */
+    uint32_t capacity;   /* mailbox bound; 0 = unbounded */
+    const char *name;    /* if set, registered before the first message */
+    bool link;           /* link to the spawning actor (spawn from an actor) */
+} tp_spawn_opts;
+
+/*  Spawns an actor running behaviour b. arg is passed to init (the actor
+    does not own it unless the behaviour says so). opts may be NULL for a
+    loop actor with default placement. On success *ref (if not NULL) is
+    the new actor's ref; init runs asynchronously on the actor's thread.
+    Returns 0, TP_EINVAL (no receive callback, bad options), TP_EEXIST
+    (opts->name taken; nothing was spawned), TP_ESTOPPED (system stopping)
+    or TP_EZMQ (thread actor's socket or thread could not be created).
+    Safe from any thread, including actors. behaviour b is borrowed and
+    must outlive the actor (normally a static const). */
+TP_EXPORT int
+tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
+          const tp_spawn_opts *opts, tp_ref *ref);
+
+/*  Returns the actor's own ref. */
+TP_EXPORT tp_ref
+tp_self (tp_actor *self);
+
+/*  Returns the system the actor belongs to. */
+TP_EXPORT tp_system *
+tp_system_of (tp_actor *self);
+
+/*  Returns / sets the private state pointer (NULL until set). */
+TP_EXPORT void *
+tp_state (tp_actor *self);
+TP_EXPORT void
+tp_set_state (tp_actor *self, void *state);
+
+/*  Returns the arg given to tp_spawn. */
+TP_EXPORT void *
+tp_arg (tp_actor *self);
+
+/*  Returns the worker index the actor runs on, or -1 for a thread actor. */
+TP_EXPORT int
+tp_worker_index (tp_actor *self);
+
+/*  Sends tag plus a body packed from fmt to `to` (fire and forget).
+    Returns 0, TP_EINVAL (bad tag or format) or TP_EFULL (to has a bounded
+    mailbox that is full; nothing was sent). A dead receiver is a dead
+    letter: counted, and the call still returns 0. */
+TP_EXPORT int
+tp_tell (tp_actor *self, tp_ref to, tp_tag_t tag, const char *fmt, ...);
+
+/*  Sends a built message. Takes ownership of *msg_p on success and sets
+    it to NULL; on failure (TP_EFULL, TP_EINVAL) the caller keeps it and
+    may retry. */
+TP_EXPORT int
+tp_tell_msg (tp_actor *self, tp_ref to, tp_msg **msg_p);
+
+/*  As tp_tell_msg, but waits up to timeout_ms (-1 = forever) for room in
+    a full bounded mailbox. This blocks the calling thread: on a loop actor
+    the whole worker waits. Returns 0 or TP_ETIMEDOUT (caller keeps it). */
+TP_EXPORT int
+tp_tell_wait (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms);
+
+/*  Forwards a received (borrowed) message to `to`, keeping its original
+    sender and request id so the final receiver can tp_reply directly to
+    the asker. The message is copied; msg stays valid. Returns as tp_tell. */
+TP_EXPORT int
+tp_forward (tp_actor *self, tp_ref to, const tp_msg *msg);
+
+/*  Continuation of tp_ask. status is 0 with reply set (borrowed, valid
+    until the continuation returns), TP_ETIMEDOUT with reply NULL, or
+    TP_ECANCELED with reply NULL when the asking actor ends first. */
+typedef void (*tp_cont_fn) (tp_actor *self, int status, tp_msg *reply,
+                            void *arg);
+
+/*  Sends a request and returns at once; cont runs later on this actor
+    with the reply, or with TP_ETIMEDOUT after timeout_ms (must be > 0).
+    The continuation runs exactly once if the call returns 0, and never
+    if it fails. A dead receiver never answers: the ask times out.
+    Returns 0, TP_EINVAL or TP_EFULL. */
+TP_EXPORT int
+tp_ask (tp_actor *self, tp_ref to, tp_tag_t tag, int timeout_ms,
+        tp_cont_fn cont, void *arg, const char *fmt, ...);
+
+/*  As tp_ask with a built request; takes ownership of *msg_p on success. */
+TP_EXPORT int
+tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
+            tp_cont_fn cont, void *arg);
+
+/*  Answers request `req` (a message received with tp_msg_is_request true)
+    with tag and a body packed from fmt. Returns 0, TP_EINVAL if req is
+    not a request or the format is bad. Replying twice sends twice; the
+    asker keeps the first. */
+TP_EXPORT int
+tp_reply (tp_actor *self, const tp_msg *req, tp_tag_t tag, const char *fmt,
+          ...);
+
+/*  Sends tag + body to self after ms milliseconds (setTimeout). Returns a
+    timer id > 0, or a negative TP_E* code. Timers with equal deadlines
+    fire in the order they were set. Timers end with the actor. */
+TP_EXPORT int64_t
+tp_after (tp_actor *self, int ms, tp_tag_t tag, const char *fmt, ...);
+
+/*  Sends tag (empty body) to self every ms milliseconds (setInterval)
+    until cancelled. ms must be > 0. Returns a timer id > 0 or TP_E*. */
+TP_EXPORT int64_t
+tp_every (tp_actor *self, int ms, tp_tag_t tag);
+
+/*  Cancels a timer of this actor. A cancelled timer never fires again
+    (its message is not sent). Returns 0 or TP_ENOTFOUND (already fired
+    once-only timer, or not this actor's). */
+TP_EXPORT int
+tp_cancel (tp_actor *self, int64_t timer);
+
+/*  Watches `target`: when it ends, self receives _down [id, target,
+    reason]. If target is already dead the notice comes at once with
+    reason noproc. Returns a monitor id > 0 or a negative TP_E* code. */
+TP_EXPORT int64_t
+tp_monitor (tp_actor *self, tp_ref target);
+
+/*  Removes a monitor; no _down for it arrives after this returns.
+    Returns 0 or TP_ENOTFOUND. */
+TP_EXPORT int
+tp_demonitor (tp_actor *self, int64_t monitor);
+
+/*  Links self and other both ways: when either ends with a reason other
+    than normal, the other ends with the same reason, unless it traps
+    exits, in which case it receives _exit [actor, reason] instead. Linking
+    to a dead actor acts as if it ended with noproc. Returns 0 or TP_EINVAL. */
+TP_EXPORT int
+tp_link (tp_actor *self, tp_ref other);
+
+/*  Removes a link both ways. Returns 0. */
+TP_EXPORT int
+tp_unlink (tp_actor *self, tp_ref other);
+
+/*  Sets whether exits of linked actors arrive as _exit messages (true) or
+    stop this actor (false, the default). Reason "killed" is never trapped. */
+TP_EXPORT void
+tp_trap_exit (tp_actor *self, bool on);
+
+/*  Stops self with reason (0 = normal) once the current callback returns.
+    Later messages are not delivered. */
+TP_EXPORT void
+tp_exit (tp_actor *self, tp_tag_t reason);
+
+/*  Stops another actor with reason (0 = normal), as tp_system_stop, in
+    order with the other messages this actor sent it. Returns 0. */
+TP_EXPORT int
+tp_stop (tp_actor *self, tp_ref target, tp_tag_t reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,665 @@
+/*  core/ctx.c: execution contexts, the event loop and the transport.
+
+    A ctx owns one ZeroMQ PULL socket bound to inproc://tp<sys>.<id>.<gen>.
+    Messages for an actor go to the ctx the actor lives on:
+
+    - same ctx: pushed on the actor's mailbox (no socket, no copy, no
+      system call; the node comes from the thread's free list);
+    - other ctx: appended as a record to a per-destination batch, and
+      every batch is sent as ONE ZeroMQ message when the sending actor's
+      turn ends (or the batch reaches TP__FLUSH_BYTES). Bodies of
+      TP__ZC_MIN bytes or more are handed to ZeroMQ without a copy
+      (zmq_msg_init_data with a free function) as a second frame.
+
+    ZeroMQ's inproc pipe only signals the reader when the reader sleeps,
+    so a busy ctx is never woken by a system call. To avoid a poll()
+    system call per check, each ctx counts frames sent to it (`inbound`,
+    incremented by senders after zmq_send) and reads its socket only when
+    the count moved. An idle ctx spins briefly on that counter before it
+    blocks in zmq_poll.
+*/
+#include "runtime.h"
+
+TP__TLS tp__ctx *tp__tl_ctx;
+TP__TLS tp_actor *tp__tl_actor;
+
+/*  One message as it crosses between ctxs. Native layout: these bytes
+    never leave the process (the node gateway has its own wire format). */
+typedef struct tp__rec {
+    uint32_t dst_index;
+    uint32_t dst_gen;
+    uint64_t tag;
+    uint32_t from_node, from_index, from_gen;
+    uint16_t flags, aux;
+    uint64_t corr;
+    uint32_t size;
+    uint32_t zc; /* 1: body follows as the next frame */
+} tp__rec;
+
+#define TP__REC_ALIGN(n) (((n) + 7u) & ~(size_t) 7u)
+#define TP__SPIN_ITERS 4000
+
+/* ------------------------------------------------------------------ */
+
+void
+tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap)
+{
+    snprintf (buf, cap, "inproc://tp%" PRIu64 ".%d.%" PRIu32, sys->id, id,
+              gen);
+}
+
+/*  Creates (or recycles) a ctx of the given kind and binds its socket.
+    Returns NULL if the table is full or ZeroMQ fails. Takes sys->lock. */
+tp__ctx *
+tp__ctx_new (tp_system *sys, int kind)
+{
+    pthread_mutex_lock (&sys->lock);
+    tp__ctx *c = NULL;
+    int id = -1;
+    int top = atomic_load (&sys->nctx);
+    for (int i = sys->nworkers; i < top && id < 0; i++) {
+        tp__ctx *o = sys->ctxs[i];
+        if (o && o->kind == TP__CTX_THREAD && atomic_load (&o->finished)) {
+            if (!o->joined) {
+                pthread_join (o->thread, NULL);
+                o->joined = true;
+            }
+            id = i;
+            c = o;
+        }
+    }
+    if (id < 0) {
+        if (top >= TP__MAX_CTX) {
+            pthread_mutex_unlock (&sys->lock);
+            return NULL;
+        }
+        id = top;
+        c = tp__calloc (1, sizeof *c);
+        sys->ctxs[id] = c;
+        atomic_store (&sys->nctx, top + 1);
+    }
+    else {
+        /* Recycle the struct in place: other threads may be reading its
+           gen and inbound counters right now, so those stay untouched. */
+        atomic_store (&c->alive, 0);
+        atomic_store (&c->finished, 0);
+        atomic_store (&c->nactors, 0);
+        c->has_thread = false;
+        c->joined = false;
+        c->pull = NULL;
+        c->ndirty = 0;
+        c->rq_head = c->rq_tail = NULL;
+        c->nheap = 0;
+        c->shutdown = false;
+        c->thread_actor = NULL;
+        c->in_head = c->in_tail = NULL;
+        c->inbox = TP_REF_NIL;
+    }
+    c->sys = sys;
+    c->id = id;
+    c->kind = kind;
+    atomic_fetch_add (&c->gen, 1);
+    c->consumed = atomic_load (&c->inbound);
+    c->pull = zmq_socket (sys->zctx, ZMQ_PULL);
+    int zero = 0;
+    char ep[96];
+    tp__endpoint (sys, id, atomic_load (&c->gen), ep, sizeof ep);
+    if (!c->pull || zmq_setsockopt (c->pull, ZMQ_LINGER, &zero, sizeof zero)
+        || zmq_setsockopt (c->pull, ZMQ_RCVHWM, &zero, sizeof zero)
+        || zmq_bind (c->pull, ep)) {
+        if (c->pull)
+            zmq_close (c->pull);
+        c->pull = NULL;
+        c->kind = TP__CTX_THREAD;
+        c->joined = true;
+        atomic_store (&c->finished, 1);
+        pthread_mutex_unlock (&sys->lock);
+        return NULL;
+    }
+    atomic_store (&c->alive, 1);
+    pthread_mutex_unlock (&sys->lock);
+    return c;
+}
+
+/*  Closes every socket of the ctx. Called by its own thread (or by the
+    destroying thread once the owner is gone). */
+void
+tp__ctx_close (tp__ctx *c)
+{
+    for (int i = 0; i < c->nout; i++) {
+        if (c->push[i]) {
+            zmq_close (c->push[i]);
+            c->push[i] = NULL;
+        }
+        c->out[i].len = 0;
+        c->out[i].records = 0;
+        c->out[i].dirty = false;
+    }
+    c->ndirty = 0;
+    if (c->pull) {
+        zmq_close (c->pull);
+        c->pull = NULL;
+    }
+    atomic_store (&c->alive, 0);
+    for (tp_msg *m = c->in_head, *n; m; m = n) {
+        n = m->next;
+        tp__msg_free (m);
+    }
+    c->in_head = c->in_tail = NULL;
+}
+
+void
+tp__ctx_free (tp__ctx *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->nout; i++)
+        free (c->out[i].data);
+    free (c->out);
+    free (c->push);
+    free (c->push_gen);
+    free (c->dirty);
+    free (c->heap);
+    free (c);
+}
+
+static void
+s_grow (tp__ctx *c, int need)
+{
+    if (need < c->nout)
+        return;
+    int n = c->nout ? c->nout : 8;
+    while (n <= need)
+        n *= 2;
+    c->push = tp__realloc (c->push, n * sizeof *c->push);
+    c->push_gen = tp__realloc (c->push_gen, n * sizeof *c->push_gen);
+    c->out = tp__realloc (c->out, n * sizeof *c->out);
+    c->dirty = tp__realloc (c->dirty, n * sizeof *c->dirty);
+    for (int i = c->nout; i < n; i++) {
+        c->push[i] = NULL;
+        c->push_gen[i] = 0;
+        memset (&c->out[i], 0, sizeof c->out[i]);
+    }
+    c->nout = n;
+}
+
+/*  Returns a PUSH socket connected to ctx dst's current endpoint. */
+static void *
+s_push (tp__ctx *c, int dst)
+{
+    tp_system *sys = c->sys;
+    tp__ctx *d = sys->ctxs[dst];
+    uint32_t gen = atomic_load_explicit (&d->gen, memory_order_acquire);
+    if (c->push[dst] && c->push_gen[dst] == gen)
+        return c->push[dst];
+    if (c->push[dst])
+        zmq_close (c->push[dst]);
+    void *s = zmq_socket (sys->zctx, ZMQ_PUSH);
+    if (!s) {
+        c->push[dst] = NULL;
+        return NULL;
+    }
+    int zero = 0;
+    char ep[96];
+    tp__endpoint (sys, dst, gen, ep, sizeof ep);
+    zmq_setsockopt (s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (s, ZMQ_SNDHWM, &zero, sizeof zero);
+    if (zmq_connect (s, ep)) {
+        zmq_close (s);
+        c->push[dst] = NULL;
+        return NULL;
+    }
+    c->push[dst] = s;
+    c->push_gen[dst] = gen;
+    return s;
+}
+
+static void
+s_count_lost (tp__ctx *c, uint32_t records)
+{
+    if (records)
+        atomic_fetch_add_explicit (&c->sys->dead_letters, records,
+                                   memory_order_relaxed);
+}
+
+/*  Sends the batch for dst as one ZeroMQ message. */
+static void
+s_flush_one (tp__ctx *c, int dst)
+{
+    tp__outbuf *ob = &c->out[dst];
+    ob->dirty = false;
+    if (ob->len == 0)
+        return;
+    void *s = s_push (c, dst);
+    if (!s || zmq_send (s, ob->data, ob->len, ZMQ_DONTWAIT) < 0)
+        s_count_lost (c, ob->records);
+    else
+        atomic_fetch_add_explicit (&c->sys->ctxs[dst]->inbound, 1,
+                                   memory_order_release);
+    ob->len = 0;
+    ob->records = 0;
+}
+
+void
+tp__flush (tp__ctx *c)
+{
+    for (int i = 0; i < c->ndirty; i++)
+        s_flush_one (c, c->dirty[i]);
+    c->ndirty = 0;
+}
+
+static void
+s_fill_rec (tp__rec *r, tp_ref to, const tp_msg *m, uint32_t zc)
+{
+    r->dst_index = to.index;
+    r->dst_gen = to.gen;
+    r->tag = m->tag;
+    r->from_node = m->from.node;
+    r->from_index = m->from.index;
+    r->from_gen = m->from.gen;
+    r->flags = m->flags & (uint16_t) ~(TP__MSG_HEAP | TP__MSG_ZMQ);
+    r->aux = m->aux;
+    r->corr = m->corr;
+    r->size = m->size;
+    r->zc = zc;
+}
+
+static void
+s_zc_free (void *data, void *hint)
+{
+    (void) hint;
+    free (data);
+}
+
+/*  Sends a big message as [record][body] with the body handed over. */
+static void
+s_send_zero_copy (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
+{
+    tp__outbuf *ob = &c->out[dst];
+    if (ob->len) {
+        s_flush_one (c, dst); /* keep order with batched records */
+    }
+    tp__rec r;
+    s_fill_rec (&r, to, m, 1);
+    void *data;
+    size_t size;
+    tp__msg_detach_body (m, &data, &size);
+    tp__msg_free (m);
+    void *s = s_push (c, dst);
+    zmq_msg_t body;
+    if (!s || zmq_send (s, &r, sizeof r, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        free (data);
+        s_count_lost (c, 1);
+        return;
+    }
+    zmq_msg_init_data (&body, data, size, s_zc_free, NULL);
+    if (zmq_msg_send (&body, s, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&body);
+        s_count_lost (c, 1);
+        return;
+    }
+    atomic_fetch_add_explicit (&c->sys->ctxs[dst]->inbound, 1,
+                               memory_order_release);
+}
+
+/*  Appends m (consumed) for actor `to` living on ctx dst. */
+static void
+s_out_append (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
+{
+    s_grow (c, dst);
+    if (m->size >= TP__ZC_MIN) {
+        s_send_zero_copy (c, dst, to, m);
+        return;
+    }
+    tp__outbuf *ob = &c->out[dst];
+    size_t need = sizeof (tp__rec) + TP__REC_ALIGN (m->size);
+    if (ob->len + need > ob->cap) {
+        size_t cap = ob->cap ? ob->cap : 4096;
+        while (cap < ob->len + need)
+            cap *= 2;
+        ob->data = tp__realloc (ob->data, cap);
+        ob->cap = cap;
+    }
+    tp__rec *r = (tp__rec *) (ob->data + ob->len);
+    s_fill_rec (r, to, m, 0);
+    if (m->size)
+        memcpy (ob->data + ob->len + sizeof (tp__rec), m->body, m->size);
+    ob->len += need;
+    ob->records++;
+    tp__msg_free (m);
+    if (!ob->dirty) {
+        ob->dirty = true;
+        c->dirty[c->ndirty++] = dst;
+    }
+    if (ob->len >= TP__FLUSH_BYTES)
+        s_flush_one (c, dst); /* leaves dst in the dirty list: harmless */
+}
+
+void
+tp__ctl (tp__ctx *from, tp__ctx *to, int cmd, uint64_t arg)
+{
+    tp_msg *m = tp__msg_alloc ();
+    m->aux = (uint16_t) cmd;
+    m->corr = arg;
+    m->tag = 1;
+    tp_ref dst = {0, TP__CTL_INDEX, 0};
+    s_out_append (from, to->id, dst, m);
+    s_flush_one (from, to->id);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Local delivery                                                     */
+
+void
+tp__enqueue (tp__ctx *c, tp_actor *a, tp_msg *m)
+{
+    if (TP__UNLIKELY (!(a->flags & TP__A_ADOPTED)))
+        tp__actor_adopt (c, a);
+    m->next = NULL;
+    if (a->mb_tail)
+        a->mb_tail->next = m;
+    else
+        a->mb_head = m;
+    a->mb_tail = m;
+    a->queued++;
+    atomic_store_explicit (&a->slot->queued, a->queued, memory_order_relaxed);
+    if (!(a->flags & TP__A_QUEUED)) {
+        a->flags |= TP__A_QUEUED;
+        a->run_next = NULL;
+        if (c->rq_tail)
+            c->rq_tail->run_next = a;
+        else
+            c->rq_head = a;
+        c->rq_tail = a;
+    }
+}
+
+/*  Routes m to `to`. Consumes m on success; on TP_EFULL / TP_ETIMEDOUT
+    the caller keeps it. wait_ms: 0 = fail at once when full. */
+int
+tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
+{
+    tp_system *sys = c->sys;
+    if (TP__UNLIKELY (atomic_load_explicit (&sys->stopping,
+                                            memory_order_relaxed)
+                      > 1)) {
+        tp__msg_free (m); /* final sweep: nothing is delivered any more */
+        return 0;
+    }
+    tp__slot *s = to.node == sys->node ? tp__slot_get (sys, to.index) : NULL;
+    if (TP__UNLIKELY (!s || to.gen == 0
+                      || atomic_load_explicit (&s->gen, memory_order_acquire)
+                             != to.gen)) {
+        tp__dead_letter (c, to, m);
+        return 0;
+    }
+    uint32_t cap = atomic_load_explicit (&s->cap, memory_order_relaxed);
+    if (cap && !(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))) {
+        uint64_t deadline = 0;
+        unsigned backoff = 1;
+        for (;;) {
+            int32_t p = atomic_fetch_add (&s->pending, 1);
+            if (p < (int32_t) cap)
+                break;
+            atomic_fetch_sub (&s->pending, 1);
+            int home = atomic_load_explicit (&s->home, memory_order_relaxed);
+            if (wait_ms == 0 || home == c->id)
+                return TP_EFULL;
+            uint64_t now = tp__now_ns ();
+            if (!deadline)
+                deadline = wait_ms < 0 ? UINT64_MAX
+                                       : now + (uint64_t) wait_ms * 1000000u;
+            if (now >= deadline)
+                return TP_ETIMEDOUT;
+            if (atomic_load_explicit (&s->gen, memory_order_acquire)
+                != to.gen) {
+                tp__dead_letter (c, to, m);
+                return 0;
+            }
+            tp__flush (c);
+            struct timespec ts = {0, (long) backoff * 1000};
+            nanosleep (&ts, NULL);
+            if (backoff < 1000)
+                backoff *= 2;
+        }
+        m->flags |= TP__MSG_BOUNDED;
+    }
+    int home = atomic_load_explicit (&s->home, memory_order_relaxed);
+    if (home == c->id && c->kind != TP__CTX_EXTERNAL) {
+        tp__enqueue (c, atomic_load_explicit (&s->actor, memory_order_relaxed),
+                     m);
+        return 0;
+    }
+    s_out_append (c, home, to, m);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Receiving                                                          */
+
+static void
+s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
+{
+    tp_system *sys = c->sys;
+    if (r->dst_index == TP__CTL_INDEX) {
+        if (r->aux == TP__CTL_SHUTDOWN)
+            c->shutdown = true;
+        else if (r->aux == TP__CTL_SPAWN) {
+            uint32_t idx = (uint32_t) (r->corr >> 32);
+            uint32_t gen = (uint32_t) r->corr;
+            tp__slot *s = tp__slot_get (sys, idx);
+            if (s && atomic_load_explicit (&s->gen, memory_order_acquire) == gen) {
+                tp_actor *a = atomic_load_explicit (&s->actor,
+                                                    memory_order_relaxed);
+                if (a && !(a->flags & TP__A_ADOPTED))
+                    tp__actor_adopt (c, a);
+            }
+        }
+        return;
+    }
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = r->tag;
+    m->from = (tp_ref){r->from_node, r->from_index, r->from_gen};
+    m->flags = r->flags;
+    m->aux = r->aux;
+    m->corr = r->corr;
+    if (zb) {
+        zmq_msg_init (&m->u.zmsg);
+        zmq_msg_move (&m->u.zmsg, zb); /* zb is left empty */
+        m->body = zmq_msg_data (&m->u.zmsg);
+        m->size = m->cap = (uint32_t) zmq_msg_size (&m->u.zmsg);
+        m->flags |= TP__MSG_ZMQ;
+    }
+    else if (r->size)
+        tp__msg_append (m, body, r->size);
+    tp_ref to = {sys->node, r->dst_index, r->dst_gen};
+    tp__slot *s = tp__slot_get (sys, r->dst_index);
+    if (!s || atomic_load_explicit (&s->gen, memory_order_acquire) != r->dst_gen
+        || atomic_load_explicit (&s->home, memory_order_relaxed) != c->id) {
+        /* (a bounded counter, if any, died with the actor) */
+        tp__dead_letter (c, to, m);
+        return;
+    }
+    if (c->kind == TP__CTX_EXTERNAL) {
+        m->next = NULL;
+        if (c->in_tail)
+            c->in_tail->next = m;
+        else
+            c->in_head = m;
+        c->in_tail = m;
+        return;
+    }
+    tp__enqueue (c, atomic_load_explicit (&s->actor, memory_order_relaxed), m);
+}
+
+static void
+s_parse_batch (tp__ctx *c, const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    while (off + sizeof (tp__rec) <= n) {
+        tp__rec r;
+        memcpy (&r, p + off, sizeof r);
+        off += sizeof r;
+        size_t len = TP__REC_ALIGN (r.size);
+        if (r.size > n - off || len > n - off) {
+            assert (!"truncated inproc batch");
+            return;
+        }
+        s_deliver (c, &r, p + off, NULL);
+        off += len;
+    }
+}
+
+/*  Reads every frame counted in `inbound`. Returns frames read. */
+static int
+s_drain (tp__ctx *c)
+{
+    uint64_t avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
+    int got = 0;
+    while (c->consumed < avail) {
+        zmq_msg_t f;
+        zmq_msg_init (&f);
+        if (zmq_msg_recv (&f, c->pull, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&f);
+            if (errno == EINTR)
+                continue;
+            /* Counted frames that cannot arrive (sent to a previous
+               incarnation of this ctx id): resynchronise. */
+            c->consumed = avail;
+            break;
+        }
+        c->consumed++;
+        got++;
+        if (zmq_msg_more (&f)) {
+            tp__rec r;
+            zmq_msg_t b;
+            zmq_msg_init (&b);
+            int ok = zmq_msg_size (&f) == sizeof r
+                     && zmq_msg_recv (&b, c->pull, ZMQ_DONTWAIT) >= 0;
+            if (ok) {
+                memcpy (&r, zmq_msg_data (&f), sizeof r);
+                s_deliver (c, &r, NULL, &b); /* moves the body out of b */
+            }
+            zmq_msg_close (&b);
+        }
+        else
+            s_parse_batch (c, zmq_msg_data (&f), zmq_msg_size (&f));
+        zmq_msg_close (&f);
+    }
+    return got;
+}
+
+/*  External ctx: waits up to timeout_ms for frames and reads them into
+    c->in_head. Returns frames read (0 on timeout). */
+int
+tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
+{
+    if (atomic_load_explicit (&c->inbound, memory_order_acquire) == c->consumed) {
+        zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll (&it, 1, timeout_ms);
+        if (rc <= 0)
+            return 0;
+    }
+    return s_drain (c);
+}
+
+static bool
+s_has_input (tp__ctx *c)
+{
+    return atomic_load_explicit (&c->inbound, memory_order_acquire)
+           != c->consumed;
+}
+
+static void
+s_idle (tp__ctx *c)
+{
+    tp__flush (c);
+    for (int i = 0; i < TP__SPIN_ITERS; i++) {
+        if (s_has_input (c))
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause ();
+#endif
+    }
+    int64_t ms = tp__timer_next_ms (c, tp__now_ns ());
+    if (ms == 0)
+        return;
+    zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
+    zmq_poll (&it, 1, ms > INT32_MAX ? INT32_MAX : (long) ms);
+}
+
+/*  Stops every actor homed on c without notices (system shutdown). */
+static void
+s_shutdown_actors (tp__ctx *c)
+{
+    tp_system *sys = c->sys;
+    if (c->kind == TP__CTX_THREAD) {
+        if (c->thread_actor)
+            tp__actor_terminate (c, c->thread_actor, tp__tag_shutdown, false);
+        c->rq_head = c->rq_tail = NULL;
+        return;
+    }
+    uint32_t top = atomic_load (&sys->slot_top);
+    for (uint32_t i = 0; i < top; i++) {
+        tp__slot *s = tp__slot_get (sys, i);
+        if (!s)
+            continue;
+        uint32_t g = atomic_load_explicit (&s->gen, memory_order_acquire);
+        if (!(g & 1)
+            || atomic_load_explicit (&s->home, memory_order_relaxed) != c->id)
+            continue;
+        tp_actor *a = atomic_load_explicit (&s->actor, memory_order_relaxed);
+        if (a)
+            tp__actor_terminate (c, a, tp__tag_shutdown, false);
+    }
+    c->rq_head = c->rq_tail = NULL;
+}
+
+void *
+tp__ctx_loop (void *arg)
+{
+    tp__ctx *c = arg;
+    tp__tl_ctx = c;
+    if (c->kind == TP__CTX_THREAD && c->thread_actor)
+        tp__actor_adopt (c, c->thread_actor);
+    while (!c->shutdown) {
+        s_drain (c);
+        if (c->shutdown)
+            break;
+        for (int turns = 0; c->rq_head && turns < 256; turns++) {
+            tp_actor *a = c->rq_head;
+            c->rq_head = a->run_next;
+            if (!c->rq_head)
+                c->rq_tail = NULL;
+            tp__actor_run (c, a);
+            if (c->ndirty)
+                tp__flush (c);
+            if ((turns & 15) == 15 && s_has_input (c))
+                break;
+        }
+        atomic_store_explicit (&c->processed_pub, c->processed,
+                               memory_order_relaxed);
+        if (c->kind == TP__CTX_THREAD && !c->thread_actor)
+            break; /* my one actor ended */
+        if (c->nheap)
+            tp__timer_fire (c, tp__now_ns ());
+        if (!c->rq_head && !s_has_input (c))
+            s_idle (c);
+    }
+    tp__flush (c);
+    s_shutdown_actors (c);
+    tp__ctx_close (c);
+    tp__msg_cache_flush ();
+    tp__tl_ctx = NULL;
+    atomic_store (&c->finished, 1);
+    return NULL;
+}
+
+int
+tp__ctx_start (tp__ctx *c)
+{
+    if (pthread_create (&c->thread, NULL, tp__ctx_loop, c))
+        return TP_EZMQ;
+    c->has_thread = true;
+    return 0;
+}

@@ -1,0 +1,108 @@
+/*  core/private.h: the one private header. Gathers system includes and
+    the internal types shared between the core .c files. Never installed.
+*/
+#ifndef TP_PRIVATE_H_INCLUDED
+#define TP_PRIVATE_H_INCLUDED
+
+#define _GNU_SOURCE 1
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "troupe.h"
+
+#define TP__TLS __thread __attribute__((tls_model ("initial-exec")))
+#define TP__LIKELY(x) __builtin_expect (!!(x), 1)
+#define TP__UNLIKELY(x) __builtin_expect (!!(x), 0)
+
+/*  Out-of-memory policy (see troupe.h): abort with a message. */
+void tp__oom (void) __attribute__((noreturn));
+void *tp__malloc (size_t size);
+void *tp__calloc (size_t n, size_t size);
+void *tp__realloc (void *p, size_t size);
+char *tp__strdup (const char *s);
+
+/* ------------------------------------------------------------------ */
+/*  Messages                                                           */
+
+/*  Bytes of body stored inside the message node itself. A message whose
+    body fits here needs no allocation beyond the node, and nodes come
+    from a per-thread free list, so the common small message allocates
+    nothing at all. */
+#define TP__MSG_INLINE 72
+
+enum {
+    TP__MSG_REQUEST = 1 << 0, /* made by tp_ask/tp_call: expects a reply */
+    TP__MSG_REPLY = 1 << 1,   /* made by tp_reply: corr names the request */
+    TP__MSG_SYS = 1 << 2,     /* runtime control message (link, stop...) */
+    TP__MSG_HEAP = 1 << 3,    /* body is a malloc'd buffer we own */
+    TP__MSG_ZMQ = 1 << 4,     /* body lives in u.zmsg (zero-copy receive) */
+    TP__MSG_TIMER = 1 << 5,   /* sent by a timer (runtime bookkeeping) */
+    TP__MSG_BOUNDED = 1 << 6, /* counted against a bounded mailbox */
+};
+
+struct tp_msg {
+    tp_msg *next;    /* mailbox or free-list link */
+    tp_tag_t tag;    /* atom */
+    tp_ref from;     /* sender, nil if none */
+    uint32_t size;   /* body bytes used */
+    uint64_t corr;   /* request/reply correlation id, 0 if none */
+    uint32_t cap;    /* body capacity */
+    uint16_t flags;  /* TP__MSG_* */
+    uint16_t aux;    /* runtime scratch (system message kind) */
+    uint8_t *body;   /* u.buf, a heap buffer, or zmq_msg_data(&u.zmsg) */
+    union {
+        uint8_t buf[TP__MSG_INLINE];
+        zmq_msg_t zmsg;
+    } u;
+};
+
+/*  Returns a fresh message node (tag 0, empty inline body, nil sender)
+    from the calling thread's free list, or malloc. Never NULL. */
+tp_msg *tp__msg_alloc (void);
+
+/*  Releases body storage and returns the node to the calling thread's
+    free list (bounded; excess goes back to free()). Accepts NULL. */
+void tp__msg_free (tp_msg *msg);
+
+/*  Makes room for at least extra more body bytes. Returns 0 or
+    TP_ETOOBIG when size + extra > TP_MSG_MAX_BODY. */
+int tp__msg_reserve (tp_msg *msg, size_t extra);
+
+/*  Appends raw bytes to the body (grows as needed). 0 or TP_ETOOBIG. */
+int tp__msg_append (tp_msg *msg, const void *data, size_t len);
+
+/*  Takes over the heap buffer `data` (allocated with malloc, size bytes)
+    as the body of msg, replacing any previous body. */
+void tp__msg_adopt_heap (tp_msg *msg, void *data, size_t size);
+
+/*  Detaches a heap body from msg for zero-copy handover: on return *data
+    is a malloc'd buffer of *size bytes the caller owns (free with
+    free()), and msg has an empty inline body. If the body was inline, it
+    is copied to a new heap buffer. */
+void tp__msg_detach_body (tp_msg *msg, void **data, size_t *size);
+
+/*  Frees every node cached by the calling thread. Called by runtime
+    threads before they exit; foreign threads are flushed by a
+    pthread key destructor. */
+void tp__msg_cache_flush (void);
+
+/* ------------------------------------------------------------------ */
+/*  Msgpack ext types used by troupe                                   */
+
+#define TP__EXT_REF 1 /* payload: u32 index BE, u32 gen BE, node name */
+
+#endif

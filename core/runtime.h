@@ -1,0 +1,256 @@
+/*  core/runtime.h: internal types of the runtime (system, execution
+    contexts, actors, slots, timers). Private; never installed.
+
+    Vocabulary:
+      ctx     an execution context: one thread and one ZeroMQ PULL socket.
+              A worker ctx runs many loop actors; a thread ctx runs one
+              thread actor; an external ctx belongs to a foreign thread
+              (main) and is used to send and to wait for tp_call replies.
+      slot    the system-wide entry an actor ref points at. Slots live in
+              pages that are never freed before the system, so any thread
+              may read a slot at any time; the generation tells whether the
+              ref is still the actor living there (odd = alive).
+      record  one message as it crosses between ctxs inside a batch frame.
+*/
+#ifndef TP_RUNTIME_H_INCLUDED
+#define TP_RUNTIME_H_INCLUDED
+
+#include "private.h"
+
+#define TP__SLOT_PAGE_BITS 12
+#define TP__SLOT_PAGE (1u << TP__SLOT_PAGE_BITS)
+#define TP__SLOT_PAGES 4096 /* 16M actors per system */
+#define TP__MAX_CTX 8192    /* workers + live thread actors + foreign threads */
+#define TP__CTL_INDEX UINT32_MAX /* record addressed to the ctx itself */
+#define TP__ZC_MIN 1024     /* bodies this big cross threads zero-copy */
+#define TP__FLUSH_BYTES (64u * 1024u)
+
+typedef struct tp__ctx tp__ctx;
+typedef struct tp__timer tp__timer;
+
+/*  System message kinds (tp_msg.aux when flags has TP__MSG_SYS). */
+enum {
+    TP__SYS_MONITOR = 1, /* corr = monitor id; from = watcher */
+    TP__SYS_DEMONITOR,   /* corr = monitor id; from = watcher */
+    TP__SYS_DOWN,        /* corr = monitor id; body [r actor, t reason] */
+    TP__SYS_LINK,        /* from = linker */
+    TP__SYS_UNLINK,      /* from = unlinker */
+    TP__SYS_EXIT,        /* from = dying actor; body [t reason] */
+    TP__SYS_STOP,        /* body [t reason] */
+    TP__SYS_ASK_TIMEOUT, /* corr = ask id (to self, from the timer) */
+    TP__SYS_TICK,        /* periodic timer tick; corr = timer id */
+};
+
+/*  Control commands (records with dst index TP__CTL_INDEX). */
+enum {
+    TP__CTL_SPAWN = 1, /* corr = (uintptr_t) actor to adopt */
+    TP__CTL_SHUTDOWN,  /* stop every actor, close, leave the loop */
+    TP__CTL_WAKE,      /* nothing: just wakes the ctx */
+};
+
+typedef struct tp__slot {
+    _Atomic uint32_t gen;          /* odd while an actor lives here */
+    _Atomic int32_t home;          /* ctx id of the living actor */
+    _Atomic (tp_actor *) actor;    /* only dereferenced by the home ctx */
+    _Atomic uint32_t cap;          /* mailbox bound (0 = none) */
+    _Atomic int32_t pending;       /* bounded: sent and not yet run */
+    _Atomic uint64_t processed;    /* written by home ctx only */
+    _Atomic uint32_t queued;       /* mailbox depth, home ctx writes */
+    uint32_t next_free;            /* free-list link (under slot lock) */
+} tp__slot;
+
+/*  A link or monitor entry kept by an actor. */
+typedef struct tp__peer {
+    struct tp__peer *next;
+    tp_ref ref;   /* the other actor */
+    int64_t id;   /* monitor id (0 for links) */
+} tp__peer;
+
+/*  A pending ask. */
+typedef struct tp__ask {
+    struct tp__ask *next;
+    uint64_t corr;
+    tp_cont_fn cont;
+    void *arg;
+    int64_t timer; /* timeout timer id */
+} tp__ask;
+
+enum {
+    TP__A_QUEUED = 1 << 0,   /* on the run queue */
+    TP__A_ADOPTED = 1 << 1,  /* known to its ctx */
+    TP__A_STARTED = 1 << 2,  /* init has run */
+    TP__A_EXITING = 1 << 3,  /* tp_exit called or stop received */
+    TP__A_TRAP = 1 << 4,     /* traps exits */
+    TP__A_DEAD = 1 << 5,     /* terminated */
+    TP__A_THREAD = 1 << 6,   /* thread actor */
+};
+
+struct tp_actor {
+    tp_actor *run_next;          /* run-queue link */
+    tp_msg *mb_head;             /* mailbox (FIFO) */
+    tp_msg *mb_tail;
+    tp__ctx *ctx;                /* home ctx (set at spawn, never changes) */
+    const tp_behavior *b;        /* behaviour, borrowed */
+    void *state;                 /* private state */
+    void *arg;                   /* spawn argument */
+    tp__peer *links;             /* linked actors */
+    tp__peer *watchers;          /* who monitors me */
+    tp__peer *monitors;          /* whom I monitor */
+    tp__ask *asks;               /* my pending asks */
+    tp__timer *timers;           /* my timers */
+    tp_tag_t reason;             /* exit reason once EXITING */
+    tp_ref ref;                  /* my ref */
+    uint32_t flags;              /* TP__A_* */
+    uint32_t queued;             /* mailbox depth */
+    tp_ref link_to;              /* spawn option: link to spawner */
+    tp__slot *slot;              /* my slot */
+};
+
+struct tp__timer {
+    tp__timer *next_in_actor; /* actor's timer list */
+    tp_actor *actor;
+    uint64_t deadline;        /* ns, monotonic */
+    uint64_t seq;             /* tie-break: creation order */
+    uint64_t interval;        /* ns; 0 = once */
+    int64_t id;
+    tp_msg *msg;              /* message to deliver (once) or template */
+    size_t heap_idx;
+};
+
+typedef struct tp__outbuf {
+    uint8_t *data;
+    size_t len, cap;
+    uint32_t records;
+    bool dirty;
+} tp__outbuf;
+
+enum { TP__CTX_WORKER = 0, TP__CTX_THREAD, TP__CTX_EXTERNAL };
+
+struct tp__ctx {
+    tp_system *sys;
+    int id;
+    int kind;                     /* TP__CTX_* */
+    _Atomic uint32_t gen;         /* bumped when the id is reused */
+    _Atomic int alive;            /* 1 while the PULL socket is open */
+    pthread_t thread;
+    pthread_t owner;              /* external: the foreign thread */
+    bool has_thread;
+    bool joined;                  /* thread joined (under sys->lock) */
+    _Atomic int finished;         /* thread ctx: loop left, join me */
+    uint64_t processed;           /* messages run here (owner writes) */
+    _Atomic uint64_t processed_pub; /* the same, readable by others */
+    void *pull;                   /* PULL socket bound to my endpoint */
+    void **push;                  /* PUSH socket per destination ctx id */
+    uint32_t *push_gen;           /* gen of the destination when connected */
+    tp__outbuf *out;              /* batch per destination ctx id */
+    int *dirty;                   /* destination ids with pending batches */
+    int ndirty;
+    int nout;                     /* size of push/push_gen/out arrays */
+    _Atomic uint64_t inbound;     /* frames sent to me (by others) */
+    uint64_t consumed;            /* frames I have read */
+    tp_actor *rq_head, *rq_tail;  /* run queue */
+    tp__timer **heap;             /* timer min-heap */
+    size_t nheap, capheap;
+    uint64_t timer_seq;
+    int64_t timer_next_id;
+    uint64_t corr_next;
+    _Atomic int nactors;          /* actors homed here (placement) */
+    bool shutdown;                /* leaving the loop */
+    tp_actor *thread_actor;       /* thread ctx: its one actor */
+    tp_ref inbox;                 /* external: ref replies come to */
+    tp_msg *in_head, *in_tail;    /* external: received replies */
+};
+
+typedef struct tp__name {
+    struct tp__name *next;
+    char *name;
+    tp_ref ref;
+} tp__name;
+
+struct tp_system {
+    uint64_t id;                  /* process-unique, for endpoint names */
+    uint32_t node;                /* node id */
+    int nworkers;
+    int batch;
+    void *zctx;                   /* ZeroMQ context */
+    tp__ctx *ctxs[TP__MAX_CTX];   /* by id; structs live until destroy */
+    _Atomic int nctx;             /* high-water mark of ctx ids */
+    pthread_mutex_t lock;         /* ctx table, external list, stopping */
+    _Atomic int stopping;
+    _Atomic uint32_t rr;          /* round-robin placement cursor */
+    /* slots */
+    _Atomic (tp__slot *) pages[TP__SLOT_PAGES];
+    pthread_mutex_t slot_lock;
+    uint32_t slot_free;           /* free-list head (UINT32_MAX = empty) */
+    _Atomic uint32_t slot_top;    /* high-water mark of used indices */
+    /* counters */
+    _Atomic uint64_t live;
+    _Atomic uint64_t spawned;
+    _Atomic uint64_t dead_letters;
+    _Atomic uint64_t messages;
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+    /* registry */
+    pthread_mutex_t reg_lock;
+    tp__name **reg;
+    size_t reg_buckets;
+    _Atomic size_t reg_count;
+    /* dead-letter watcher */
+    pthread_mutex_t dl_lock;
+    tp_ref dl_watcher;
+    _Atomic int dl_on;
+};
+
+/*  Thread-local: the ctx of the calling runtime thread, and the actor
+    whose callback is running (NULL outside callbacks). */
+extern TP__TLS tp__ctx *tp__tl_ctx;
+extern TP__TLS tp_actor *tp__tl_actor;
+
+/* system.c */
+uint64_t tp__now_ns (void);
+tp__slot *tp__slot_get (tp_system *sys, uint32_t index);
+uint32_t tp__slot_acquire (tp_system *sys);
+void tp__slot_release (tp_system *sys, uint32_t index);
+tp__ctx *tp__ctx_external (tp_system *sys);
+void tp__live_dec (tp_system *sys);
+void tp__dead_letter (tp__ctx *ctx, tp_ref to, tp_msg *msg);
+void tp__registry_forget (tp_system *sys, tp_ref ref);
+void tp__registry_free (tp_system *sys);
+void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
+
+/* ctx.c */
+tp__ctx *tp__ctx_new (tp_system *sys, int kind);
+int tp__ctx_start (tp__ctx *ctx);
+void tp__ctx_close (tp__ctx *ctx);
+void tp__ctx_free (tp__ctx *ctx);
+int tp__route (tp__ctx *from, tp_ref to, tp_msg *msg, int wait_ms);
+void tp__ctl (tp__ctx *from, tp__ctx *to, int cmd, uint64_t arg);
+void tp__flush (tp__ctx *ctx);
+void tp__enqueue (tp__ctx *ctx, tp_actor *a, tp_msg *msg);
+void *tp__ctx_loop (void *arg);
+int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
+
+/* actor.c */
+void tp__actor_adopt (tp__ctx *ctx, tp_actor *a);
+void tp__actor_run (tp__ctx *ctx, tp_actor *a);
+void tp__actor_terminate (tp__ctx *ctx, tp_actor *a, tp_tag_t reason,
+                          bool notify);
+void tp__sys_undeliverable (tp__ctx *ctx, tp_ref to, tp_msg *msg);
+int tp__stop_from (tp__ctx *c, tp_ref target, tp_tag_t reason);
+
+/* timer.c */
+int64_t tp__timer_add (tp__ctx *ctx, tp_actor *a, uint64_t delay_ns,
+                       uint64_t interval_ns, tp_msg *msg);
+int tp__timer_cancel (tp__ctx *ctx, tp_actor *a, int64_t id);
+void tp__timer_cancel_all (tp__ctx *ctx, tp_actor *a);
+int tp__timer_fire (tp__ctx *ctx, uint64_t now);
+int64_t tp__timer_next_ms (tp__ctx *ctx, uint64_t now);
+bool tp__timer_active (tp_actor *a, int64_t id);
+
+/* well-known tags, computed once */
+extern tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed,
+    tp__tag_noproc, tp__tag_init, tp__tag_down, tp__tag_exit, tp__tag_dead,
+    tp__tag_sys, tp__tag_error;
+void tp__tags_init (void);
+
+#endif

@@ -1,0 +1,525 @@
+/*  core/system.c: the system object, actor slots, calls from outside
+    actors (tp_send, tp_call), dead letters and shutdown.
+*/
+#include "runtime.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+static _Atomic uint64_t s_next_sys_id = 1;
+
+tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed, tp__tag_noproc,
+    tp__tag_init, tp__tag_down, tp__tag_exit, tp__tag_dead, tp__tag_sys,
+    tp__tag_error;
+
+void
+tp__tags_init (void)
+{
+    tp__tag_normal = tp_tag ("normal");
+    tp__tag_shutdown = tp_tag ("shutdown");
+    tp__tag_killed = tp_tag ("killed");
+    tp__tag_noproc = tp_tag ("noproc");
+    tp__tag_init = tp_tag ("init");
+    tp__tag_down = tp_tag ("_down");
+    tp__tag_exit = tp_tag ("_exit");
+    tp__tag_dead = tp_tag ("_dead");
+    tp__tag_sys = tp_tag ("_sys");
+    tp__tag_error = tp_tag ("error");
+}
+
+uint64_t
+tp__now_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Slots                                                              */
+
+tp__slot *
+tp__slot_get (tp_system *sys, uint32_t index)
+{
+    uint32_t page = index >> TP__SLOT_PAGE_BITS;
+    if (TP__UNLIKELY (page >= TP__SLOT_PAGES))
+        return NULL;
+    tp__slot *p = atomic_load_explicit (&sys->pages[page], memory_order_acquire);
+    if (TP__UNLIKELY (!p))
+        return NULL;
+    return &p[index & (TP__SLOT_PAGE - 1)];
+}
+
+uint32_t
+tp__slot_acquire (tp_system *sys)
+{
+    pthread_mutex_lock (&sys->slot_lock);
+    uint32_t idx = sys->slot_free;
+    if (idx != UINT32_MAX) {
+        sys->slot_free = tp__slot_get (sys, idx)->next_free;
+    }
+    else {
+        idx = atomic_load (&sys->slot_top);
+        uint32_t page = idx >> TP__SLOT_PAGE_BITS;
+        if (page >= TP__SLOT_PAGES) {
+            fputs ("troupe: actor table full\n", stderr);
+            tp__oom ();
+        }
+        if (!atomic_load (&sys->pages[page]))
+            atomic_store_explicit (&sys->pages[page],
+                                   tp__calloc (TP__SLOT_PAGE, sizeof (tp__slot)),
+                                   memory_order_release);
+        atomic_store (&sys->slot_top, idx + 1);
+    }
+    pthread_mutex_unlock (&sys->slot_lock);
+    return idx;
+}
+
+void
+tp__slot_release (tp_system *sys, uint32_t index)
+{
+    pthread_mutex_lock (&sys->slot_lock);
+    tp__slot *s = tp__slot_get (sys, index);
+    s->next_free = sys->slot_free;
+    sys->slot_free = index;
+    pthread_mutex_unlock (&sys->slot_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Counters                                                           */
+
+void
+tp__live_dec (tp_system *sys)
+{
+    if (atomic_fetch_sub (&sys->live, 1) == 1) {
+        pthread_mutex_lock (&sys->wait_lock);
+        pthread_cond_broadcast (&sys->wait_cond);
+        pthread_mutex_unlock (&sys->wait_lock);
+    }
+}
+
+void
+tp__dead_letter (tp__ctx *c, tp_ref to, tp_msg *m)
+{
+    tp_system *sys = c->sys;
+    if (m->flags & TP__MSG_SYS) {
+        tp__sys_undeliverable (c, to, m);
+        return;
+    }
+    atomic_fetch_add_explicit (&sys->dead_letters, 1, memory_order_relaxed);
+    if (atomic_load_explicit (&sys->dl_on, memory_order_relaxed)
+        && m->tag != tp__tag_dead) {
+        pthread_mutex_lock (&sys->dl_lock);
+        tp_ref w = sys->dl_watcher;
+        pthread_mutex_unlock (&sys->dl_lock);
+        if (!tp_ref_is_nil (w) && !tp_ref_eq (w, to)) {
+            tp_msg *n = tp__msg_alloc ();
+            n->tag = tp__tag_dead;
+            tp_msg_pack (n, "rt", to, m->tag);
+            if (tp__route (c, w, n, 0))
+                tp__msg_free (n);
+        }
+    }
+    tp__msg_free (m);
+}
+
+int
+tp_system_watch_dead_letters (tp_system *sys, tp_ref ref)
+{
+    pthread_mutex_lock (&sys->dl_lock);
+    sys->dl_watcher = ref;
+    atomic_store (&sys->dl_on, !tp_ref_is_nil (ref));
+    pthread_mutex_unlock (&sys->dl_lock);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/*  External ctxs: how foreign threads talk to the system              */
+
+static TP__TLS struct {
+    uint64_t sys_id;
+    tp__ctx *ctx;
+} tl_ext;
+
+/*  Returns the ctx the calling thread uses to send into sys: its own
+    runtime ctx on a runtime thread, else a per-thread external ctx made
+    on first use and closed by tp_system_destroy. */
+tp__ctx *
+tp__ctx_external (tp_system *sys)
+{
+    if (tp__tl_ctx && tp__tl_ctx->sys == sys)
+        return tp__tl_ctx;
+    if (tl_ext.sys_id == sys->id)
+        return tl_ext.ctx;
+    pthread_t me = pthread_self ();
+    pthread_mutex_lock (&sys->lock);
+    int top = atomic_load (&sys->nctx);
+    for (int i = 0; i < top; i++) {
+        tp__ctx *c = sys->ctxs[i];
+        if (c && c->kind == TP__CTX_EXTERNAL && pthread_equal (c->owner, me)) {
+            pthread_mutex_unlock (&sys->lock);
+            tl_ext.sys_id = sys->id;
+            tl_ext.ctx = c;
+            return c;
+        }
+    }
+    pthread_mutex_unlock (&sys->lock);
+    tp__ctx *c = tp__ctx_new (sys, TP__CTX_EXTERNAL);
+    if (!c) {
+        fputs ("troupe: cannot create a context for this thread\n", stderr);
+        tp__oom ();
+    }
+    c->owner = me;
+    uint32_t idx = tp__slot_acquire (sys);
+    tp__slot *s = tp__slot_get (sys, idx);
+    uint32_t gen = atomic_load (&s->gen) + 1;
+    atomic_store (&s->home, c->id);
+    atomic_store (&s->actor, NULL);
+    atomic_store (&s->cap, 0);
+    atomic_store (&s->gen, gen);
+    c->inbox = (tp_ref){sys->node, idx, gen};
+    tl_ext.sys_id = sys->id;
+    tl_ext.ctx = c;
+    return c;
+}
+
+/* ------------------------------------------------------------------ */
+/*  System                                                             */
+
+tp_system *
+tp_system_new (const tp_system_opts *opts)
+{
+    tp_system_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (o.workers < 0 || o.workers > 1024 || o.batch < 0)
+        return NULL;
+    if (o.workers == 0) {
+        long n = sysconf (_SC_NPROCESSORS_ONLN);
+        o.workers = n > 0 ? (int) n : 1;
+        if (o.workers > 1024)
+            o.workers = 1024;
+    }
+    uint32_t node = tp_node_id (o.node_name ? o.node_name : "nonode");
+    if (!node)
+        return NULL;
+    tp__tags_init ();
+    tp_system *sys = tp__calloc (1, sizeof *sys);
+    sys->id = atomic_fetch_add (&s_next_sys_id, 1);
+    sys->node = node;
+    sys->nworkers = o.workers;
+    sys->batch = o.batch ? o.batch : 64;
+    sys->slot_free = UINT32_MAX;
+    pthread_mutex_init (&sys->lock, NULL);
+    pthread_mutex_init (&sys->slot_lock, NULL);
+    pthread_mutex_init (&sys->wait_lock, NULL);
+    pthread_cond_init (&sys->wait_cond, NULL);
+    pthread_mutex_init (&sys->reg_lock, NULL);
+    pthread_mutex_init (&sys->dl_lock, NULL);
+    sys->zctx = zmq_ctx_new ();
+    if (!sys->zctx) {
+        free (sys);
+        return NULL;
+    }
+    zmq_ctx_set (sys->zctx, ZMQ_MAX_SOCKETS, 65536);
+    zmq_ctx_set (sys->zctx, ZMQ_BLOCKY, 0);
+    for (int i = 0; i < o.workers; i++) {
+        tp__ctx *c = tp__ctx_new (sys, TP__CTX_WORKER);
+        if (!c) {
+            tp_system_destroy (&sys);
+            return NULL;
+        }
+    }
+    for (int i = 0; i < o.workers; i++)
+        if (tp__ctx_start (sys->ctxs[i]) != 0) {
+            tp_system_destroy (&sys);
+            return NULL;
+        }
+    return sys;
+}
+
+void
+tp_system_destroy (tp_system **sys_p)
+{
+    if (!sys_p || !*sys_p)
+        return;
+    tp_system *sys = *sys_p;
+    *sys_p = NULL;
+    assert (!(tp__tl_ctx && tp__tl_ctx->sys == sys
+              && tp__tl_ctx->kind != TP__CTX_EXTERNAL));
+
+    /* 1. No new spawns; ask every running ctx to stop its actors. */
+    pthread_mutex_lock (&sys->lock);
+    atomic_store (&sys->stopping, 1);
+    pthread_mutex_unlock (&sys->lock);
+    tp__ctx *me = tp__ctx_external (sys);
+    int top = atomic_load (&sys->nctx);
+    for (int i = 0; i < top; i++) {
+        tp__ctx *c = sys->ctxs[i];
+        if (c && c->has_thread && !atomic_load (&c->finished))
+            tp__ctl (me, c, TP__CTL_SHUTDOWN, 0);
+    }
+    /* 2. Join every thread. */
+    for (int i = 0; i < top; i++) {
+        tp__ctx *c = sys->ctxs[i];
+        if (c && c->has_thread && !c->joined) {
+            pthread_join (c->thread, NULL);
+            c->joined = true;
+        }
+    }
+    /* 3. Actors spawned while the ctxs were stopping never reached one:
+          end them here (no thread is left to race with). */
+    atomic_store (&sys->stopping, 2);
+    uint32_t stop = atomic_load (&sys->slot_top);
+    for (uint32_t i = 0; i < stop; i++) {
+        tp__slot *s = tp__slot_get (sys, i);
+        tp_actor *a = s ? atomic_load (&s->actor) : NULL;
+        if (a && (atomic_load (&s->gen) & 1))
+            tp__actor_terminate (a->ctx, a, tp__tag_shutdown, false);
+    }
+    /* 4. Close what is left, then ZeroMQ. */
+    for (int i = 0; i < top; i++)
+        if (sys->ctxs[i])
+            tp__ctx_close (sys->ctxs[i]);
+    zmq_ctx_term (sys->zctx);
+    for (int i = 0; i < top; i++)
+        tp__ctx_free (sys->ctxs[i]);
+    for (int p = 0; p < TP__SLOT_PAGES; p++)
+        free (atomic_load (&sys->pages[p]));
+    tp__registry_free (sys);
+    pthread_mutex_destroy (&sys->lock);
+    pthread_mutex_destroy (&sys->slot_lock);
+    pthread_mutex_destroy (&sys->wait_lock);
+    pthread_cond_destroy (&sys->wait_cond);
+    pthread_mutex_destroy (&sys->reg_lock);
+    pthread_mutex_destroy (&sys->dl_lock);
+    if (tl_ext.sys_id == sys->id)
+        tl_ext.sys_id = 0;
+    free (sys);
+}
+
+int
+tp_system_wait (tp_system *sys, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime (CLOCK_REALTIME, &dl);
+    if (timeout_ms >= 0) {
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+    }
+    int rc = 0;
+    pthread_mutex_lock (&sys->wait_lock);
+    while (atomic_load (&sys->live) > 0 && rc == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait (&sys->wait_cond, &sys->wait_lock);
+        else if (pthread_cond_timedwait (&sys->wait_cond, &sys->wait_lock, &dl)
+                 == ETIMEDOUT)
+            rc = atomic_load (&sys->live) > 0 ? TP_ETIMEDOUT : 0;
+    }
+    pthread_mutex_unlock (&sys->wait_lock);
+    return rc;
+}
+
+void
+tp_system_stats_get (tp_system *sys, tp_system_stats *st)
+{
+    memset (st, 0, sizeof *st);
+    st->actors_live = atomic_load (&sys->live);
+    st->actors_spawned = atomic_load (&sys->spawned);
+    st->dead_letters = atomic_load (&sys->dead_letters);
+    st->workers = sys->nworkers;
+    int top = atomic_load (&sys->nctx);
+    for (int i = 0; i < top; i++) {
+        tp__ctx *c = sys->ctxs[i];
+        if (c)
+            st->messages += atomic_load_explicit (&c->processed_pub,
+                                                  memory_order_relaxed);
+    }
+}
+
+int
+tp_actor_stats_get (tp_system *sys, tp_ref ref, tp_actor_stats *st)
+{
+    memset (st, 0, sizeof *st);
+    tp__slot *s = ref.node == sys->node ? tp__slot_get (sys, ref.index) : NULL;
+    if (!s || ref.gen == 0 || atomic_load (&s->gen) != ref.gen
+        || !atomic_load (&s->actor))
+        return TP_EDEAD;
+    st->processed = atomic_load_explicit (&s->processed, memory_order_relaxed);
+    st->mailbox = atomic_load_explicit (&s->queued, memory_order_relaxed);
+    st->capacity = atomic_load_explicit (&s->cap, memory_order_relaxed);
+    int home = atomic_load_explicit (&s->home, memory_order_relaxed);
+    st->thread = home >= sys->nworkers;
+    st->worker = st->thread ? -1 : home;
+    if (atomic_load (&s->gen) != ref.gen)
+        return TP_EDEAD;
+    return 0;
+}
+
+int
+tp_system_workers (tp_system *sys)
+{
+    return sys->nworkers;
+}
+
+uint32_t
+tp_system_node (tp_system *sys)
+{
+    return sys->node;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Calls from outside actors                                          */
+
+static int
+s_send (tp_system *sys, tp_ref to, tp_msg *m, int wait_ms)
+{
+    if (atomic_load (&sys->stopping))
+        return TP_ESTOPPED;
+    tp__ctx *c = tp__ctx_external (sys);
+    int rc = tp__route (c, to, m, wait_ms);
+    if (c->kind == TP__CTX_EXTERNAL)
+        tp__flush (c);
+    return rc;
+}
+
+int
+tp_send (tp_system *sys, tp_ref to, tp_tag_t tag, const char *fmt, ...)
+{
+    if (!sys || !tag)
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start (ap, fmt);
+        int rc = tp_msg_vpack (m, fmt, ap);
+        va_end (ap);
+        if (rc) {
+            tp__msg_free (m);
+            return rc;
+        }
+    }
+    int rc = s_send (sys, to, m, 0);
+    if (rc)
+        tp__msg_free (m);
+    return rc;
+}
+
+static int
+s_send_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int wait_ms)
+{
+    if (!sys || !msg_p || !*msg_p || !(*msg_p)->tag)
+        return TP_EINVAL;
+    tp_msg *m = *msg_p;
+    m->from = TP_REF_NIL;
+    m->corr = 0;
+    m->flags &= (uint16_t) (TP__MSG_HEAP | TP__MSG_ZMQ);
+    int rc = s_send (sys, to, m, wait_ms);
+    if (rc == 0)
+        *msg_p = NULL;
+    return rc;
+}
+
+int
+tp_send_msg (tp_system *sys, tp_ref to, tp_msg **msg_p)
+{
+    return s_send_msg (sys, to, msg_p, 0);
+}
+
+int
+tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms)
+{
+    return s_send_msg (sys, to, msg_p, timeout_ms ? timeout_ms : 1);
+}
+
+int
+tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
+             tp_msg **reply)
+{
+    if (!sys || !msg_p || !*msg_p || !(*msg_p)->tag || !reply)
+        return TP_EINVAL;
+    if (tp__tl_ctx && tp__tl_ctx->sys == sys
+        && tp__tl_ctx->kind != TP__CTX_EXTERNAL)
+        return TP_ESTATE;
+    if (atomic_load (&sys->stopping))
+        return TP_ESTOPPED;
+    *reply = NULL;
+    tp__ctx *c = tp__ctx_external (sys);
+    tp_msg *m = *msg_p;
+    uint64_t corr = ++c->corr_next;
+    m->from = c->inbox;
+    m->corr = corr;
+    m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
+                           | TP__MSG_REQUEST);
+    int rc = tp__route (c, to, m, 0);
+    if (rc)
+        return rc;
+    *msg_p = NULL;
+    tp__flush (c);
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                                       : tp__now_ns ()
+                                             + (uint64_t) timeout_ms * 1000000u;
+    for (;;) {
+        while (c->in_head) {
+            tp_msg *r = c->in_head;
+            c->in_head = r->next;
+            if (!c->in_head)
+                c->in_tail = NULL;
+            if ((r->flags & TP__MSG_REPLY) && r->corr == corr) {
+                r->flags &= (uint16_t) ~TP__MSG_REPLY;
+                r->next = NULL;
+                *reply = r;
+                return 0;
+            }
+            tp__msg_free (r); /* a late reply to an earlier call */
+        }
+        uint64_t now = tp__now_ns ();
+        if (now >= deadline)
+            return TP_ETIMEDOUT;
+        uint64_t left = (deadline - now + 999999) / 1000000;
+        tp__ctx_recv_external (c, left > 60000 ? 60000 : (int) left);
+    }
+}
+
+int
+tp_call (tp_system *sys, tp_ref to, tp_tag_t tag, int timeout_ms,
+         tp_msg **reply, const char *fmt, ...)
+{
+    if (!sys || !tag || !reply)
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start (ap, fmt);
+        int rc = tp_msg_vpack (m, fmt, ap);
+        va_end (ap);
+        if (rc) {
+            tp__msg_free (m);
+            return rc;
+        }
+    }
+    int rc = tp_call_msg (sys, to, &m, timeout_ms, reply);
+    if (m)
+        tp__msg_free (m);
+    return rc;
+}
+
+int
+tp_system_stop (tp_system *sys, tp_ref ref, tp_tag_t reason)
+{
+    if (!sys)
+        return TP_EINVAL;
+    if (atomic_load (&sys->stopping))
+        return TP_ESTOPPED;
+    tp__ctx *c = tp__ctx_external (sys);
+    tp__stop_from (c, ref, reason);
+    if (c->kind == TP__CTX_EXTERNAL)
+        tp__flush (c);
+    return 0;
+}

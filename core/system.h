@@ -1,0 +1,162 @@
+/*  core/system.h: the troupe system, and calls made from outside actors.
+
+    One tp_system per process (tests may create several in sequence). It
+    owns the ZeroMQ context, the worker threads that run loop actors, the
+    threads of thread actors, the registry of names and the timers.
+
+    Functions here are for code that is not an actor: main(), a signal
+    thread, a library callback. They are safe from any thread unless a
+    comment says otherwise, except that no call may race with
+    tp_system_destroy on the same system.
+*/
+#ifndef TP_SYSTEM_H_INCLUDED
+#define TP_SYSTEM_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "msg.h"
+#include "ref.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tp_system tp_system;
+typedef struct tp_actor tp_actor;
+
+typedef struct tp_system_opts {
+    int workers;           /* worker threads for loop actors; 0 = one per core */
+    const char *node_name; /* node name; NULL = "nonode" */
+    int batch;             /* messages an actor may run per turn; 0 = 64 */
+} tp_system_opts;
+
+typedef struct tp_system_stats {
+    uint64_t actors_live;    /* actors alive now */
+    uint64_t actors_spawned; /* actors ever spawned */
+    uint64_t dead_letters;   /* messages addressed to dead actors */
+    uint64_t messages;       /* messages processed by all actors */
+    int workers;             /* worker threads */
+} tp_system_stats;
+
+typedef struct tp_actor_stats {
+    uint64_t processed; /* messages this actor has run */
+    uint64_t mailbox;   /* messages waiting in its mailbox */
+    uint32_t capacity;  /* mailbox bound, 0 = unbounded */
+    int worker;         /* worker index, -1 for a thread actor */
+    bool thread;        /* true for a thread actor */
+} tp_actor_stats;
+
+/*  Creates a system and starts its worker threads. opts may be NULL for
+    the defaults. Returns NULL if ZeroMQ cannot be set up or opts are
+    invalid (workers < 0 or > 1024, bad node name).
+    Caller owns return value and must destroy it with tp_system_destroy. */
+TP_EXPORT tp_system *
+tp_system_new (const tp_system_opts *opts);
+
+/*  Shuts the system down and sets *sys_p to NULL. Accepts NULL.
+    Shutdown, in order: every actor is stopped with reason "shutdown" (its
+    terminate callback runs on its own thread; pending ask continuations
+    get TP_ECANCELED first); messages still queued or in flight are
+    dropped and freed; monitors and links fire no notices; worker and
+    actor threads are joined; ZeroMQ is terminated; all memory is freed.
+    A thread actor blocked inside its receive callback delays shutdown
+    until that callback returns. Must not be called from an actor. */
+TP_EXPORT void
+tp_system_destroy (tp_system **sys_p);
+
+/*  Blocks until no actor is alive or timeout_ms passes (-1 = forever).
+    Returns 0 or TP_ETIMEDOUT. Useful in main() after spawning the actors
+    that do the work and stop themselves. */
+TP_EXPORT int
+tp_system_wait (tp_system *sys, int timeout_ms);
+
+/*  Fills *stats with counters for the whole system. Counters are read
+    without stopping the system, so they are a consistent-enough view. */
+TP_EXPORT void
+tp_system_stats_get (tp_system *sys, tp_system_stats *stats);
+
+/*  Fills *stats for one actor. Returns 0 or TP_EDEAD. */
+TP_EXPORT int
+tp_actor_stats_get (tp_system *sys, tp_ref ref, tp_actor_stats *stats);
+
+/*  Returns the number of worker threads. */
+TP_EXPORT int
+tp_system_workers (tp_system *sys);
+
+/*  Returns this system's node id (see tp_node_name). */
+TP_EXPORT uint32_t
+tp_system_node (tp_system *sys);
+
+/*  Sends a message from outside any actor: tag and a body packed from
+    fmt. The receiver sees a nil sender. Returns 0, TP_EINVAL (bad tag or
+    format), TP_EFULL (bounded mailbox full), TP_EDEAD is NOT returned for
+    a dead receiver: that is a dead letter, counted, and the call returns
+    0 (as Erlang's `!`), so that senders never depend on timing. */
+TP_EXPORT int
+tp_send (tp_system *sys, tp_ref to, tp_tag_t tag, const char *fmt, ...);
+
+/*  Sends a built message from outside any actor. Takes ownership of
+    *msg_p on success (sets it to NULL); on failure the caller still owns
+    it. Same return values as tp_send. */
+TP_EXPORT int
+tp_send_msg (tp_system *sys, tp_ref to, tp_msg **msg_p);
+
+/*  As tp_send_msg, but when the receiver's bounded mailbox is full it
+    waits up to timeout_ms (-1 = forever) for room. Returns TP_ETIMEDOUT
+    (caller still owns the message) if no room appeared in time. */
+TP_EXPORT int
+tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms);
+
+/*  Blocking request from outside any actor (the "await"): sends tag and
+    a body packed from fmt as a request and waits up to timeout_ms for
+    the reply. On success *reply is the reply message.
+    Caller owns *reply and must destroy it when done.
+    Returns 0, TP_ETIMEDOUT (no reply in time, or the receiver is dead:
+    a dead receiver cannot answer), TP_EINVAL, TP_EFULL, or TP_ESTATE when
+    called from an actor's thread (it would block that actor's worker: use
+    tp_ask there). A reply that arrives after the timeout is discarded. */
+TP_EXPORT int
+tp_call (tp_system *sys, tp_ref to, tp_tag_t tag, int timeout_ms,
+         tp_msg **reply, const char *fmt, ...);
+
+/*  As tp_call with a built request. Takes ownership of *msg_p on success.
+    On TP_ETIMEDOUT the request was sent, so it is consumed too. */
+TP_EXPORT int
+tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
+             tp_msg **reply);
+
+/*  Stops actor ref with reason (a tag; 0 means "normal") from outside.
+    The actor finishes the message it is running, then terminates.
+    Returns 0 (a dead target is a dead letter, as for tp_send). */
+TP_EXPORT int
+tp_system_stop (tp_system *sys, tp_ref ref, tp_tag_t reason);
+
+/*  Returns the ref registered under name, or the nil ref. Safe from any
+    thread, including actors. */
+TP_EXPORT tp_ref
+tp_whereis (tp_system *sys, const char *name);
+
+/*  Registers ref under name (at most 63 bytes). The name is removed
+    when the actor ends. Returns 0, TP_EEXIST (name taken by a live
+    actor), TP_EDEAD (ref is not a live local actor) or TP_EINVAL. */
+TP_EXPORT int
+tp_register (tp_system *sys, const char *name, tp_ref ref);
+
+/*  Removes name from the registry. Returns 0 or TP_ENOTFOUND. */
+TP_EXPORT int
+tp_unregister (tp_system *sys, const char *name);
+
+/*  Makes ref receive a "_dead" notice for each dead letter: body
+    [ref to, tag tag]. Pass the nil ref to stop. Notices about notices are
+    never sent. Returns 0. */
+TP_EXPORT int
+tp_system_watch_dead_letters (tp_system *sys, tp_ref ref);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,194 @@
+/*  core/timer.c: per-ctx timers (tp_after, tp_every, ask timeouts).
+
+    Each ctx keeps a binary min-heap ordered by (deadline, seq); seq is the
+    creation order, so timers with equal deadlines fire in the order they
+    were set. Each actor also lists its own timers so that cancel and
+    actor death find them without searching the heap.
+*/
+#include "runtime.h"
+
+static bool
+s_before (const tp__timer *a, const tp__timer *b)
+{
+    return a->deadline < b->deadline
+           || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void
+s_set (tp__ctx *c, size_t i, tp__timer *t)
+{
+    c->heap[i] = t;
+    t->heap_idx = i;
+}
+
+static void
+s_up (tp__ctx *c, size_t i)
+{
+    tp__timer *t = c->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!s_before (t, c->heap[p]))
+            break;
+        s_set (c, i, c->heap[p]);
+        i = p;
+    }
+    s_set (c, i, t);
+}
+
+static void
+s_down (tp__ctx *c, size_t i)
+{
+    tp__timer *t = c->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const tp__timer *best = t;
+        if (l < c->nheap && s_before (c->heap[l], best)) {
+            m = l;
+            best = c->heap[l];
+        }
+        if (r < c->nheap && s_before (c->heap[r], best))
+            m = r;
+        if (m == i)
+            break;
+        s_set (c, i, c->heap[m]);
+        i = m;
+    }
+    s_set (c, i, t);
+}
+
+static void
+s_heap_remove (tp__ctx *c, tp__timer *t)
+{
+    size_t i = t->heap_idx;
+    assert (i < c->nheap && c->heap[i] == t);
+    c->nheap--;
+    if (i == c->nheap)
+        return;
+    s_set (c, i, c->heap[c->nheap]);
+    if (i > 0 && s_before (c->heap[i], c->heap[(i - 1) / 2]))
+        s_up (c, i);
+    else
+        s_down (c, i);
+}
+
+static void
+s_unlist (tp_actor *a, tp__timer *t)
+{
+    tp__timer **pp = &a->timers;
+    while (*pp && *pp != t)
+        pp = &(*pp)->next_in_actor;
+    if (*pp)
+        *pp = t->next_in_actor;
+}
+
+int64_t
+tp__timer_add (tp__ctx *c, tp_actor *a, uint64_t delay_ns, uint64_t interval_ns,
+               tp_msg *msg)
+{
+    if (c->nheap == c->capheap) {
+        c->capheap = c->capheap ? c->capheap * 2 : 64;
+        c->heap = tp__realloc (c->heap, c->capheap * sizeof *c->heap);
+    }
+    tp__timer *t = tp__malloc (sizeof *t);
+    t->actor = a;
+    t->deadline = tp__now_ns () + delay_ns;
+    t->seq = ++c->timer_seq;
+    t->interval = interval_ns;
+    t->id = ++c->timer_next_id;
+    t->msg = msg;
+    t->next_in_actor = a->timers;
+    a->timers = t;
+    c->heap[c->nheap] = t;
+    t->heap_idx = c->nheap++;
+    s_up (c, t->heap_idx);
+    return t->id;
+}
+
+static void
+s_timer_free (tp__timer *t)
+{
+    tp__msg_free (t->msg);
+    free (t);
+}
+
+int
+tp__timer_cancel (tp__ctx *c, tp_actor *a, int64_t id)
+{
+    for (tp__timer *t = a->timers; t; t = t->next_in_actor)
+        if (t->id == id) {
+            s_heap_remove (c, t);
+            s_unlist (a, t);
+            s_timer_free (t);
+            return 0;
+        }
+    return TP_ENOTFOUND;
+}
+
+bool
+tp__timer_active (tp_actor *a, int64_t id)
+{
+    for (tp__timer *t = a->timers; t; t = t->next_in_actor)
+        if (t->id == id)
+            return true;
+    return false;
+}
+
+void
+tp__timer_cancel_all (tp__ctx *c, tp_actor *a)
+{
+    while (a->timers) {
+        tp__timer *t = a->timers;
+        a->timers = t->next_in_actor;
+        if (c && t->heap_idx < c->nheap && c->heap[t->heap_idx] == t)
+            s_heap_remove (c, t);
+        s_timer_free (t);
+    }
+}
+
+/*  Fires every timer due at `now`: its message goes to the owning
+    actor's mailbox. Returns the number fired. */
+int
+tp__timer_fire (tp__ctx *c, uint64_t now)
+{
+    int fired = 0;
+    while (c->nheap > 0 && c->heap[0]->deadline <= now) {
+        tp__timer *t = c->heap[0];
+        tp_actor *a = t->actor;
+        fired++;
+        if (t->interval) {
+            tp_msg *m = tp_msg_dup (t->msg);
+            m->flags |= t->msg->flags & TP__MSG_SYS;
+            m->aux = t->msg->aux;
+            m->corr = (uint64_t) t->id;
+            /* Next deadline from the previous one, so the period does
+               not drift; skip missed periods rather than bursting. */
+            t->deadline += t->interval;
+            if (t->deadline <= now)
+                t->deadline = now + t->interval;
+            t->seq = ++c->timer_seq;
+            s_down (c, 0);
+            tp__enqueue (c, a, m);
+        }
+        else {
+            s_heap_remove (c, t);
+            s_unlist (a, t);
+            tp_msg *m = t->msg;
+            t->msg = NULL;
+            s_timer_free (t);
+            tp__enqueue (c, a, m);
+        }
+    }
+    return fired;
+}
+
+/*  Milliseconds until the next timer (rounded up), or -1 if none. */
+int64_t
+tp__timer_next_ms (tp__ctx *c, uint64_t now)
+{
+    if (c->nheap == 0)
+        return -1;
+    uint64_t d = c->heap[0]->deadline;
+    if (d <= now)
+        return 0;
+    return (int64_t) ((d - now + 999999) / 1000000);
+}
