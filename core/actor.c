@@ -261,10 +261,12 @@ s_handle_reply (tp__ctx *c, tp_actor *a, tp_msg *m)
     /* late reply to an ask that timed out: dropped */
 }
 
+/*  Runs one turn of a (just popped from the run queue). TP__A_QUEUED
+    stays set during the turn, so messages the actor sends itself do not
+    queue it a second time; it is cleared or the actor requeued at the end. */
 void
 tp__actor_run (tp__ctx *c, tp_actor *a)
 {
-    a->flags &= ~(uint32_t) TP__A_QUEUED;
     tp__tl_actor = a;
     if (TP__UNLIKELY (!(a->flags & TP__A_STARTED))) {
         a->flags |= TP__A_STARTED;
@@ -303,7 +305,6 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
     if (a->flags & TP__A_EXITING)
         tp__actor_terminate (c, a, a->reason, true);
     else if (a->mb_head) {
-        a->flags |= TP__A_QUEUED;
         a->run_next = NULL;
         if (c->rq_tail)
             c->rq_tail->run_next = a;
@@ -311,6 +312,8 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
             c->rq_head = a;
         c->rq_tail = a;
     }
+    else
+        a->flags &= ~(uint32_t) TP__A_QUEUED;
 }
 
 /* ------------------------------------------------------------------ */

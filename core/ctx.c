@@ -20,6 +20,8 @@
 */
 #include "runtime.h"
 
+#include <sched.h>
+
 TP__TLS tp__ctx *tp__tl_ctx;
 TP__TLS tp_actor *tp__tl_actor;
 
@@ -37,7 +39,7 @@ typedef struct tp__rec {
 } tp__rec;
 
 #define TP__REC_ALIGN(n) (((n) + 7u) & ~(size_t) 7u)
-#define TP__SPIN_ITERS 4000
+#define TP__SPIN_US 50
 
 /* ------------------------------------------------------------------ */
 
@@ -222,12 +224,12 @@ s_count_lost (tp__ctx *c, uint32_t records)
                                    memory_order_relaxed);
 }
 
-/*  Sends the batch for dst as one ZeroMQ message. */
+/*  Sends the batch for dst as one ZeroMQ message. dst stays on the
+    dirty list (ob->dirty) until tp__flush walks it. */
 static void
 s_flush_one (tp__ctx *c, int dst)
 {
     tp__outbuf *ob = &c->out[dst];
-    ob->dirty = false;
     if (ob->len == 0)
         return;
     void *s = s_push (c, dst);
@@ -243,8 +245,10 @@ s_flush_one (tp__ctx *c, int dst)
 void
 tp__flush (tp__ctx *c)
 {
-    for (int i = 0; i < c->ndirty; i++)
+    for (int i = 0; i < c->ndirty; i++) {
         s_flush_one (c, c->dirty[i]);
+        c->out[c->dirty[i]].dirty = false;
+    }
     c->ndirty = 0;
 }
 
@@ -332,7 +336,7 @@ s_out_append (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
         c->dirty[c->ndirty++] = dst;
     }
     if (ob->len >= TP__FLUSH_BYTES)
-        s_flush_one (c, dst); /* leaves dst in the dirty list: harmless */
+        s_flush_one (c, dst);
 }
 
 void
@@ -574,12 +578,30 @@ static void
 s_idle (tp__ctx *c)
 {
     tp__flush (c);
-    for (int i = 0; i < TP__SPIN_ITERS; i++) {
-        if (s_has_input (c))
-            return;
+    /* Spin a little before sleeping: a reply often comes within a few
+       microseconds, and waking from zmq_poll costs tens of them. Yield
+       while spinning so that a peer sharing this core (more runnable
+       threads than cores) gets to run instead of waiting for our slice
+       to end. */
+    static int spin_us = -1;
+    if (spin_us < 0) {
+        const char *e = getenv ("TP_SPIN_US");
+        spin_us = e ? atoi (e) : TP__SPIN_US;
+    }
+    if (spin_us > 0) {
+        uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
+        for (int i = 1;; i++) {
+            if (s_has_input (c))
+                return;
 #if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause ();
+            __builtin_ia32_pause ();
 #endif
+            if ((i & 15) == 0) {
+                sched_yield ();
+                if (tp__now_ns () >= end)
+                    break;
+            }
+        }
     }
     int64_t ms = tp__timer_next_ms (c, tp__now_ns ());
     if (ms == 0)

@@ -33,8 +33,8 @@
         {  map begin (pairs up to the matching })
         }  map end
         *  (unpack only) skip one value of any type
-        ?  (unpack only) everything after this is optional: missing
-           values leave their targets untouched
+        ?  (unpack only; once, at the top level) everything after
+           this is optional: missing values leave their targets untouched
 
     Spaces, commas and colons in a format are ignored (write "{s:i, s:i}").
     Unpacking is strict: the body must hold exactly the values the format

@@ -7,12 +7,30 @@
 #ifndef TP_TESTUTIL_H_INCLUDED
 #define TP_TESTUTIL_H_INCLUDED
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "troupe.h"
+
+/*  Checks made inside actor callbacks (other threads than the test's,
+    where criterion's cr_assert must not be used) count failures here;
+    each test ends with TT_NO_FAILURES (). */
+static _Atomic long tt_fail;
+#define TT_CHECK(c)                                                           \
+    do {                                                                      \
+        if (!(c)) {                                                           \
+            atomic_fetch_add (&tt_fail, 1);                                   \
+            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+                     #c);                                                     \
+        }                                                                     \
+    } while (0)
+#define TT_NO_FAILURES()                                                      \
+    cr_assert_eq (atomic_load (&tt_fail), 0, "%ld checks failed in actors",   \
+                  atomic_load (&tt_fail))
 
 /*  Returns ms scaled by the environment multiplier. */
 static inline int

@@ -1,0 +1,290 @@
+/*  tests/test_ask.c: ask with continuations, reply, blocking call. */
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+
+/* An adder answers "add"(a, b) with "sum"(a + b); ignores "ignore". */
+static void
+adder_receive (tp_actor *self, tp_msg *msg)
+{
+    int a, b;
+    if (tp_msg_is (msg, "add")) {
+        TT_CHECK (tp_msg_is_request (msg));
+        TT_CHECK (tp_msg_unpack (msg, "ii", &a, &b) == 0);
+        TT_CHECK (tp_reply (self, msg, tp_tag ("sum"), "i", a + b) == 0);
+    }
+    else if (tp_msg_is (msg, "plain")) {
+        /* not a request: reply must refuse */
+        TT_CHECK (!tp_msg_is_request (msg));
+        TT_CHECK (tp_reply (self, msg, tp_tag ("sum"), "i", 0) == TP_EINVAL);
+    }
+}
+static const tp_behavior adder = {"adder", NULL, adder_receive, NULL};
+
+/* The asker: on "go"(adder) asks 1+2, then chains 3+4 from the first
+   continuation, then asks an "ignore" with a short timeout. Results go
+   into the shared record. */
+typedef struct {
+    tp_ref adder;
+    _Atomic long sum1, sum2, timeouts, cancels, steps;
+} ask_rec;
+
+static void s_cont2 (tp_actor *self, int status, tp_msg *reply, void *arg);
+static void s_cont3 (tp_actor *self, int status, tp_msg *reply, void *arg);
+
+static void
+s_cont1 (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    ask_rec *r = arg;
+    int s = 0;
+    TT_CHECK (status == 0);
+    TT_CHECK (reply && tp_msg_is (reply, "sum"));
+    TT_CHECK (tp_msg_unpack (reply, "i", &s) == 0);
+    TT_CHECK (tp_ref_eq (tp_msg_from (reply), r->adder));
+    atomic_store (&r->sum1, s);
+    atomic_fetch_add (&r->steps, 1);
+    TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), 5000, s_cont2, r, "ii",
+                      3, 4)
+              == 0);
+}
+
+static void
+s_cont2 (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    ask_rec *r = arg;
+    int s = 0;
+    TT_CHECK (status == 0);
+    TT_CHECK (tp_msg_unpack (reply, "i", &s) == 0);
+    atomic_store (&r->sum2, s);
+    atomic_fetch_add (&r->steps, 1);
+    TT_CHECK (tp_ask (self, r->adder, tp_tag ("ignore"), 20, s_cont3, r, NULL)
+              == 0);
+}
+
+static void
+s_cont3 (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    ask_rec *r = arg;
+    TT_CHECK (status == TP_ETIMEDOUT);
+    TT_CHECK (reply == NULL);
+    atomic_fetch_add (&r->timeouts, 1);
+    atomic_fetch_add (&r->steps, 1);
+}
+
+static void
+asker_receive (tp_actor *self, tp_msg *msg)
+{
+    ask_rec *r = tp_arg (self);
+    if (tp_msg_is (msg, "go")) {
+        TT_CHECK (tp_msg_unpack (msg, "r", &r->adder) == 0);
+        TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), 5000, s_cont1, r,
+                          "ii", 1, 2)
+                  == 0);
+        /* invalid asks fail and never call their continuation */
+        TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), 0, s_cont1, r, NULL)
+                  == TP_EINVAL);
+        TT_CHECK (tp_ask (self, r->adder, 0, 10, s_cont1, r, NULL)
+                  == TP_EINVAL);
+    }
+}
+static const tp_behavior asker = {"asker", NULL, asker_receive, NULL};
+
+static void
+s_run_chain (tp_spawn_opts *oa, tp_spawn_opts *ob)
+{
+    tp_system_opts so = {.workers = 2};
+    tp_system *sys = tp_system_new (&so);
+    ask_rec r = {0};
+    tp_ref a, b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, ob, &b), 0);
+    cr_assert_eq (tp_spawn (sys, &asker, &r, oa, &a), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("go"), "r", b), 0);
+    cr_assert (tt_wait_ge (&r.steps, 3, 5000), "steps %ld",
+               atomic_load (&r.steps));
+    cr_assert_eq (atomic_load (&r.sum1), 3);
+    cr_assert_eq (atomic_load (&r.sum2), 7);
+    cr_assert_eq (atomic_load (&r.timeouts), 1);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+Test (ask, chain_and_timeout_on_one_worker, .timeout = 30)
+{
+    tp_spawn_opts o = {.place = TP_PLACE_WORKER, .worker = 0};
+    s_run_chain (&o, &o);
+}
+
+Test (ask, chain_and_timeout_across_workers, .timeout = 30)
+{
+    tp_spawn_opts o1 = {.place = TP_PLACE_WORKER, .worker = 0};
+    tp_spawn_opts o2 = {.place = TP_PLACE_WORKER, .worker = 1};
+    s_run_chain (&o1, &o2);
+}
+
+Test (ask, chain_and_timeout_with_thread_actors, .timeout = 30)
+{
+    tp_spawn_opts o = {.kind = TP_THREAD};
+    s_run_chain (&o, &o);
+}
+
+/* ---- pending asks are cancelled when the asker ends --------------- */
+
+static void
+s_cancel_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    ask_rec *r = arg;
+    TT_CHECK (status == TP_ECANCELED);
+    atomic_fetch_add (&r->cancels, 1);
+}
+
+static void
+quitter_receive (tp_actor *self, tp_msg *msg)
+{
+    ask_rec *r = tp_arg (self);
+    tp_ref silent;
+    TT_CHECK (tp_msg_unpack (msg, "r", &silent) == 0);
+    TT_CHECK (tp_ask (self, silent, tp_tag ("ignore"), 60000, s_cancel_cont,
+                      r, NULL)
+              == 0);
+    tp_exit (self, 0);
+}
+static const tp_behavior quitter = {"quitter", NULL, quitter_receive, NULL};
+
+Test (ask, pending_ask_gets_canceled_when_asker_exits, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    ask_rec r = {0};
+    tp_ref a, b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &b), 0);
+    cr_assert_eq (tp_spawn (sys, &quitter, &r, NULL, &a), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("go"), "r", b), 0);
+    cr_assert (tt_wait_ge (&r.cancels, 1, 5000));
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/* ---- blocking call from main ---------------------------------------- */
+
+Test (call, blocking_call_from_main_gets_the_reply, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &b), 0);
+    for (int i = 0; i < 1000; i++) {
+        tp_msg *reply = NULL;
+        cr_assert_eq (tp_call (sys, b, tp_tag ("add"), tt_ms (5000), &reply,
+                               "ii", i, 1),
+                      0);
+        int s = -1;
+        cr_assert (tp_msg_is (reply, "sum"));
+        cr_assert_eq (tp_msg_unpack (reply, "i", &s), 0);
+        cr_assert_eq (s, i + 1);
+        tp_msg_destroy (&reply);
+        cr_assert_null (reply);
+    }
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+Test (call, blocking_call_to_thread_actor, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_spawn_opts o = {.kind = TP_THREAD};
+    tp_ref b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, &o, &b), 0);
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), tt_ms (5000), &reply, "ii",
+                           20, 22),
+                  0);
+    int s = 0;
+    cr_assert_eq (tp_msg_unpack (reply, "i", &s), 0);
+    cr_assert_eq (s, 42);
+    tp_msg_destroy (&reply);
+    tp_system_destroy (&sys);
+}
+
+Test (call, times_out_when_nobody_answers_and_drops_the_late_reply,
+      .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &b), 0);
+    tp_msg *reply = (tp_msg *) 1;
+    uint64_t t0 = tt_now_ms ();
+    cr_assert_eq (tp_call (sys, b, tp_tag ("ignore"), 50, &reply, NULL),
+                  TP_ETIMEDOUT);
+    cr_assert_geq (tt_now_ms () - t0, 49);
+    cr_assert_null (reply);
+    /* the next call still matches its own reply */
+    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), tt_ms (5000), &reply, "ii",
+                           1, 1),
+                  0);
+    tp_msg_destroy (&reply);
+    tp_system_destroy (&sys);
+}
+
+Test (call, to_dead_actor_times_out, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &b), 0);
+    cr_assert_eq (tp_system_stop (sys, b, 0), 0);
+    cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), 30, &reply, "ii", 1, 1),
+                  TP_ETIMEDOUT);
+    tp_system_destroy (&sys);
+}
+
+Test (call, rejects_bad_arguments)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &b), 0);
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, b, 0, 10, &reply, NULL), TP_EINVAL);
+    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), 10, NULL, NULL), TP_EINVAL);
+    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), 10, &reply, "(bad"),
+                  TP_EINVAL);
+    tp_system_destroy (&sys);
+}
+
+static _Atomic long estate_seen;
+static void
+caller_receive (tp_actor *self, tp_msg *msg)
+{
+    tp_msg *reply = NULL;
+    int rc = tp_call (tp_system_of (self), tp_self (self), tp_tag ("x"), 10,
+                      &reply, NULL);
+    TT_CHECK (rc == TP_ESTATE);
+    atomic_store (&estate_seen, 1);
+}
+static const tp_behavior caller = {"caller", NULL, caller_receive, NULL};
+
+Test (call, from_inside_an_actor_is_refused, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref a;
+    cr_assert_eq (tp_spawn (sys, &caller, NULL, NULL, &a), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("go"), NULL), 0);
+    cr_assert (tt_wait_ge (&estate_seen, 1, 5000));
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/* plain (non-request) messages cannot be replied to */
+Test (ask, reply_to_a_plain_message_is_refused, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref b;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &b), 0);
+    cr_assert_eq (tp_send (sys, b, tp_tag ("plain"), NULL), 0);
+    /* a call after it proves the plain message was processed */
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), tt_ms (5000), &reply, "ii",
+                           1, 1),
+                  0);
+    tp_msg_destroy (&reply);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
