@@ -514,22 +514,30 @@ s_parse_batch (tp__ctx *c, const uint8_t *p, size_t n)
     }
 }
 
-/*  Reads every frame counted in `inbound`. Returns frames read. */
+/*  Reads frames from the PULL socket. The `inbound` counter is a hint
+    that saves a system call per check, not the truth: a frame can be
+    counted before ZeroMQ lets the reader see it (its pipe's activation
+    command may still be on the way), and a frame sent to a previous
+    incarnation of a recycled ctx id is counted but never arrives. So:
+    without `force`, read only while the hint says frames are pending;
+    with `force` (zmq_poll said readable) read until EAGAIN. On EAGAIN the
+    hint is resynchronised; a frame that was merely invisible comes with a
+    ZeroMQ wake-up of its own, which zmq_poll in s_idle catches.
+    Returns frames read. */
 static int
-s_drain (tp__ctx *c)
+s_drain (tp__ctx *c, bool force)
 {
     uint64_t avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
     int got = 0;
-    while (c->consumed < avail) {
+    while (force || c->consumed < avail) {
         zmq_msg_t f;
         zmq_msg_init (&f);
         if (zmq_msg_recv (&f, c->pull, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&f);
             if (errno == EINTR)
                 continue;
-            /* Counted frames that cannot arrive (sent to a previous
-               incarnation of this ctx id): resynchronise. */
-            c->consumed = avail;
+            if (c->consumed < avail)
+                c->consumed = avail;
             break;
         }
         c->consumed++;
@@ -549,8 +557,17 @@ s_drain (tp__ctx *c)
         else
             s_parse_batch (c, zmq_msg_data (&f), zmq_msg_size (&f));
         zmq_msg_close (&f);
+        if (!force && c->consumed >= avail)
+            avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
     }
     return got;
+}
+
+static bool
+s_has_input (tp__ctx *c)
+{
+    return atomic_load_explicit (&c->inbound, memory_order_acquire)
+           > c->consumed;
 }
 
 /*  External ctx: waits up to timeout_ms for frames and reads them into
@@ -558,23 +575,19 @@ s_drain (tp__ctx *c)
 int
 tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
 {
-    if (atomic_load_explicit (&c->inbound, memory_order_acquire) == c->consumed) {
+    bool force = false;
+    if (!s_has_input (c)) {
         zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll (&it, 1, timeout_ms);
-        if (rc <= 0)
+        if (zmq_poll (&it, 1, timeout_ms) <= 0)
             return 0;
+        force = true;
     }
-    return s_drain (c);
+    return s_drain (c, force);
 }
 
+/*  Nothing to run: flush, spin briefly, then sleep in zmq_poll until a
+    frame or the next timer. Returns true if zmq_poll reported input. */
 static bool
-s_has_input (tp__ctx *c)
-{
-    return atomic_load_explicit (&c->inbound, memory_order_acquire)
-           != c->consumed;
-}
-
-static void
 s_idle (tp__ctx *c)
 {
     tp__flush (c);
@@ -592,7 +605,7 @@ s_idle (tp__ctx *c)
         uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
         for (int i = 1;; i++) {
             if (s_has_input (c))
-                return;
+                return false;
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause ();
 #endif
@@ -605,9 +618,9 @@ s_idle (tp__ctx *c)
     }
     int64_t ms = tp__timer_next_ms (c, tp__now_ns ());
     if (ms == 0)
-        return;
+        return false;
     zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
-    zmq_poll (&it, 1, ms > INT32_MAX ? INT32_MAX : (long) ms);
+    return zmq_poll (&it, 1, ms > INT32_MAX ? INT32_MAX : (long) ms) > 0;
 }
 
 /*  Stops every actor homed on c without notices (system shutdown). */
@@ -644,8 +657,10 @@ tp__ctx_loop (void *arg)
     tp__tl_ctx = c;
     if (c->kind == TP__CTX_THREAD && c->thread_actor)
         tp__actor_adopt (c, c->thread_actor);
+    bool woke = false;
     while (!c->shutdown) {
-        s_drain (c);
+        s_drain (c, woke);
+        woke = false;
         if (c->shutdown)
             break;
         for (int turns = 0; c->rq_head && turns < 256; turns++) {
@@ -666,7 +681,7 @@ tp__ctx_loop (void *arg)
         if (c->nheap)
             tp__timer_fire (c, tp__now_ns ());
         if (!c->rq_head && !s_has_input (c))
-            s_idle (c);
+            woke = s_idle (c);
     }
     tp__flush (c);
     s_shutdown_actors (c);

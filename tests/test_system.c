@@ -1,0 +1,386 @@
+/*  tests/test_system.c: system lifecycle, shutdown, dead letters, bounded
+    mailboxes, stats, registry. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+
+#include "testutil.h"
+
+static _Atomic long g_received, g_terminated;
+
+static void
+count_receive (tp_actor *self, tp_msg *msg)
+{
+    atomic_fetch_add (&g_received, 1);
+    if (tp_msg_is (msg, "stop"))
+        tp_exit (self, 0);
+    if (tp_msg_is (msg, "ask"))
+        tp_reply (self, msg, tp_tag ("ok"), NULL);
+}
+
+static void
+count_terminate (tp_actor *self, tp_tag_t reason)
+{
+    atomic_fetch_add (&g_terminated, 1);
+}
+
+static const tp_behavior counter = {"counter", NULL, count_receive,
+                                    count_terminate};
+
+static void
+s_reset (void)
+{
+    atomic_store (&g_received, 0);
+    atomic_store (&g_terminated, 0);
+}
+
+Test (system, new_and_destroy_with_defaults)
+{
+    tp_system *sys = tp_system_new (NULL);
+    cr_assert_not_null (sys);
+    cr_assert_geq (tp_system_workers (sys), 1);
+    cr_assert_str_eq (tp_node_name (tp_system_node (sys)), "nonode");
+    tp_system_destroy (&sys);
+    cr_assert_null (sys);
+    tp_system_destroy (&sys); /* NULL is accepted */
+    tp_system_destroy (NULL);
+}
+
+Test (system, rejects_bad_options)
+{
+    tp_system_opts bad = {.workers = -1};
+    cr_assert_null (tp_system_new (&bad));
+    tp_system_opts bad_name = {.node_name = "no spaces"};
+    cr_assert_null (tp_system_new (&bad_name));
+    tp_system_opts named = {.node_name = "alpha", .workers = 1};
+    tp_system *sys = tp_system_new (&named);
+    cr_assert_not_null (sys);
+    cr_assert_str_eq (tp_node_name (tp_system_node (sys)), "alpha");
+    tp_system_destroy (&sys);
+}
+
+Test (system, spawn_and_stop_100000_loop_actors, .timeout = 120)
+{
+    s_reset ();
+    tp_system_opts so = {.workers = 2};
+    tp_system *sys = tp_system_new (&so);
+    enum { N = 100000 };
+    tp_ref *refs = malloc (N * sizeof *refs);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &refs[i]), 0);
+    tp_system_stats st;
+    tp_system_stats_get (sys, &st);
+    cr_assert_eq (st.actors_spawned, N);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq (tp_send (sys, refs[i], tp_tag ("stop"), NULL), 0);
+    cr_assert_eq (tp_system_wait (sys, tt_ms (60000)), 0);
+    cr_assert_eq (atomic_load (&g_terminated), N);
+    cr_assert_eq (atomic_load (&g_received), N);
+    tp_system_stats_get (sys, &st);
+    cr_assert_eq (st.actors_live, 0);
+    cr_assert_eq (st.dead_letters, 0);
+    /* slots are reused: a second wave does not grow the table */
+    for (int i = 0; i < 1000; i++) {
+        tp_ref r;
+        cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &r), 0);
+        cr_assert_lt (r.index, (uint32_t) N + 16);
+        for (int j = 0; j < 3 && i < 3; j++)
+            cr_assert (!tp_ref_eq (r, refs[j]), "stale ref names a new actor");
+    }
+    tp_system_destroy (&sys);
+    cr_assert_eq (atomic_load (&g_terminated), N + 1000);
+    free (refs);
+}
+
+/* Shutdown with messages in flight: many senders blast each other while
+   the system is destroyed. Everything must be freed (valgrind/ASan) and
+   every actor terminated exactly once. */
+static void
+blaster_receive (tp_actor *self, tp_msg *msg)
+{
+    tp_ref peer;
+    if (tp_msg_unpack (msg, "r", &peer) == 0) { /* small hops only */
+        /* one small and one big (zero-copy path) message per hop */
+        static char big[4096];
+        tp_tell (self, peer, tp_tag ("hop"), "r", tp_self (self));
+        tp_tell (self, peer, tp_tag ("hop"), "rx", tp_self (self), big,
+                 sizeof big);
+    }
+    atomic_fetch_add (&g_received, 1);
+}
+
+static void
+blaster_terminate (tp_actor *self, tp_tag_t reason)
+{
+    TT_CHECK (reason == tp_tag ("shutdown"));
+    atomic_fetch_add (&g_terminated, 1);
+}
+
+static const tp_behavior blaster = {"blaster", NULL, blaster_receive,
+                                    blaster_terminate};
+
+Test (system, shutdown_with_messages_in_flight_frees_everything,
+      .timeout = 60)
+{
+    s_reset ();
+    tp_system_opts so = {.workers = 2};
+    tp_system *sys = tp_system_new (&so);
+    enum { N = 16 };
+    tp_ref r[N];
+    for (int i = 0; i < N; i++) {
+        tp_spawn_opts o = {.place = TP_PLACE_SPREAD,
+                           .kind = i % 4 == 3 ? TP_THREAD : TP_LOOP};
+        cr_assert_eq (tp_spawn (sys, &blaster, NULL, &o, &r[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        cr_assert_eq (tp_send (sys, r[i], tp_tag ("go"), "r", r[(i + 1) % N]),
+                      0);
+    cr_assert (tt_wait_ge (&g_received, 5000, 10000));
+    tp_system_destroy (&sys);
+    cr_assert_eq (atomic_load (&g_terminated), N);
+    TT_NO_FAILURES ();
+}
+
+/* ---- dead letters -------------------------------------------------- */
+
+static _Atomic long g_dead_notices;
+static tp_ref g_dead_to;
+static tp_tag_t g_dead_tag;
+
+static void
+dl_receive (tp_actor *self, tp_msg *msg)
+{
+    if (tp_msg_is (msg, "_dead")) {
+        TT_CHECK (tp_msg_unpack (msg, "rt", &g_dead_to, &g_dead_tag) == 0);
+        atomic_fetch_add (&g_dead_notices, 1);
+    }
+}
+
+static const tp_behavior dl_watcher = {"dl", NULL, dl_receive, NULL};
+
+Test (system, dead_letters_are_counted_and_observable, .timeout = 30)
+{
+    s_reset ();
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref t, w;
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &t), 0);
+    cr_assert_eq (tp_spawn (sys, &dl_watcher, NULL, NULL, &w), 0);
+    cr_assert_eq (tp_system_watch_dead_letters (sys, w), 0);
+    cr_assert_eq (tp_send (sys, t, tp_tag ("stop"), NULL), 0);
+    cr_assert (tt_wait_ge (&g_terminated, 1, 5000));
+    /* sending to the dead ref succeeds for the sender ... */
+    cr_assert_eq (tp_send (sys, t, tp_tag ("hello"), "i", 1), 0);
+    cr_assert_eq (tp_send (sys, t, tp_tag ("hello"), "i", 2), 0);
+    /* ... and to a ref that never existed */
+    tp_ref never = t;
+    never.index = 999999;
+    cr_assert_eq (tp_send (sys, never, tp_tag ("hello"), NULL), 0);
+    cr_assert (tt_wait_ge (&g_dead_notices, 3, 5000));
+    cr_assert (tp_ref_eq (g_dead_to, never));
+    cr_assert_eq (g_dead_tag, tp_tag ("hello"));
+    tp_system_stats st;
+    tp_system_stats_get (sys, &st);
+    cr_assert_eq (st.dead_letters, 3);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/* ---- bounded mailboxes --------------------------------------------- */
+
+static _Atomic int g_gate;    /* the slow actor blocks while 0 */
+static _Atomic long g_inside; /* receive calls entered */
+
+static void
+slow_receive (tp_actor *self, tp_msg *msg)
+{
+    atomic_fetch_add (&g_inside, 1);
+    while (!atomic_load (&g_gate)) {
+        struct timespec ts = {0, 200000};
+        nanosleep (&ts, NULL);
+    }
+    atomic_fetch_add (&g_received, 1);
+}
+
+static const tp_behavior slow = {"slow", NULL, slow_receive, NULL};
+
+Test (mailbox, bounded_send_fails_with_efull_and_sender_keeps_message,
+      .timeout = 30)
+{
+    s_reset ();
+    atomic_store (&g_gate, 0);
+    tp_system *sys = tp_system_new (NULL);
+    tp_spawn_opts o = {.kind = TP_THREAD, .capacity = 4};
+    tp_ref r;
+    cr_assert_eq (tp_spawn (sys, &slow, NULL, &o, &r), 0);
+    /* the first message is taken out of the mailbox and blocks receive */
+    atomic_store (&g_inside, 0);
+    cr_assert_eq (tp_send (sys, r, tp_tag ("m"), "i", -1), 0);
+    cr_assert (tt_wait_ge (&g_inside, 1, 5000));
+    int ok = 0, full = 0;
+    for (int i = 0; i < 10; i++) {
+        tp_msg *m = tp_msg_new (tp_tag ("m"), "i", i);
+        int rc = tp_send_msg (sys, r, &m);
+        if (rc == 0) {
+            cr_assert_null (m);
+            ok++;
+        }
+        else {
+            cr_assert_eq (rc, TP_EFULL);
+            cr_assert_not_null (m, "message lost on failure");
+            tp_msg_destroy (&m);
+            full++;
+        }
+    }
+    cr_assert_eq (ok, 4);
+    cr_assert_eq (full, 6);
+    tp_actor_stats st;
+    cr_assert_eq (tp_actor_stats_get (sys, r, &st), 0);
+    cr_assert_eq (st.capacity, 4);
+    /* a waiting send gets through once the receiver drains */
+    atomic_store (&g_gate, 1);
+    tp_msg *m = tp_msg_new (tp_tag ("m"), "i", 99);
+    for (int i = 0; i < 8; i++) {
+        tp_msg *n = tp_msg_new (tp_tag ("m"), "i", i);
+        cr_assert_eq (tp_send_wait (sys, r, &n, tt_ms (5000)), 0);
+    }
+    cr_assert_eq (tp_send_wait (sys, r, &m, tt_ms (5000)), 0);
+    cr_assert (tt_wait_ge (&g_received, 14, 5000), "received %ld",
+               atomic_load (&g_received));
+    tp_system_destroy (&sys);
+}
+
+Test (mailbox, waiting_send_times_out_and_keeps_message, .timeout = 30)
+{
+    s_reset ();
+    atomic_store (&g_gate, 0);
+    tp_system *sys = tp_system_new (NULL);
+    tp_spawn_opts o = {.kind = TP_THREAD, .capacity = 1};
+    tp_ref r;
+    cr_assert_eq (tp_spawn (sys, &slow, NULL, &o, &r), 0);
+    tp_msg *a = tp_msg_new (tp_tag ("m"), NULL);
+    tp_msg *b = tp_msg_new (tp_tag ("m"), NULL);
+    atomic_store (&g_inside, 0);
+    cr_assert_eq (tp_send (sys, r, tp_tag ("m"), NULL), 0);
+    cr_assert (tt_wait_ge (&g_inside, 1, 5000)); /* receive is blocked */
+    cr_assert_eq (tp_send_msg (sys, r, &a), 0);  /* fills the mailbox */
+    uint64_t t0 = tt_now_ms ();
+    cr_assert_eq (tp_send_wait (sys, r, &b, 30), TP_ETIMEDOUT);
+    cr_assert_geq (tt_now_ms () - t0, 29);
+    cr_assert_not_null (b);
+    tp_msg_destroy (&b);
+    atomic_store (&g_gate, 1);
+    tp_system_destroy (&sys);
+}
+
+/* ---- registry ------------------------------------------------------ */
+
+Test (registry, register_whereis_and_unregister_on_death, .timeout = 30)
+{
+    s_reset ();
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref a, b;
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &a), 0);
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &b), 0);
+    cr_assert (tp_ref_is_nil (tp_whereis (sys, "svc")));
+    cr_assert_eq (tp_register (sys, "svc", a), 0);
+    cr_assert_eq (tp_register (sys, "svc", b), TP_EEXIST);
+    cr_assert_eq (tp_register (sys, "other", a), 0); /* two names, one actor */
+    cr_assert (tp_ref_eq (tp_whereis (sys, "svc"), a));
+    cr_assert_eq (tp_register (sys, "", a), TP_EINVAL);
+    cr_assert_eq (tp_unregister (sys, "nope"), TP_ENOTFOUND);
+    cr_assert_eq (tp_unregister (sys, "other"), 0);
+    cr_assert (tp_ref_is_nil (tp_whereis (sys, "other")));
+    /* death removes the name, and the name becomes free */
+    cr_assert_eq (tp_send (sys, a, tp_tag ("stop"), NULL), 0);
+    cr_assert (tt_wait_ge (&g_terminated, 1, 5000));
+    cr_assert (tp_ref_is_nil (tp_whereis (sys, "svc")));
+    cr_assert_eq (tp_register (sys, "svc", a), TP_EDEAD);
+    cr_assert_eq (tp_register (sys, "svc", b), 0);
+    cr_assert (tp_ref_eq (tp_whereis (sys, "svc"), b));
+    tp_system_destroy (&sys);
+}
+
+Test (registry, spawn_with_name_registers_before_first_message, .timeout = 30)
+{
+    s_reset ();
+    tp_system *sys = tp_system_new (NULL);
+    tp_spawn_opts o = {.name = "named"};
+    tp_ref r;
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, &o, &r), 0);
+    cr_assert (tp_ref_eq (tp_whereis (sys, "named"), r));
+    tp_ref r2;
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, &o, &r2), TP_EEXIST);
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, tp_whereis (sys, "named"), tp_tag ("ask"),
+                           tt_ms (5000), &reply, NULL),
+                  0);
+    tp_msg_destroy (&reply);
+    tp_system_stats st;
+    tp_system_stats_get (sys, &st);
+    cr_assert_eq (st.actors_live, 1, "failed spawn left an actor");
+    tp_system_destroy (&sys);
+    cr_assert_eq (atomic_load (&g_terminated), 1,
+                  "failed spawn ran terminate");
+}
+
+/* ---- stats ------------------------------------------------------- */
+
+Test (stats, actor_stats_count_processed_messages, .timeout = 30)
+{
+    s_reset ();
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref r;
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &r), 0);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (tp_send (sys, r, tp_tag ("x"), NULL), 0);
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, r, tp_tag ("ask"), tt_ms (5000), &reply, NULL),
+                  0);
+    tp_msg_destroy (&reply);
+    tp_actor_stats st;
+    cr_assert_eq (tp_actor_stats_get (sys, r, &st), 0);
+    cr_assert_eq (st.processed, 101);
+    cr_assert_eq (st.mailbox, 0);
+    cr_assert_eq (st.thread, false);
+    tp_system_stats ss;
+    tp_system_stats_get (sys, &ss);
+    cr_assert_eq (ss.actors_live, 1);
+    tp_system_destroy (&sys);
+}
+
+/* ---- many foreign threads ------------------------------------------ */
+
+typedef struct {
+    tp_system *sys;
+    tp_ref to;
+} th_arg;
+
+static void *
+s_caller_thread (void *p)
+{
+    th_arg *a = p;
+    for (int i = 0; i < 200; i++) {
+        tp_msg *reply = NULL;
+        TT_CHECK (tp_call (a->sys, a->to, tp_tag ("ask"), tt_ms (5000), &reply,
+                           NULL)
+                  == 0);
+        tp_msg_destroy (&reply);
+    }
+    return NULL;
+}
+
+Test (call, concurrent_calls_from_many_threads, .timeout = 60)
+{
+    s_reset ();
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref r;
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &r), 0);
+    th_arg a = {sys, r};
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++)
+        pthread_create (&t[i], NULL, s_caller_thread, &a);
+    for (int i = 0; i < 6; i++)
+        pthread_join (t[i], NULL);
+    cr_assert_eq (atomic_load (&g_received), 1200);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
