@@ -377,7 +377,8 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
     uint32_t idx = tp__slot_acquire (sys);
     tp__slot *s = tp__slot_get (sys, idx);
     uint32_t gen = atomic_load (&s->gen) + 1;
-    a->ref = (tp_ref){sys->node, idx, gen};
+    tp_ref me = {sys->node, idx, gen};
+    a->ref = me;
     a->slot = s;
 
     tp__ctx *home;
@@ -397,7 +398,7 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
     a->ctx = home;
     if (o && o->link && spawner) {
         a->link_to = spawner->ref;
-        s_peer_add (&spawner->links, a->ref, 0);
+        s_peer_add (&spawner->links, me, 0);
     }
     atomic_store_explicit (&s->actor, a, memory_order_relaxed);
     atomic_store_explicit (&s->home, home->id, memory_order_relaxed);
@@ -412,16 +413,16 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
 
     int rc = 0;
     if (o && o->name)
-        rc = tp_register (sys, o->name, a->ref);
+        rc = tp_register (sys, o->name, me);
     if (rc == 0 && thread && tp__ctx_start (home) != 0)
         rc = TP_EZMQ;
     if (rc) {
         /* Nobody can know the ref yet and init has not run: undo quietly,
            so a failed spawn calls no callback. */
         if (o && o->name)
-            tp__registry_forget (sys, a->ref);
+            tp__registry_forget (sys, me);
         if (o && o->link && spawner)
-            s_peer_remove (&spawner->links, a->ref, 0, true);
+            s_peer_remove (&spawner->links, me, 0, true);
         atomic_store (&s->actor, NULL);
         atomic_fetch_add (&s->gen, 1);
         atomic_fetch_sub (&home->nactors, 1);
@@ -448,7 +449,7 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
         }
     }
     if (ref)
-        *ref = a->ref;
+        *ref = me; /* not a->ref: a may already have run and ended */
     return 0;
 }
 

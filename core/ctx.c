@@ -39,7 +39,6 @@ typedef struct tp__rec {
 } tp__rec;
 
 #define TP__REC_ALIGN(n) (((n) + 7u) & ~(size_t) 7u)
-#define TP__SPIN_US 50
 
 /* ------------------------------------------------------------------ */
 
@@ -596,11 +595,7 @@ s_idle (tp__ctx *c)
        while spinning so that a peer sharing this core (more runnable
        threads than cores) gets to run instead of waiting for our slice
        to end. */
-    static int spin_us = -1;
-    if (spin_us < 0) {
-        const char *e = getenv ("TP_SPIN_US");
-        spin_us = e ? atoi (e) : TP__SPIN_US;
-    }
+    int spin_us = c->sys->spin_us;
     if (spin_us > 0) {
         uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
         for (int i = 1;; i++) {

@@ -172,6 +172,7 @@ struct tp_system {
     uint32_t node;                /* node id */
     int nworkers;
     int batch;
+    int spin_us;                  /* idle spin before sleeping; 0 = none */
     void *zctx;                   /* ZeroMQ context */
     tp__ctx *ctxs[TP__MAX_CTX];   /* by id; structs live until destroy */
     _Atomic int nctx;             /* high-water mark of ctx ids */

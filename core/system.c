@@ -169,7 +169,9 @@ tp__ctx_external (tp_system *sys)
         fputs ("troupe: cannot create a context for this thread\n", stderr);
         tp__oom ();
     }
-    c->owner = me;
+    pthread_mutex_lock (&sys->lock);
+    c->owner = me; /* read by other threads under the lock */
+    pthread_mutex_unlock (&sys->lock);
     uint32_t idx = tp__slot_acquire (sys);
     tp__slot *s = tp__slot_get (sys, idx);
     uint32_t gen = atomic_load (&s->gen) + 1;
@@ -209,6 +211,10 @@ tp_system_new (const tp_system_opts *opts)
     sys->node = node;
     sys->nworkers = o.workers;
     sys->batch = o.batch ? o.batch : 64;
+    sys->spin_us = o.spin_us < 0 ? 0 : o.spin_us ? o.spin_us : 50;
+    const char *spin_env = getenv ("TP_SPIN_US");
+    if (spin_env)
+        sys->spin_us = atoi (spin_env) > 0 ? atoi (spin_env) : 0;
     sys->slot_free = UINT32_MAX;
     pthread_mutex_init (&sys->lock, NULL);
     pthread_mutex_init (&sys->slot_lock, NULL);

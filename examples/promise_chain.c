@@ -70,7 +70,7 @@ static const tp_behavior blackhole = {.name = "blackhole",
                                       .receive = blackhole_receive};
 
 /* ------------------------------------------------------------------ */
-/*  The client: runs two chains at the same time                       */
+/*  The client: runs three chains at the same time                     */
 
 #define CHAINS 3
 

@@ -48,7 +48,7 @@
 #define LIMIT 7000000 /* default: count the primes below this */
 #define BLOCK 10000   /* numbers per block */
 #define MAX_PARTS 64
-#define CALL_MS 600000 /* generous: valgrind is ~50x slower */
+#define CALL_MS 60000 /* generous: valgrind is several times slower */
 
 /* ------------------------------------------------------------------ */
 /*  The job: pure CPU work, identical for both kinds of actor.         */
@@ -119,7 +119,10 @@ pool_init (tp_actor *self, void *arg)
     tp_set_state (self, p);
     p->parts = o->parts;
     for (int i = 0; i < p->parts; i++) {
-        tp_spawn_opts so = {.kind = o->kind, .place = TP_PLACE_SPREAD};
+        /*  .link: should the pool fail (say init returns an error), the
+            jobs it already made end with it instead of lingering. */
+        tp_spawn_opts so = {
+            .kind = o->kind, .place = TP_PLACE_SPREAD, .link = true};
         int rc = tp_spawn (tp_system_of (self), &job, NULL, &so, &p->job[i]);
         if (rc != 0)
             return rc;
@@ -127,7 +130,7 @@ pool_init (tp_actor *self, void *arg)
     return 0;
 }
 
-/*  Stops the jobs and the pool; main waits for all of them to end. */
+/*  Frees the state, and main's request if we end before answering it. */
 static void
 pool_terminate (tp_actor *self, tp_tag_t reason)
 {

@@ -1,16 +1,28 @@
 #!/bin/sh
-# Runs every criterion test binary in DIR; exits non-zero if any fails.
-# Usage: tests/run.sh DIR [criterion args...]
-# TP_VALGRIND=1 runs each binary under valgrind memcheck.
+# Runs every test program in DIR; exits non-zero if any fails.
+# Usage: tests/run.sh DIR [test-runner args...]
+# TP_VALGRIND=1 runs each program under valgrind memcheck. Criterion does
+# not pass its children's exit status on, so valgrind writes one log per
+# process and any log with errors fails the run.
 dir=$1; shift
 fail=0; total=0
+vglogs=$(mktemp -d "${TMPDIR:-/tmp}/tp-vg.XXXXXX")
+trap 'rm -rf "$vglogs"' EXIT
 for t in "$dir"/test_*; do
     case "$t" in *.o|*.d) continue ;; esac
     [ -x "$t" ] || continue
     total=$((total + 1))
     if [ -n "$TP_VALGRIND" ]; then
-        valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
-            --error-exitcode=99 --trace-children=yes "$t" "$@" || fail=$((fail + 1))
+        name=$(basename "$t")
+        valgrind --leak-check=full --errors-for-leak-kinds=definite \
+            --show-leak-kinds=definite --trace-children=yes \
+            --log-file="$vglogs/$name.%p" "$t" "$@" || fail=$((fail + 1))
+        bad=$(grep -l -E "ERROR SUMMARY: [1-9]|definitely lost: [1-9]" "$vglogs/$name".* 2>/dev/null)
+        if [ -n "$bad" ]; then
+            cat $bad
+            echo "tests/run.sh: valgrind found errors in $name"
+            fail=$((fail + 1))
+        fi
     else
         "$t" "$@" || fail=$((fail + 1))
     fi
