@@ -124,9 +124,18 @@ s_cache_destructor (void *unused)
     tp__msg_cache_flush ();
 }
 
+/*  Key destructors never run for the thread that calls exit() (usually
+    main), so its cache is flushed by atexit instead. */
+static void
+s_cache_atexit (void)
+{
+    tp__msg_cache_flush ();
+}
+
 static void
 s_cache_key_create (void)
 {
+    atexit (s_cache_atexit);
     if (pthread_key_create (&s_cache_key, s_cache_destructor))
         tp__oom ();
 }
