@@ -134,7 +134,7 @@ check: deps
 
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address all
-	$(Q)TP_TEST_TIMEOUT_MULTIPLIER=3 ASAN_OPTIONS=detect_leaks=1 ./tests/run.sh build/asan/tests $(TEST_ARGS)
+	$(Q)TP_TEST_TIMEOUT_MULTIPLIER=3 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ./tests/run.sh build/asan/tests $(TEST_ARGS)
 
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=thread all
