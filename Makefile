@@ -131,6 +131,7 @@ TEST_ARGS ?= --jobs 2
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tests/run.sh $(BUILD)/tests $(TEST_ARGS)
+	$(Q)./tests/examples.sh $(BUILD)/examples
 
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address all
@@ -156,7 +157,7 @@ install: lib
 	ln -sf libtroupe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libtroupe.so
 	install -m 644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(PCFILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
 
 clean:
 	rm -rf build
