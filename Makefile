@@ -62,6 +62,7 @@ HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+BENCH_BIN := $(BUILD)/bench/troupe_bench
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELP_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
@@ -76,7 +77,7 @@ endif
 TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all lib examples tests check demo sanitize tsan valgrind install clean deps bench fuzz
-all: lib examples tests
+all: lib examples tests $(BENCH_BIN)
 
 lib: $(SHLIB) $(STLIB) $(PCFILE)
 
@@ -118,6 +119,11 @@ $(BUILD)/examples/%: examples/%.c $(SHLIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
 	  -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG) -lm
+
+# --- benchmarks ---------------------------------------------------------------
+$(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ $(STLIB) $(ALL_LDFLAGS) $(LIBS_PKG)
 
 # --- tests (linked statically so they can reach internals) ------------------
 tests: $(TEST_BIN)

@@ -275,7 +275,18 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
         if (a->b->init && a->b->init (a, a->arg) != 0)
             s_exit (a, tp__tag_init);
     }
+    /* Run at most `batch` messages, and only those present when the turn
+       began: a message the actor sends itself waits for its next turn, so
+       a self-rescheduling actor cannot keep the worker to itself. */
     int budget = c->sys->batch, n = 0;
+    /* An actor whose mailbox keeps growing (several senders on its
+       worker, each with its own turn) gets a larger, still bounded, turn
+       so that it can catch up instead of its mailbox growing without end. */
+    if (a->queued > 2u * (uint32_t) budget)
+        budget = a->queued / 2 < 16u * (uint32_t) budget ? (int) (a->queued / 2)
+                                                          : 16 * budget;
+    if ((uint32_t) budget > a->queued)
+        budget = (int) a->queued;
     tp__slot *s = a->slot;
     while (a->mb_head && n < budget && !(a->flags & TP__A_EXITING)) {
         tp_msg *m = a->mb_head;

@@ -38,6 +38,9 @@ typedef struct tp__rec {
     uint32_t zc; /* 1: body follows as the next frame */
 } tp__rec;
 
+#define TP__BACKLOG_MAX 64 /* unread frames before a sender paces */
+#define TP__PACE_MAX_NS 2000000u /* longest pause per turn */
+#define TP__DRAIN_BUSY 4 /* frames read per loop while actors are runnable */
 #define TP__REC_ALIGN(n) (((n) + 7u) & ~(size_t) 7u)
 
 /* ------------------------------------------------------------------ */
@@ -99,8 +102,10 @@ tp__ctx_new (tp_system *sys, int kind)
     c->sys = sys;
     c->id = id;
     c->kind = kind;
+    c->backlogged = -1;
     atomic_fetch_add (&c->gen, 1);
     c->consumed = atomic_load (&c->inbound);
+    atomic_store (&c->consumed_pub, c->consumed);
     c->pull = zmq_socket (sys->zctx, ZMQ_PULL);
     int zero = 0;
     char ep[96];
@@ -234,12 +239,43 @@ s_flush_one (tp__ctx *c, int dst)
     void *s = s_push (c, dst);
     if (!s || zmq_send (s, ob->data, ob->len, ZMQ_DONTWAIT) < 0)
         s_count_lost (c, ob->records);
-    else
-        atomic_fetch_add_explicit (&c->sys->ctxs[dst]->inbound, 1,
-                                   memory_order_release);
+    else {
+        tp__ctx *d = c->sys->ctxs[dst];
+        uint64_t in = atomic_fetch_add_explicit (&d->inbound, 1,
+                                                 memory_order_release);
+        if (in - atomic_load_explicit (&d->consumed_pub, memory_order_relaxed)
+            > TP__BACKLOG_MAX)
+            c->backlogged = dst;
+    }
     ob->len = 0;
     ob->records = 0;
 }
+
+/*  Flow control between ctxs. A sender that runs faster than its receiver
+    would pile frames up in ZeroMQ without bound (and the allocator's page
+    faults then slow everybody down). When a destination has more than
+    TP__BACKLOG_MAX unread frames, the sending ctx pauses after the turn,
+    yielding the CPU, until the backlog halves or a bounded time passes.
+    The bound keeps two ctxs flooding each other from waiting forever. */
+static void
+s_pace (tp__ctx *c)
+{
+    tp__ctx *d = c->sys->ctxs[c->backlogged];
+    c->backlogged = -1;
+    uint64_t end = tp__now_ns () + TP__PACE_MAX_NS;
+    for (int i = 0;; i++) {
+        uint64_t in = atomic_load_explicit (&d->inbound, memory_order_relaxed);
+        uint64_t done = atomic_load_explicit (&d->consumed_pub,
+                                              memory_order_relaxed);
+        if (in - done <= TP__BACKLOG_MAX / 2 || !atomic_load (&d->alive))
+            return;
+        sched_yield ();
+        if ((i & 7) == 7 && tp__now_ns () >= end)
+            return;
+    }
+}
+
+static void s_pace (tp__ctx *c);
 
 void
 tp__flush (tp__ctx *c)
@@ -249,6 +285,8 @@ tp__flush (tp__ctx *c)
         c->out[c->dirty[i]].dirty = false;
     }
     c->ndirty = 0;
+    if (c->kind == TP__CTX_EXTERNAL && c->backlogged >= 0)
+        s_pace (c); /* a foreign thread flooding a ctx waits here */
 }
 
 static void
@@ -524,11 +562,11 @@ s_parse_batch (tp__ctx *c, const uint8_t *p, size_t n)
     ZeroMQ wake-up of its own, which zmq_poll in s_idle catches.
     Returns frames read. */
 static int
-s_drain (tp__ctx *c, bool force)
+s_drain (tp__ctx *c, bool force, int max_frames)
 {
     uint64_t avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
     int got = 0;
-    while (force || c->consumed < avail) {
+    while ((force || c->consumed < avail) && got < max_frames) {
         zmq_msg_t f;
         zmq_msg_init (&f);
         if (zmq_msg_recv (&f, c->pull, ZMQ_DONTWAIT) < 0) {
@@ -537,7 +575,7 @@ s_drain (tp__ctx *c, bool force)
                 continue;
             if (c->consumed < avail)
                 c->consumed = avail;
-            break;
+            break; /* (consumed_pub is published below) */
         }
         c->consumed++;
         got++;
@@ -559,6 +597,8 @@ s_drain (tp__ctx *c, bool force)
         if (!force && c->consumed >= avail)
             avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
     }
+    atomic_store_explicit (&c->consumed_pub, c->consumed,
+                           memory_order_relaxed);
     return got;
 }
 
@@ -581,7 +621,7 @@ tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
             return 0;
         force = true;
     }
-    return s_drain (c, force);
+    return s_drain (c, force, INT32_MAX);
 }
 
 /*  Nothing to run: flush, spin briefly, then sleep in zmq_poll until a
@@ -654,7 +694,10 @@ tp__ctx_loop (void *arg)
         tp__actor_adopt (c, c->thread_actor);
     bool woke = false;
     while (!c->shutdown) {
-        s_drain (c, woke);
+        /* With actors waiting to run, take only a few frames: a backlog
+           then waits in ZeroMQ as compact batches instead of turning into
+           message nodes faster than the actors can run them. */
+        s_drain (c, woke, c->rq_head ? TP__DRAIN_BUSY : INT32_MAX);
         woke = false;
         if (c->shutdown)
             break;
@@ -664,10 +707,18 @@ tp__ctx_loop (void *arg)
             if (!c->rq_head)
                 c->rq_tail = NULL;
             tp__actor_run (c, a);
-            if (c->ndirty)
-                tp__flush (c);
-            if ((turns & 15) == 15 && s_has_input (c))
-                break;
+            /* Flush every few turns, not after each: with many actors
+               sending across threads, one ZeroMQ message then carries
+               the records of several turns. A turn that leaves the run
+               queue empty is flushed at once (below or in s_idle). */
+            if ((turns & 7) == 7 || !c->rq_head) {
+                if (c->ndirty)
+                    tp__flush (c);
+                if (TP__UNLIKELY (c->backlogged >= 0))
+                    s_pace (c);
+                if ((turns & 15) == 15 && s_has_input (c))
+                    break;
+            }
         }
         atomic_store_explicit (&c->processed_pub, c->processed,
                                memory_order_relaxed);

@@ -148,6 +148,8 @@ struct tp__ctx {
     int nout;                     /* size of push/push_gen/out arrays */
     _Atomic uint64_t inbound;     /* frames sent to me (by others) */
     uint64_t consumed;            /* frames I have read */
+    _Atomic uint64_t consumed_pub; /* the same, readable by senders */
+    int backlogged;               /* dst with too many unread frames, -1 */
     tp_actor *rq_head, *rq_tail;  /* run queue */
     tp__timer **heap;             /* timer min-heap */
     size_t nheap, capheap;
