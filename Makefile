@@ -138,6 +138,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tests/run.sh $(BUILD)/tests $(TEST_ARGS)
 	$(Q)./tests/examples.sh $(BUILD)/examples
+	$(Q)BUILD=$(BUILD) ./bench/run --smoke
 
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address all
