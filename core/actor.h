@@ -125,7 +125,9 @@ tp_tell_msg (tp_actor *self, tp_ref to, tp_msg **msg_p);
 
 /*  As tp_tell_msg, but waits up to timeout_ms (-1 = forever) for room in
     a full bounded mailbox. This blocks the calling thread: on a loop actor
-    the whole worker waits. Returns 0 or TP_ETIMEDOUT (caller keeps it). */
+    the whole worker waits. Returns 0, TP_ETIMEDOUT (caller keeps it), or
+    TP_EFULL at once when the receiver runs on the caller's own thread
+    (waiting could only deadlock). */
 TP_EXPORT int
 tp_tell_wait (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms);
 

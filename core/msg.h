@@ -103,7 +103,9 @@ tp_msg_newv (tp_tag_t tag, const char *fmt, va_list ap);
 TP_EXPORT tp_msg *
 tp_msg_new_raw (tp_tag_t tag, const void *data, size_t size);
 
-/*  Returns a deep copy of msg (tag, body, sender, correlation).
+/*  Returns a deep copy of msg (tag, body, sender, correlation): a copy of
+    a request can still be answered with tp_reply, so an actor may keep a
+    request and answer it later.
     Caller owns return value and must destroy it when done. */
 TP_EXPORT tp_msg *
 tp_msg_dup (const tp_msg *msg);

@@ -120,9 +120,10 @@ tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms);
     the reply. On success *reply is the reply message.
     Caller owns *reply and must destroy it when done.
     Returns 0, TP_ETIMEDOUT (no reply in time, or the receiver is dead:
-    a dead receiver cannot answer), TP_EINVAL, TP_EFULL, or TP_ESTATE when
-    called from an actor's thread (it would block that actor's worker: use
-    tp_ask there). A reply that arrives after the timeout is discarded. */
+    a dead receiver cannot answer), TP_EINVAL, TP_EFULL, TP_ESTOPPED (the
+    system is shutting down), or TP_ESTATE when called from an actor's
+    thread (it would block that actor's worker: use tp_ask there). A reply
+    that arrives after the timeout is discarded. */
 TP_EXPORT int
 tp_call (tp_system *sys, tp_ref to, tp_tag_t tag, int timeout_ms,
          tp_msg **reply, const char *fmt, ...);
