@@ -110,7 +110,18 @@ s_fmt_check (const char *fmt, bool unpack)
 static int
 s_pack_write (void *data, const char *buf, size_t len)
 {
-    return tp__msg_append ((tp_msg *) data, buf, len);
+    tp_msg *msg = data;
+    /*  Hot path: msgpack-c hands us scalars of at most 9 bytes; copy them
+        inline rather than through a memcpy call. */
+    if (TP__LIKELY (len <= 9 && len <= msg->cap - msg->size
+                    && !(msg->flags & TP__MSG_ZMQ))) {
+        uint8_t *d = msg->body + msg->size;
+        for (size_t i = 0; i < len; i++)
+            d[i] = (uint8_t) buf[i];
+        msg->size += (uint32_t) len;
+        return 0;
+    }
+    return tp__msg_append (msg, buf, len);
 }
 
 static inline void
