@@ -28,14 +28,16 @@ TP__TLS tp_actor *tp__tl_actor;
 /*  One message as it crosses between ctxs. Native layout: these bytes
     never leave the process (the node gateway has its own wire format). */
 typedef struct tp__rec {
+    uint32_t dst_node; /* != local node: for the gateway to forward */
     uint32_t dst_index;
     uint32_t dst_gen;
+    uint32_t zc; /* 1: body follows as the next frame */
     uint64_t tag;
     uint32_t from_node, from_index, from_gen;
     uint16_t flags, aux;
     uint64_t corr;
     uint32_t size;
-    uint32_t zc; /* 1: body follows as the next frame */
+    uint32_t pad;
 } tp__rec;
 
 #define TP__BACKLOG_MAX 64 /* unread frames before a sender paces */
@@ -292,6 +294,7 @@ tp__flush (tp__ctx *c)
 static void
 s_fill_rec (tp__rec *r, tp_ref to, const tp_msg *m, uint32_t zc)
 {
+    r->dst_node = to.node;
     r->dst_index = to.index;
     r->dst_gen = to.gen;
     r->tag = m->tag;
@@ -303,6 +306,7 @@ s_fill_rec (tp__rec *r, tp_ref to, const tp_msg *m, uint32_t zc)
     r->corr = m->corr;
     r->size = m->size;
     r->zc = zc;
+    r->pad = 0;
 }
 
 static void
@@ -376,6 +380,19 @@ s_out_append (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
         s_flush_one (c, dst);
 }
 
+/*  Sends a control record carrying msg (consumed: its sender, request id
+    and body travel with it) to ctx `to`. */
+void
+tp__ctl_msg (tp__ctx *from, tp__ctx *to, int cmd, tp_msg *m)
+{
+    m->aux = (uint16_t) cmd;
+    if (!m->tag)
+        m->tag = 1;
+    tp_ref dst = {0, TP__CTL_INDEX, 0};
+    s_out_append (from, to->id, dst, m);
+    s_flush_one (from, to->id);
+}
+
 void
 tp__ctl (tp__ctx *from, tp__ctx *to, int cmd, uint64_t arg)
 {
@@ -427,7 +444,17 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
         tp__msg_free (m); /* final sweep: nothing is delivered any more */
         return 0;
     }
-    tp__slot *s = to.node == sys->node ? tp__slot_get (sys, to.index) : NULL;
+    if (to.node != sys->node && to.node != 0) {
+        /* Another node: hand it to the gateway, which owns the links. */
+        tp__ctx *gw = atomic_load_explicit (&sys->gw_ctx, memory_order_acquire);
+        if (!gw) {
+            tp__dead_letter (c, to, m);
+            return 0;
+        }
+        s_out_append (c, gw->id, to, m);
+        return 0;
+    }
+    tp__slot *s = tp__slot_get (sys, to.index);
     if (TP__UNLIKELY (!s || to.gen == 0
                       || atomic_load_explicit (&s->gen, memory_order_acquire)
                              != to.gen)) {
@@ -483,6 +510,16 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
 {
     tp_system *sys = c->sys;
     if (r->dst_index == TP__CTL_INDEX) {
+        if (c->kind == TP__CTX_GATEWAY && r->aux >= 100) {
+            tp_msg *m = tp__msg_alloc ();
+            m->tag = r->tag;
+            m->from = (tp_ref){r->from_node, r->from_index, r->from_gen};
+            m->corr = r->corr;
+            if (r->size)
+                tp__msg_append (m, body, r->size);
+            tp__gw_control (c, r->aux, m);
+            return;
+        }
         if (r->aux == TP__CTL_SHUTDOWN)
             c->shutdown = true;
         else if (r->aux == TP__CTL_SPAWN) {
@@ -501,6 +538,22 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
     tp_msg *m = tp__msg_alloc ();
     m->tag = r->tag;
     m->from = (tp_ref){r->from_node, r->from_index, r->from_gen};
+    if (c->kind == TP__CTX_GATEWAY) {
+        m->flags = r->flags;
+        m->aux = r->aux;
+        m->corr = r->corr;
+        if (zb) {
+            zmq_msg_init (&m->u.zmsg);
+            zmq_msg_move (&m->u.zmsg, zb);
+            m->body = zmq_msg_data (&m->u.zmsg);
+            m->size = m->cap = (uint32_t) zmq_msg_size (&m->u.zmsg);
+            m->flags |= TP__MSG_ZMQ;
+        }
+        else if (r->size)
+            tp__msg_append (m, body, r->size);
+        tp__gw_forward (c, (tp_ref){r->dst_node, r->dst_index, r->dst_gen}, m);
+        return;
+    }
     m->flags = r->flags;
     m->aux = r->aux;
     m->corr = r->corr;
@@ -600,6 +653,12 @@ s_drain (tp__ctx *c, bool force, int max_frames)
     atomic_store_explicit (&c->consumed_pub, c->consumed,
                            memory_order_relaxed);
     return got;
+}
+
+int
+tp__ctx_drain (tp__ctx *c, bool force, int max_frames)
+{
+    return s_drain (c, force, max_frames);
 }
 
 static bool

@@ -39,6 +39,7 @@ enum {
     TP__SYS_STOP,        /* body [t reason] */
     TP__SYS_ASK_TIMEOUT, /* corr = ask id (to self, from the timer) */
     TP__SYS_TICK,        /* periodic timer tick; corr = timer id */
+    TP__SYS_LOOKUP,      /* to {node, 0, 0}: body [name]; corr = request */
 };
 
 /*  Control commands (records with dst index TP__CTL_INDEX). */
@@ -124,7 +125,7 @@ typedef struct tp__outbuf {
     bool dirty;
 } tp__outbuf;
 
-enum { TP__CTX_WORKER = 0, TP__CTX_THREAD, TP__CTX_EXTERNAL };
+enum { TP__CTX_WORKER = 0, TP__CTX_THREAD, TP__CTX_EXTERNAL, TP__CTX_GATEWAY };
 
 struct tp__ctx {
     tp_system *sys;
@@ -198,6 +199,10 @@ struct tp_system {
     tp__name **reg;
     size_t reg_buckets;
     _Atomic size_t reg_count;
+    /* nodes (core/gateway.c) */
+    _Atomic (tp__ctx *) gw_ctx;   /* the gateway, once started */
+    struct tp__gw *gw;            /* its state (owned by its thread) */
+    int heartbeat_ms;
     /* dead-letter watcher */
     pthread_mutex_t dl_lock;
     tp_ref dl_watcher;
@@ -220,6 +225,8 @@ void tp__dead_letter (tp__ctx *ctx, tp_ref to, tp_msg *msg);
 void tp__registry_forget (tp_system *sys, tp_ref ref);
 void tp__registry_free (tp_system *sys);
 void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
+int tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms,
+                        tp_msg **reply);
 
 /* ctx.c */
 tp__ctx *tp__ctx_new (tp_system *sys, int kind);
@@ -228,10 +235,18 @@ void tp__ctx_close (tp__ctx *ctx);
 void tp__ctx_free (tp__ctx *ctx);
 int tp__route (tp__ctx *from, tp_ref to, tp_msg *msg, int wait_ms);
 void tp__ctl (tp__ctx *from, tp__ctx *to, int cmd, uint64_t arg);
+void tp__ctl_msg (tp__ctx *from, tp__ctx *to, int cmd, tp_msg *msg);
 void tp__flush (tp__ctx *ctx);
 void tp__enqueue (tp__ctx *ctx, tp_actor *a, tp_msg *msg);
 void *tp__ctx_loop (void *arg);
 int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
+int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
+
+/* gateway.c */
+void tp__gw_forward (tp__ctx *gw, tp_ref to, tp_msg *msg);
+void tp__gw_control (tp__ctx *gw, int cmd, tp_msg *msg);
+void tp__gw_shutdown (tp_system *sys);
+void tp__gw_free (tp_system *sys);
 
 /* actor.c */
 void tp__actor_adopt (tp__ctx *ctx, tp_actor *a);

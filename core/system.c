@@ -211,6 +211,7 @@ tp_system_new (const tp_system_opts *opts)
     sys->node = node;
     sys->nworkers = o.workers;
     sys->batch = o.batch ? o.batch : 64;
+    sys->heartbeat_ms = o.heartbeat_ms > 0 ? o.heartbeat_ms : 500;
     sys->spin_us = o.spin_us < 0 ? 0 : o.spin_us ? o.spin_us : 50;
     const char *spin_env = getenv ("TP_SPIN_US");
     if (spin_env)
@@ -260,19 +261,22 @@ tp_system_destroy (tp_system **sys_p)
     pthread_mutex_unlock (&sys->lock);
     tp__ctx *me = tp__ctx_external (sys);
     int top = atomic_load (&sys->nctx);
+    tp__ctx *gw = atomic_load (&sys->gw_ctx);
     for (int i = 0; i < top; i++) {
         tp__ctx *c = sys->ctxs[i];
-        if (c && c->has_thread && !atomic_load (&c->finished))
+        if (c && c != gw && c->has_thread && !atomic_load (&c->finished))
             tp__ctl (me, c, TP__CTL_SHUTDOWN, 0);
     }
-    /* 2. Join every thread. */
+    /* 2. Join every thread; the gateway last, once nothing else can hand
+          it a message: it forwards what it holds and drains its peers. */
     for (int i = 0; i < top; i++) {
         tp__ctx *c = sys->ctxs[i];
-        if (c && c->has_thread && !c->joined) {
+        if (c && c != gw && c->has_thread && !c->joined) {
             pthread_join (c->thread, NULL);
             c->joined = true;
         }
     }
+    tp__gw_shutdown (sys);
     /* 3. Actors spawned while the ctxs were stopping never reached one:
           end them here (no thread is left to race with). */
     atomic_store (&sys->stopping, 2);
@@ -288,6 +292,7 @@ tp_system_destroy (tp_system **sys_p)
         if (sys->ctxs[i])
             tp__ctx_close (sys->ctxs[i]);
     zmq_ctx_term (sys->zctx);
+    tp__gw_free (sys);
     for (int i = 0; i < top; i++)
         tp__ctx_free (sys->ctxs[i]);
     for (int p = 0; p < TP__SLOT_PAGES; p++)
@@ -467,6 +472,14 @@ tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
         return rc;
     *msg_p = NULL;
     tp__flush (c);
+    return tp__ext_wait_reply (c, corr, timeout_ms, reply);
+}
+
+/*  Waits on external ctx c for the reply with correlation id corr; drops
+    replies to earlier calls. Caller owns *reply on success. */
+int
+tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms, tp_msg **reply)
+{
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                                        : tp__now_ns ()
                                              + (uint64_t) timeout_ms * 1000000u;

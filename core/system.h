@@ -36,6 +36,8 @@ typedef struct tp_system_opts {
                               Spinning trades idle CPU for latency: a reply
                               that comes while spinning costs no wake-up.
                               The TP_SPIN_US environment variable overrides. */
+    int heartbeat_ms;      /* node heartbeat interval; 0 = 500. A peer
+                              silent for 3 intervals is declared down. */
 } tp_system_opts;
 
 typedef struct tp_system_stats {

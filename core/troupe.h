@@ -26,5 +26,6 @@
 #include "msg.h"
 #include "system.h"
 #include "actor.h"
+#include "node.h"
 
 #endif

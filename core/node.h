@@ -1,0 +1,81 @@
+/*  core/node.h: nodes, the same actors across processes and machines.
+
+    A system is a node named by tp_system_opts.node_name. Once it binds an
+    endpoint or connects to a peer, a gateway thread carries messages for
+    refs of other nodes over ZeroMQ (tcp:// or ipc://): tell, ask, reply,
+    monitor, link and stop work on remote refs with the same calls as on
+    local ones. The wire protocol is docs/PROTOCOL.md.
+
+    Delivery across nodes is at-most-once, FIFO per sender->receiver pair
+    while the connection lasts. A peer silent for 3 heartbeat intervals is
+    down: monitors of its actors get _down with reason noconnection,
+    linked actors get an exit with reason noconnection, and asks to it
+    time out. Traffic resumes when the peer answers again.
+
+    All functions here are safe from any thread except where noted.
+*/
+#ifndef TP_NODE_H_INCLUDED
+#define TP_NODE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "ref.h"
+#include "system.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tp_node_stats {
+    uint64_t peers_up;       /* peers answering now */
+    uint64_t frames_in;      /* frames received from peers */
+    uint64_t frames_out;     /* frames sent to peers */
+    uint64_t bytes_in;       /* bytes received */
+    uint64_t bytes_out;      /* bytes sent */
+    uint64_t frames_bad;     /* malformed, truncated, unknown or spoofed:
+                                counted and dropped */
+    uint64_t nodes_down;     /* times a peer was declared down */
+} tp_node_stats;
+
+/*  Binds the node's gateway to endpoint ("tcp://127.0.0.1:*",
+    "tcp://0.0.0.0:5555", "ipc:///run/app/node.sock"), starting the gateway
+    on first use. With a wildcard port, the endpoint actually bound is
+    written to bound (if not NULL; 256 bytes are always enough). Returns 0,
+    TP_EINVAL, TP_EZMQ (bind failed: address in use, bad path) or
+    TP_ESTOPPED. */
+TP_EXPORT int
+tp_node_bind (tp_system *sys, const char *endpoint, char *bound, size_t cap);
+
+/*  Connects to the node listening at endpoint and waits up to timeout_ms
+    for its greeting. On success *node (if not NULL) is the peer's node id
+    (see tp_node_name). The connection is kept and re-made by ZeroMQ if the
+    peer restarts. Returns 0, TP_EINVAL, TP_ETIMEDOUT (no answer: the
+    connection attempt continues in the background) or TP_EZMQ. */
+TP_EXPORT int
+tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
+                 uint32_t *node);
+
+/*  Asks node `node_name` for the actor registered there under `name`
+    and waits up to timeout_ms. On success *ref is that actor's ref (the
+    nil ref if the name is not registered there). Returns 0, TP_ENODE (no
+    such peer connected), TP_ETIMEDOUT or TP_EINVAL. Not from an actor
+    (TP_ESTATE). */
+TP_EXPORT int
+tp_whereis_at (tp_system *sys, const char *name, const char *node_name,
+               int timeout_ms, tp_ref *ref);
+
+/*  Returns true if node `node` is connected and answering. */
+TP_EXPORT bool
+tp_node_up (tp_system *sys, uint32_t node);
+
+/*  Fills *stats for the gateway (all zero before it starts). */
+TP_EXPORT void
+tp_node_stats_get (tp_system *sys, tp_node_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
