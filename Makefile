@@ -58,7 +58,7 @@ SONAME   := libtroupe.so.$(VERSION_MAJOR)
 SHLIB    := $(BUILD)/lib/libtroupe.so.$(VERSION)
 STLIB    := $(BUILD)/lib/libtroupe.a
 PCFILE   := $(BUILD)/lib/troupe.pc
-HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h
+HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h core/node.h
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -76,7 +76,7 @@ ifeq ($(SANITIZER),thread)
 endif
 TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all lib examples tests check demo sanitize tsan valgrind install clean deps bench fuzz
+.PHONY: all lib examples tests check demo sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
 all: lib examples tests $(BENCH_BIN)
 
 lib: $(SHLIB) $(STLIB) $(PCFILE)
@@ -124,6 +124,28 @@ $(BUILD)/examples/%: examples/%.c $(SHLIB)
 $(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ $(STLIB) $(ALL_LDFLAGS) $(LIBS_PKG)
+
+# Peers (raw ZeroMQ, CAF, Erlang, Node.js): rules in bench/peers/peers.mk.
+PEERS_BIN :=
+-include bench/peers/peers.mk
+peers: $(PEERS_BIN)
+
+BENCH_DEB := libcaf-dev erlang-base gnuplot-nox nodejs
+bench-deps: deps
+	@missing=""; for p in $(BENCH_DEB); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "bench-deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+bench: bench-deps
+	$(Q)$(MAKE) --no-print-directory lib $(BENCH_BIN)
+	$(Q)$(MAKE) --no-print-directory peers
+	$(Q)BUILD=$(BUILD) ./bench/run
 
 # --- tests (linked statically so they can reach internals) ------------------
 tests: $(TEST_BIN)
