@@ -58,7 +58,7 @@ SONAME   := libtroupe.so.$(VERSION_MAJOR)
 SHLIB    := $(BUILD)/lib/libtroupe.so.$(VERSION)
 STLIB    := $(BUILD)/lib/libtroupe.a
 PCFILE   := $(BUILD)/lib/troupe.pc
-HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h core/node.h
+HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h core/node.h core/module.h
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -76,8 +76,8 @@ ifeq ($(SANITIZER),thread)
 endif
 TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all lib examples tests check demo sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
-all: lib examples tests $(BENCH_BIN)
+.PHONY: all lib examples tools tests check demo sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
+all: lib examples tools tests $(BENCH_BIN)
 
 lib: $(SHLIB) $(STLIB) $(PCFILE)
 
@@ -119,6 +119,22 @@ $(BUILD)/examples/%: examples/%.c $(SHLIB)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
 	  -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG) -lm
+
+# --- tools and modules (linked against the shared library) ------------------
+TOOLS_BIN := $(BUILD)/tools/troupe-node $(BUILD)/tools/troupe
+MODULES   := $(patsubst examples/modules/%.c,$(BUILD)/modules/lib%.so,$(wildcard examples/modules/*.c))
+tools: $(TOOLS_BIN) $(MODULES)
+$(BUILD)/tools/troupe-node: tools/troupe-node.c $(SHLIB)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
+	  -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG) -ldl
+$(BUILD)/tools/troupe: tools/troupe.c tools/json.c tools/json.h $(SHLIB)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) -Itools tools/troupe.c tools/json.c -o $@ \
+	  -L$(BUILD)/lib -ltroupe -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG)
+$(BUILD)/modules/lib%.so: examples/modules/%.c $(SHLIB)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) -shared $< -o $@ -L$(BUILD)/lib -ltroupe $(ALL_LDFLAGS)
 
 # --- benchmarks ---------------------------------------------------------------
 $(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB)

@@ -656,6 +656,23 @@ tp_reply (tp_actor *self, const tp_msg *req, tp_tag_t tag, const char *fmt,
     return rc;
 }
 
+int
+tp_reply_msg (tp_actor *self, const tp_msg *req, tp_msg **msg_p)
+{
+    if (!req || !(req->flags & TP__MSG_REQUEST) || !msg_p || !*msg_p
+        || !(*msg_p)->tag)
+        return TP_EINVAL;
+    tp_msg *m = *msg_p;
+    m->from = self->ref;
+    m->corr = req->corr;
+    m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
+                           | TP__MSG_REPLY);
+    int rc = tp__route (self->ctx, req->from, m, 0);
+    if (rc == 0)
+        *msg_p = NULL;
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /*  Timers                                                             */
 

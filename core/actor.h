@@ -165,6 +165,11 @@ TP_EXPORT int
 tp_reply (tp_actor *self, const tp_msg *req, tp_tag_t tag, const char *fmt,
           ...);
 
+/*  Answers request `req` with a built message (its tag and body). Takes
+    ownership of *msg_p on success. Returns as tp_reply. */
+TP_EXPORT int
+tp_reply_msg (tp_actor *self, const tp_msg *req, tp_msg **msg_p);
+
 /*  Sends tag + body to self after ms milliseconds (setTimeout). Returns a
     timer id > 0, or a negative TP_E* code. Timers with equal deadlines
     fire in the order they were set. Timers end with the actor. */

@@ -162,3 +162,18 @@ tp__registry_free (tp_system *sys)
     sys->reg = NULL;
     sys->reg_buckets = 0;
 }
+
+int
+tp_names_each (tp_system *sys, tp_name_fn fn, void *arg)
+{
+    int n = 0;
+    pthread_mutex_lock (&sys->reg_lock);
+    for (size_t i = 0; i < sys->reg_buckets; i++)
+        for (tp__name *e = sys->reg[i]; e; e = e->next) {
+            if (fn)
+                fn (e->name, e->ref, arg);
+            n++;
+        }
+    pthread_mutex_unlock (&sys->reg_lock);
+    return n;
+}

@@ -157,6 +157,15 @@ tp_register (tp_system *sys, const char *name, tp_ref ref);
 TP_EXPORT int
 tp_unregister (tp_system *sys, const char *name);
 
+/*  Called by tp_names_each for each registered name. */
+typedef void (*tp_name_fn) (const char *name, tp_ref ref, void *arg);
+
+/*  Calls fn for every registered name, in no particular order, while
+    holding the registry lock: fn must not call registry functions.
+    Returns the number of names. */
+TP_EXPORT int
+tp_names_each (tp_system *sys, tp_name_fn fn, void *arg);
+
 /*  Makes ref receive a "_dead" notice for each dead letter: body
     [ref to, tag tag]. Pass the nil ref to stop. Notices about notices are
     never sent. Returns 0. */

@@ -27,5 +27,6 @@
 #include "system.h"
 #include "actor.h"
 #include "node.h"
+#include "module.h"
 
 #endif

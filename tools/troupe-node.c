@@ -1,0 +1,310 @@
+/*  tools/troupe-node.c: a daemon that hosts actors from modules.
+
+    troupe-node --name NAME [--bind EP]... [--connect EP]...
+                [--module PATH]... [--workers N] [--config FILE]
+                [--heartbeat MS] [--ready-file PATH]
+
+    Loads each module (a shared library exporting tp_module_entry, see
+    core/module.h), spawns its actor under the module's name, binds and
+    connects the node, and serves until SIGTERM or SIGINT, then shuts down
+    cleanly (every actor stopped, messages it accepted delivered).
+
+    The config file holds the same settings as lines `key = value`
+    (name, bind, connect, module, workers, heartbeat); `#` starts a comment.
+    Command-line flags are applied after the file.
+
+    Every node also runs the service actor "_node", which answers the
+    troupe command line: "ls" -> one [name, ref] pair per name, "stats" ->
+    map of counters.
+
+    Logs go to stderr, one line per event:
+        2026-11-25T07:00:00Z troupe-node[alpha] info: bound tcp://127.0.0.1:5555
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <troupe.h>
+
+#define MAX_LIST 16
+
+typedef struct {
+    const char *name;
+    const char *bind[MAX_LIST];
+    int nbind;
+    const char *connect[MAX_LIST];
+    int nconnect;
+    const char *module[MAX_LIST];
+    int nmodule;
+    int workers;
+    int heartbeat;
+    const char *ready_file;
+} node_opts;
+
+static const char *s_name = "?";
+
+static void
+s_log (const char *level, const char *fmt, ...)
+{
+    char ts[32];
+    time_t now = time (NULL);
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf (stderr, "%s troupe-node[%s] %s: ", ts, s_name, level);
+    va_list ap;
+    va_start (ap, fmt);
+    vfprintf (stderr, fmt, ap);
+    va_end (ap);
+    fputc ('\n', stderr);
+}
+
+/* ---- the _node service actor ----------------------------------------- */
+
+static void
+s_ls_one (const char *name, tp_ref ref, void *arg)
+{
+    /* under the registry lock: only pack, call nothing of the registry */
+    tp_msg_pack ((tp_msg *) arg, "[sr]", name, ref);
+}
+
+static void
+node_receive (tp_actor *self, tp_msg *msg)
+{
+    tp_system *sys = tp_system_of (self);
+    if (!tp_msg_is_request (msg))
+        return;
+    if (tp_msg_is (msg, "ls")) {
+        /* body: one [name, ref] pair per registered name */
+        tp_msg *out = tp_msg_new (tp_tag ("names"), NULL);
+        tp_names_each (sys, s_ls_one, out);
+        if (tp_reply_msg (self, msg, &out) != 0)
+            tp_msg_destroy (&out);
+    }
+    else if (tp_msg_is (msg, "stats")) {
+        tp_system_stats ss;
+        tp_node_stats ns;
+        tp_system_stats_get (sys, &ss);
+        tp_node_stats_get (sys, &ns);
+        tp_reply (self, msg, tp_tag ("stats"),
+                  "{s:U s:U s:U s:U s:i s:U s:U s:U s:U s:U s:U s:U}",
+                  "actors_live", ss.actors_live, "actors_spawned",
+                  ss.actors_spawned, "messages", ss.messages, "dead_letters",
+                  ss.dead_letters, "workers", ss.workers, "peers_up",
+                  ns.peers_up, "frames_in", ns.frames_in, "frames_out",
+                  ns.frames_out, "bytes_in", ns.bytes_in, "bytes_out",
+                  ns.bytes_out, "frames_bad", ns.frames_bad, "nodes_down",
+                  ns.nodes_down);
+    }
+    else
+        tp_reply (self, msg, tp_tag ("error"), "s", "unknown request");
+}
+
+static const tp_behavior node_b = {"_node", NULL, node_receive, NULL};
+
+/* ---- options ------------------------------------------------------------ */
+
+static char *
+s_trim (char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen (s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'
+                     || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+static int
+s_set (node_opts *o, const char *key, const char *val)
+{
+    char *v = strdup (val); /* lives as long as the process */
+    if (!strcmp (key, "name"))
+        o->name = v;
+    else if (!strcmp (key, "bind") && o->nbind < MAX_LIST)
+        o->bind[o->nbind++] = v;
+    else if (!strcmp (key, "connect") && o->nconnect < MAX_LIST)
+        o->connect[o->nconnect++] = v;
+    else if (!strcmp (key, "module") && o->nmodule < MAX_LIST)
+        o->module[o->nmodule++] = v;
+    else if (!strcmp (key, "workers"))
+        o->workers = atoi (v);
+    else if (!strcmp (key, "heartbeat"))
+        o->heartbeat = atoi (v);
+    else if (!strcmp (key, "ready-file"))
+        o->ready_file = v;
+    else {
+        free (v);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_config (node_opts *o, const char *path)
+{
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        s_log ("error", "cannot open config %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char line[1024];
+    int ln = 0, rc = 0;
+    while (fgets (line, sizeof line, f)) {
+        ln++;
+        char *hash = strchr (line, '#');
+        if (hash)
+            *hash = '\0';
+        char *l = s_trim (line);
+        if (!*l)
+            continue;
+        char *eq = strchr (l, '=');
+        if (!eq) {
+            s_log ("error", "%s:%d: expected key = value", path, ln);
+            rc = -1;
+            continue;
+        }
+        *eq = '\0';
+        if (s_set (o, s_trim (l), s_trim (eq + 1))) {
+            s_log ("error", "%s:%d: unknown key '%s'", path, ln, s_trim (l));
+            rc = -1;
+        }
+    }
+    fclose (f);
+    return rc;
+}
+
+static void
+s_usage (void)
+{
+    fprintf (stderr,
+             "usage: troupe-node --name NAME [--bind EP]... [--connect EP]...\n"
+             "                   [--module PATH]... [--workers N] "
+             "[--heartbeat MS]\n"
+             "                   [--config FILE] [--ready-file PATH]\n");
+}
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+int
+main (int argc, char **argv)
+{
+    node_opts o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
+            s_usage ();
+            return 0;
+        }
+        if (strncmp (a, "--", 2) != 0 || i + 1 >= argc) {
+            s_usage ();
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (!strcmp (a, "--config")) {
+            if (s_config (&o, v))
+                return 2;
+        }
+        else if (s_set (&o, a + 2, v)) {
+            fprintf (stderr, "troupe-node: unknown option %s\n", a);
+            s_usage ();
+            return 2;
+        }
+    }
+    if (!o.name) {
+        s_usage ();
+        return 2;
+    }
+    s_name = o.name;
+    tp_system_opts so = {.workers = o.workers, .node_name = o.name,
+                         .heartbeat_ms = o.heartbeat};
+    tp_system *sys = tp_system_new (&so);
+    if (!sys) {
+        s_log ("error", "cannot create the system (bad name or options)");
+        return 1;
+    }
+    int rc = 0;
+    tp_spawn_opts no = {.name = "_node"};
+    tp_spawn (sys, &node_b, NULL, &no, NULL);
+    for (int i = 0; i < o.nmodule && rc == 0; i++) {
+        void *h = dlopen (o.module[i], RTLD_NOW | RTLD_LOCAL);
+        const tp_module *m = h ? dlsym (h, "tp_module_entry") : NULL;
+        if (!m || m->abi != TP_MODULE_ABI || !m->behavior || !m->name) {
+            s_log ("error", "module %s: %s", o.module[i],
+                   !h ? dlerror () : "no valid tp_module_entry");
+            rc = 1;
+            break;
+        }
+        tp_spawn_opts mo = {.kind = m->kind, .name = m->name};
+        tp_ref r;
+        int src = tp_spawn (sys, m->behavior, NULL, &mo, &r);
+        if (src) {
+            s_log ("error", "module %s: spawn failed: %s", o.module[i],
+                   tp_strerror (src));
+            rc = 1;
+            break;
+        }
+        char rs[TP_REF_STRLEN];
+        tp_ref_format (r, rs, sizeof rs);
+        s_log ("info", "module %s: actor '%s' is %s", o.module[i], m->name, rs);
+        /* the library stays loaded for the life of the process */
+    }
+    char bound[256] = "";
+    for (int i = 0; i < o.nbind && rc == 0; i++) {
+        int b = tp_node_bind (sys, o.bind[i], bound, sizeof bound);
+        if (b) {
+            s_log ("error", "bind %s: %s", o.bind[i], tp_strerror (b));
+            rc = 1;
+        }
+        else
+            s_log ("info", "bound %s", bound);
+    }
+    for (int i = 0; i < o.nconnect && rc == 0; i++) {
+        uint32_t peer;
+        int c = tp_node_connect (sys, o.connect[i], 5000, &peer);
+        if (c)
+            s_log ("warn", "connect %s: %s (will keep trying)", o.connect[i],
+                   tp_strerror (c));
+        else
+            s_log ("info", "connected to %s at %s", tp_node_name (peer),
+                   o.connect[i]);
+    }
+    if (rc == 0) {
+        struct sigaction sa;
+        memset (&sa, 0, sizeof sa);
+        sa.sa_handler = s_on_signal;
+        sigaction (SIGTERM, &sa, NULL);
+        sigaction (SIGINT, &sa, NULL);
+        if (o.ready_file) {
+            FILE *f = fopen (o.ready_file, "w");
+            if (f) {
+                fprintf (f, "%s\n", bound);
+                fclose (f);
+            }
+        }
+        s_log ("info", "ready");
+        while (!s_stop)
+            pause ();
+        s_log ("info", "shutting down");
+    }
+    tp_system_destroy (&sys);
+    s_log ("info", "stopped");
+    return rc;
+}
