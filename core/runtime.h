@@ -27,6 +27,7 @@
 
 typedef struct tp__ctx tp__ctx;
 typedef struct tp__timer tp__timer;
+typedef struct tp__gw tp__gw;
 
 /*  System message kinds (tp_msg.aux when flags has TP__MSG_SYS). */
 enum {
