@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "testutil.h"
 
 /* ---- child side ------------------------------------------------------ */
@@ -391,4 +393,193 @@ Test (node, clean_shutdown_delivers_everything_over_ipc, .timeout = 60)
     snprintf (ep, sizeof ep, "ipc:///tmp/troupe-drain-%d.sock", (int) getpid ());
     s_clean_shutdown (ep);
     unlink (ep + 6);
+}
+
+/* ---- untrusted bytes --------------------------------------------------- */
+
+/*  Sends raw frames from a plain ZeroMQ DEALER (as a hostile or broken
+    peer would) to a node, then checks the node still serves. */
+Test (node, malformed_frames_are_counted_and_dropped, .timeout = 60)
+{
+    tp_system *sys = s_parent ("target");
+    char ep[256];
+    cr_assert_eq (tp_node_bind (sys, "tcp://127.0.0.1:*", ep, sizeof ep), 0);
+    tp_spawn_opts so = {.name = "echo"};
+    cr_assert_eq (tp_spawn (sys, &echo_b, NULL, &so, NULL), 0);
+
+    void *zctx = zmq_ctx_new ();
+    void *d = zmq_socket (zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt (d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (d, ZMQ_ROUTING_ID, "evil", 4);
+    cr_assert_eq (zmq_connect (d, ep), 0);
+    /* garbage, not msgpack */
+    zmq_send (d, "\xc1\xc1\xc1garbage", 10, 0);
+    /* an empty frame */
+    zmq_send (d, "", 0, 0);
+    /* a msgpack array of the wrong length */
+    zmq_send (d, "\x93\x01\x02\x03", 4, 0);
+    /* a truncated envelope: array of 11 with only 2 elements */
+    zmq_send (d, "\x9b\x01\x02", 3, 0);
+    /* another protocol version */
+    zmq_send (d, "\x9b\x07\x02\x00\x00\xa4\x65\x76\x69\x6c\x00\x00\x00\x00\x00\xc4\x00",
+              17, 0);
+    /* a well-formed USER envelope before any HELLO */
+    zmq_send (d, "\x9b\x01\x02\x00\x01\xa4\x65\x76\x69\x6c\x00\x00\x01\x00\x00\xc4\x00",
+              17, 0);
+    /* a body that claims 4 GiB */
+    zmq_send (d, "\x9b\x01\x02\x00\x01\xa4\x65\x76\x69\x6c\x00\x00\x01\x00\x00\xc6\xff\xff\xff\xff",
+              20, 0);
+    /* a three-part message */
+    zmq_send (d, "a", 1, ZMQ_SNDMORE);
+    zmq_send (d, "b", 1, 0);
+    /* oversized: beyond ZMQ_MAXMSGSIZE the connection is dropped */
+    size_t big = 17u * 1024u * 1024u;
+    char *huge = calloc (1, big);
+    zmq_send (d, huge, big, 0);
+    free (huge);
+
+    tp_node_stats st;
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
+    do {
+        usleep (5000);
+        tp_node_stats_get (sys, &st);
+    } while (st.frames_bad < 8 && tt_now_ms () < end);
+    cr_assert_geq (st.frames_bad, 8, "bad frames counted: %" PRIu64,
+                   st.frames_bad);
+    zmq_close (d);
+    zmq_ctx_term (zctx);
+
+    /* the node still serves a proper peer */
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        tp_system_opts o = {.workers = 1, .node_name = "good"};
+        tp_system *c = tp_system_new (&o);
+        tp_ref e;
+        tp_msg *r = NULL;
+        int ok = c && tp_node_connect (c, ep, 5000, NULL) == 0
+                 && tp_whereis_at (c, "echo", "target", 5000, &e) == 0
+                 && tp_call (c, e, tp_tag ("ping"), 5000, &r, "i", 1) == 0;
+        tp_msg_destroy (&r);
+        tp_system_destroy (&c);
+        _exit (ok ? 0 : 1);
+    }
+    int status = 0;
+    waitpid (pid, &status, 0);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+               "node stopped serving after bad frames");
+    tp_system_destroy (&sys);
+}
+
+/* ---- troupe-node and the troupe command line ------------------------- */
+
+/*  Directory of the build (the test binary lives in BUILD/tests/). */
+static void
+s_build_dir (char *out, size_t cap)
+{
+    char exe[512];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    cr_assert_gt (n, 0);
+    exe[n] = '\0';
+    char *slash = strrchr (exe, '/');
+    *slash = '\0';
+    slash = strrchr (exe, '/');
+    *slash = '\0';
+    snprintf (out, cap, "%s", exe);
+}
+
+/*  Runs a command, returns its exit status and first output line. */
+static int
+s_run (const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen (cmd, "r");
+    cr_assert_not_null (p);
+    out[0] = '\0';
+    if (!fgets (out, (int) cap, p))
+        out[0] = '\0';
+    out[strcspn (out, "\n")] = '\0';
+    char drain[256];
+    while (fgets (drain, sizeof drain, p))
+        ;
+    int st = pclose (p);
+    return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+}
+
+Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
+{
+    char build[512], ready[128], cmd[2048], out[4096];
+    s_build_dir (build, sizeof build);
+    snprintf (ready, sizeof ready, "/tmp/troupe-ready-%d", (int) getpid ());
+    unlink (ready);
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        char node[600], mod[600];
+        snprintf (node, sizeof node, "%s/tools/troupe-node", build);
+        snprintf (mod, sizeof mod, "%s/modules/libcounter.so", build);
+        int devnull = open ("/dev/null", O_WRONLY);
+        dup2 (devnull, 2);
+        execl (node, node, "--name", "hosted", "--bind", "tcp://127.0.0.1:*",
+               "--module", mod, "--heartbeat", "100", "--ready-file", ready,
+               (char *) NULL);
+        _exit (127);
+    }
+    /* wait (bounded) for the ready file with the bound endpoint */
+    char ep[256] = "";
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (10000);
+    while (!ep[0]) {
+        FILE *f = fopen (ready, "r");
+        if (f) {
+            if (!fgets (ep, sizeof ep, f))
+                ep[0] = '\0';
+            fclose (f);
+            ep[strcspn (ep, "\n")] = '\0';
+        }
+        if (!ep[0]) {
+            cr_assert (tt_now_ms () < end, "troupe-node did not get ready");
+            usleep (10000);
+        }
+    }
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ask counter add 5", build,
+              ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 0, "ask failed: %s", out);
+    cr_assert_str_eq (out, "total(5)");
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s send counter add 10",
+              build, ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 0);
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ask counter get", build,
+              ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 0);
+    cr_assert_str_eq (out, "total(15)");
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ask counter add '\"x\"'",
+              build, ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 1, "error reply must fail");
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ask counter add '{bad'",
+              build, ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 2, "bad JSON must be refused");
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ls", build, ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 0);
+    cr_assert_not_null (strstr (out, "\"counter\""), "ls: %s", out);
+    cr_assert_not_null (strstr (out, "\"_node\""), "ls: %s", out);
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s stats", build, ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 0);
+    cr_assert_not_null (strstr (out, "actors_live"), "stats: %s", out);
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ask nobody x", build, ep);
+    strcat (cmd, " 2>/dev/null");
+    cr_assert_eq (s_run (cmd, out, sizeof out), 1);
+    /* SIGTERM: clean stop, exit status 0 */
+    kill (pid, SIGTERM);
+    int status = 0;
+    waitpid (pid, &status, 0);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+               "troupe-node status %d", status);
+    unlink (ready);
 }
