@@ -691,7 +691,7 @@ tp__gw_shutdown (tp_system *sys)
     if (!c)
         return;
     tp__gw *g = sys->gw;
-    c->shutdown = true;
+    tp__ctl (tp__ctx_external (sys), c, TP__CTL_SHUTDOWN, 0);
     pthread_join (c->thread, NULL);
     c->joined = true;
     tp__tl_ctx = c; /* this thread now plays the gateway */
@@ -776,6 +776,12 @@ s_gw_start (tp_system *sys)
     int64_t maxmsg = GW_MAX_FRAME;
     const char *name = tp_node_name (sys->node);
     zmq_setsockopt (g->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    /* Never drop silently: an unknown routing id is an error we count,
+       and queues are not capped by a high-water mark (a full queue would
+       make ZeroMQ drop or refuse frames under a burst). */
+    zmq_setsockopt (g->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt (g->router, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt (g->router, ZMQ_RCVHWM, &zero, sizeof zero);
     zmq_setsockopt (g->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt (g->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (g->router, ZMQ_ROUTING_ID, name, strlen (name));
@@ -860,6 +866,8 @@ tp__gw_control (tp__ctx *c, int cmd, tp_msg *m)
             zmq_setsockopt (d, ZMQ_LINGER, &zero, sizeof zero);
             zmq_setsockopt (d, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
             zmq_setsockopt (d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+            zmq_setsockopt (d, ZMQ_SNDHWM, &zero, sizeof zero);
+            zmq_setsockopt (d, ZMQ_RCVHWM, &zero, sizeof zero);
             if (!d || zmq_connect (d, ep) != 0) {
                 if (d)
                     zmq_close (d);

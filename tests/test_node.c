@@ -72,6 +72,56 @@ s_child_send (const char *name, const char *peer_ep, int n)
     _exit (0);
 }
 
+/*  Children are started with fork + exec of this same binary (a fresh
+    process: ThreadSanitizer cannot run threads after a fork of a threaded
+    parent), and this constructor runs their role before criterion starts. */
+__attribute__ ((constructor)) static void
+s_child_main (void)
+{
+    const char *role = getenv ("TP_NODE_CHILD");
+    if (!role)
+        return;
+    const char *name = getenv ("TP_NODE_NAME");
+    const char *ep = getenv ("TP_NODE_EP");
+    if (!strcmp (role, "serve"))
+        s_child_serve (name, ep, atoi (getenv ("TP_NODE_FD")));
+    if (!strcmp (role, "send"))
+        s_child_send (name, ep, atoi (getenv ("TP_NODE_N")));
+    if (!strcmp (role, "ping")) {
+        /* connect to the node "target" at ep and call its echo once */
+        tp_system_opts o = {.workers = 1, .node_name = name};
+        tp_system *c = tp_system_new (&o);
+        tp_ref e;
+        tp_msg *r = NULL;
+        int ok = c && tp_node_connect (c, ep, 5000, NULL) == 0
+                 && tp_whereis_at (c, "echo", "target", 5000, &e) == 0
+                 && tp_call (c, e, tp_tag ("ping"), 5000, &r, "i", 1) == 0;
+        tp_msg_destroy (&r);
+        tp_system_destroy (&c);
+        _exit (ok ? 0 : 1);
+    }
+    _exit (99);
+}
+
+static pid_t
+s_exec_child (const char *role, const char *name, const char *ep, int fd,
+              int n)
+{
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    char sfd[16], sn[16];
+    snprintf (sfd, sizeof sfd, "%d", fd);
+    snprintf (sn, sizeof sn, "%d", n);
+    setenv ("TP_NODE_CHILD", role, 1);
+    setenv ("TP_NODE_NAME", name, 1);
+    setenv ("TP_NODE_EP", ep, 1);
+    setenv ("TP_NODE_FD", sfd, 1);
+    setenv ("TP_NODE_N", sn, 1);
+    execl ("/proc/self/exe", "test_node", (char *) NULL);
+    _exit (127);
+}
+
 /* ---- parent side ----------------------------------------------------- */
 
 typedef struct {
@@ -84,12 +134,8 @@ s_spawn_server (const char *name, const char *ep)
 {
     int fds[2];
     cr_assert_eq (pipe (fds), 0);
-    pid_t pid = fork ();
+    pid_t pid = s_exec_child ("serve", name, ep, fds[1], 0);
     cr_assert_geq (pid, 0);
-    if (pid == 0) {
-        close (fds[0]);
-        s_child_serve (name, ep, fds[1]);
-    }
     close (fds[1]);
     child_t c = {pid, ""};
     FILE *f = fdopen (fds[0], "r");
@@ -366,10 +412,8 @@ s_clean_shutdown (const char *ep)
     sink_state st = {0};
     tp_spawn_opts so = {.name = "sink"};
     cr_assert_eq (tp_spawn (sys, &sink_b, &st, &so, NULL), 0);
-    pid_t pid = fork ();
+    pid_t pid = s_exec_child ("send", "sender", bound, -1, N);
     cr_assert_geq (pid, 0);
-    if (pid == 0)
-        s_child_send ("sender", bound, N);
     int status = 0;
     waitpid (pid, &status, 0);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,
@@ -451,20 +495,8 @@ Test (node, malformed_frames_are_counted_and_dropped, .timeout = 60)
     zmq_ctx_term (zctx);
 
     /* the node still serves a proper peer */
-    pid_t pid = fork ();
+    pid_t pid = s_exec_child ("ping", "good", ep, -1, 0);
     cr_assert_geq (pid, 0);
-    if (pid == 0) {
-        tp_system_opts o = {.workers = 1, .node_name = "good"};
-        tp_system *c = tp_system_new (&o);
-        tp_ref e;
-        tp_msg *r = NULL;
-        int ok = c && tp_node_connect (c, ep, 5000, NULL) == 0
-                 && tp_whereis_at (c, "echo", "target", 5000, &e) == 0
-                 && tp_call (c, e, tp_tag ("ping"), 5000, &r, "i", 1) == 0;
-        tp_msg_destroy (&r);
-        tp_system_destroy (&c);
-        _exit (ok ? 0 : 1);
-    }
     int status = 0;
     waitpid (pid, &status, 0);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,

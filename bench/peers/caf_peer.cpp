@@ -1,0 +1,725 @@
+/*  bench/peers/caf_peer.cpp: the CAF (C++ Actor Framework 0.17) peer of
+    `make bench` (see bench/CONTRACT.md).
+
+    Build (what bench/peers/peers.mk does; needs Debian's libcaf-dev 0.17.6,
+    which ships no pkg-config file: headers in /usr/include/caf, libs in
+    /usr/lib/x86_64-linux-gnu):
+        c++ -O2 -std=c++17 -Wall -Wextra -pthread bench/peers/caf_peer.cpp \
+            -o build/release/bench/caf_peer -lcaf_io -lcaf_core -pthread
+
+    Usage: caf_peer <workload> [--n N] [--senders S] [--actors A] [--hops H]
+                    [--tasks T] [--fib F] [--workers W] [--variant V]
+    Prints CSV rows workload,caf,variant,metric,value,unit on stdout.
+
+    Every actor is event-based (spawned from a function returning a
+    behavior). Each run has its own actor_system whose work-stealing
+    scheduler gets exactly K threads through the config key
+    "scheduler.max-threads"; the variant names K (`1thread`, `2threads`).
+    --workers W, if given, replaces the default of 2 threads for the
+    2-thread variants (the variant name then says W).
+    The actor that accounts for the last message reads the clock itself and
+    then tells main (a scoped_actor, blocked in receive) that it is done.
+*/
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "caf/all.hpp"
+
+namespace {
+
+// ---- atoms (own names: caf 0.17.6 already has caf::ping_atom etc.) -------
+
+using go_atom = caf::atom_constant<caf::atom("b_go")>;
+using ping_atom = caf::atom_constant<caf::atom("b_ping")>;
+using pong_atom = caf::atom_constant<caf::atom("b_pong")>;
+using cnt_atom = caf::atom_constant<caf::atom("b_cnt")>;
+using tok_atom = caf::atom_constant<caf::atom("b_tok")>;
+using next_atom = caf::atom_constant<caf::atom("b_next")>;
+using hi_atom = caf::atom_constant<caf::atom("b_hi")>;
+using job_atom = caf::atom_constant<caf::atom("b_job")>;
+using done_atom = caf::atom_constant<caf::atom("b_done")>;
+using ack_atom = caf::atom_constant<caf::atom("b_ack")>;
+
+// ---- parameters, clock, output --------------------------------------------
+
+struct params {
+  long n = 0, senders = 0, actors = 0, hops = 1000000, tasks = 8, fib = 32;
+  long workers = 2;
+  const char* variant = nullptr;
+} P;
+
+bool g_matched = false; // did --variant pick anything
+
+double now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// Written by the actor that starts/ends a timed region, read by main after
+// it has received that actor's done message (which orders the accesses).
+double g_t0, g_t1;
+
+bool want(const std::string& variant) {
+  if (P.variant && variant != P.variant)
+    return false;
+  g_matched = true;
+  return true;
+}
+
+void row(const char* wl, const std::string& variant, const char* metric,
+         double v, const char* unit, bool frac = false) {
+  std::printf(frac ? "%s,caf,%s,%s,%.3f,%s\n" : "%s,caf,%s,%s,%.0f,%s\n", wl,
+              variant.c_str(), metric, v, unit);
+  std::fflush(stdout);
+}
+
+std::string threads_name(long k) {
+  return std::to_string(k) + (k == 1 ? "thread" : "threads");
+}
+
+// One actor system per run, with exactly `threads` scheduler threads.
+struct sys_config : caf::actor_system_config {
+  explicit sys_config(long threads) {
+    set("scheduler.max-threads", static_cast<int64_t>(threads));
+  }
+};
+
+bool check_threads(caf::actor_system& sys, long threads) {
+  if (static_cast<long>(sys.scheduler().num_workers()) == threads)
+    return true;
+  std::fprintf(stderr, "caf_peer: wanted %ld scheduler threads, got %zu\n",
+               threads, sys.scheduler().num_workers());
+  return false;
+}
+
+// Waits (bounded) for one (done_atom, int64_t) message; false on timeout.
+bool wait_done(caf::scoped_actor& self, int64_t* val, int secs = 120) {
+  bool ok = false;
+  self->receive(
+    [&](done_atom, int64_t v) {
+      ok = true;
+      if (val)
+        *val = v;
+    },
+    caf::after(std::chrono::seconds(secs)) >> [&] {
+      std::fprintf(stderr, "caf_peer: timed out\n");
+    });
+  return ok;
+}
+
+void kill_all(const std::vector<caf::actor>& v) {
+  for (auto& a : v)
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+// ---- pingpong ---------------------------------------------------------------
+
+struct ping_state {
+  int64_t i = 0;
+  int64_t bad = 0;
+};
+
+caf::behavior pong_actor(caf::event_based_actor* self) {
+  return {
+    [=](ping_atom, int64_t v) {
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+                 pong_atom::value, v);
+    },
+  };
+}
+
+caf::behavior ping_actor(caf::stateful_actor<ping_state>* self,
+                         caf::actor pong, int64_t n, caf::actor main) {
+  return {
+    [=](go_atom) {
+      g_t0 = now();
+      self->state.i = 1;
+      self->send(pong, ping_atom::value, int64_t{1});
+    },
+    [=](pong_atom, int64_t v) {
+      auto& s = self->state;
+      if (v != s.i)
+        s.bad++;
+      if (s.i == n) {
+        g_t1 = now();
+        self->send(main, done_atom::value, s.bad);
+        self->quit();
+        return;
+      }
+      self->send(pong, ping_atom::value, ++s.i);
+    },
+  };
+}
+
+int pingpong_one(long threads) {
+  auto variant = threads_name(threads);
+  if (!want(variant))
+    return 0;
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto pong = sys.spawn(pong_actor);
+  auto ping = sys.spawn(ping_actor, pong, static_cast<int64_t>(P.n),
+                        caf::actor_cast<caf::actor>(self));
+  self->send(ping, go_atom::value);
+  int64_t bad = -1;
+  bool ok = wait_done(self, &bad) && bad == 0;
+  kill_all({ping, pong});
+  if (!ok) {
+    std::fprintf(stderr, "caf_peer: pingpong %s: lost or bad message\n",
+                 variant.c_str());
+    return 1;
+  }
+  row("pingpong", variant, "roundtrips_per_s", P.n / (g_t1 - g_t0), "1/s");
+  return 0;
+}
+
+int pingpong() {
+  if (!P.n)
+    P.n = 200000;
+  int rc = pingpong_one(1);
+  if (P.workers != 1)
+    rc |= pingpong_one(P.workers);
+  return rc;
+}
+
+// ---- counting ---------------------------------------------------------------
+
+// The receiver decodes (tag, integer) and checks each sender's sequence,
+// telling senders apart by the message's sender.
+struct sink_state {
+  int64_t got = 0, bad = 0;
+  caf::strong_actor_ptr src[2];
+  int64_t next[2] = {0, 0};
+};
+
+caf::behavior sink_actor(caf::stateful_actor<sink_state>* self, int64_t expect,
+                         caf::actor main) {
+  return {
+    [=](cnt_atom, int64_t seq) {
+      auto& s = self->state;
+      auto& from = self->current_sender();
+      int k = from == s.src[0] ? 0 : from == s.src[1] ? 1 : -1;
+      if (k < 0 && (!s.src[0] || !s.src[1])) {
+        k = s.src[0] ? 1 : 0;
+        s.src[k] = from;
+      }
+      if (k < 0 || seq != s.next[k]++)
+        s.bad++;
+      if (++s.got == expect) {
+        g_t1 = now();
+        self->send(main, done_atom::value, s.bad);
+      }
+    },
+  };
+}
+
+struct src_state {
+  int64_t seq = 0;
+};
+
+// Sends in chunks of 100 and re-arms itself, so that a sender sharing a
+// thread with the receiver cannot starve it.
+caf::behavior src_actor(caf::stateful_actor<src_state>* self, caf::actor sink,
+                        int64_t count) {
+  return {
+    [=](go_atom) {
+      auto& s = self->state;
+      for (int i = 0; i < 100 && s.seq < count; i++)
+        self->send(sink, cnt_atom::value, s.seq++);
+      if (s.seq < count)
+        self->send(self, go_atom::value);
+      else
+        self->quit();
+    },
+  };
+}
+
+int counting_one(long threads, long senders) {
+  auto base = threads_name(threads);
+  auto variant = base + "-" + std::to_string(senders)
+                 + (senders == 1 ? "sender" : "senders");
+  if (!want(variant) && !want(base))
+    return 0;
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto sink = sys.spawn(sink_actor, static_cast<int64_t>(P.n),
+                        caf::actor_cast<caf::actor>(self));
+  std::vector<caf::actor> srcs;
+  for (long i = 0; i < senders; i++) {
+    long share = P.n / senders + (i == 0 ? P.n % senders : 0);
+    srcs.push_back(sys.spawn(src_actor, sink, static_cast<int64_t>(share)));
+  }
+  g_t0 = now();
+  for (auto& s : srcs)
+    self->send(s, go_atom::value);
+  int64_t bad = -1;
+  bool ok = wait_done(self, &bad) && bad == 0;
+  srcs.push_back(sink);
+  kill_all(srcs);
+  if (!ok) {
+    std::fprintf(stderr, "caf_peer: counting %s: lost or bad message\n",
+                 variant.c_str());
+    return 1;
+  }
+  row("counting", variant, "msgs_per_s", P.n / (g_t1 - g_t0), "1/s");
+  return 0;
+}
+
+int counting() {
+  if (!P.n)
+    P.n = 2000000;
+  int rc = 0;
+  for (long s = 1; s <= 2; s++)
+    if (!P.senders || P.senders == s)
+      rc |= counting_one(P.workers, s);
+  return rc;
+}
+
+// ---- ring -------------------------------------------------------------------
+
+struct ring_state {
+  caf::actor next;
+};
+
+caf::behavior ring_actor(caf::stateful_actor<ring_state>* self,
+                         caf::actor main) {
+  return {
+    [=](next_atom, caf::actor next) {
+      self->state.next = std::move(next);
+      return ack_atom::value;
+    },
+    [=](tok_atom, int64_t left) {
+      if (left == 0) {
+        g_t1 = now();
+        self->send(main, done_atom::value, int64_t{0});
+      } else {
+        self->send(self->state.next, tok_atom::value, left - 1);
+      }
+    },
+  };
+}
+
+int ring() {
+  long threads = P.workers;
+  auto variant = threads_name(threads);
+  if (!want(variant))
+    return 0;
+  long n = P.actors ? P.actors : 1000;
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return 1;
+  caf::scoped_actor self{sys};
+  std::vector<caf::actor> nodes;
+  for (long i = 0; i < n; i++)
+    nodes.push_back(sys.spawn(ring_actor, caf::actor_cast<caf::actor>(self)));
+  bool ok = true;
+  for (long i = 0; i < n && ok; i++)
+    self->request(nodes[i], std::chrono::seconds(10), next_atom::value,
+                  nodes[(i + 1) % n])
+      .receive([](ack_atom) {}, [&](caf::error&) { ok = false; });
+  // P.hops messages in all: main's first send counts as one hop.
+  g_t0 = now();
+  self->send(nodes[0], tok_atom::value, static_cast<int64_t>(P.hops - 1));
+  ok = ok && wait_done(self, nullptr);
+  kill_all(nodes);
+  if (!ok) {
+    std::fprintf(stderr, "caf_peer: ring failed\n");
+    return 1;
+  }
+  row("ring", variant, "hops_per_s", P.hops / (g_t1 - g_t0), "1/s");
+  return 0;
+}
+
+// ---- spawn ------------------------------------------------------------------
+
+long rss_bytes() {
+  long pages = 0, rss = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2)
+      rss = 0;
+    std::fclose(f);
+  }
+  return rss * sysconf(_SC_PAGESIZE);
+}
+
+// Sends one message to the collector and ends (no behavior: it terminates
+// right after its initialization).
+void child_actor(caf::event_based_actor* self, caf::actor coll) {
+  self->send(coll, hi_atom::value);
+}
+
+// Says hello once initialized, then waits for a message that never comes.
+caf::behavior idle_actor(caf::event_based_actor* self, caf::actor coll) {
+  self->send(coll, hi_atom::value);
+  return {
+    [](hi_atom) {},
+  };
+}
+
+// Chunk and window of the spawner: CAF 0.17's work-stealing queue finds a
+// stolen job's predecessor by walking the victim's queue from its head, so
+// a queue of 10^5..10^6 freshly spawned actors makes every steal O(queue)
+// and the run quadratic (it did not finish 10^6 in 120 s). The spawner
+// therefore keeps at most SPAWN_WINDOW * SPAWN_CHUNK children unaccounted.
+constexpr int64_t SPAWN_CHUNK = 100;
+constexpr int64_t SPAWN_WINDOW = 4;
+
+struct spawner_state {
+  int64_t spawned = 0, got = 0;
+};
+
+// Spawner and collector in one: spawns a chunk of children whenever a
+// chunk's worth of hellos has come in. With `keep`, children are idle
+// actors whose handles it stores there (so they stay alive).
+caf::behavior spawner_actor(caf::stateful_actor<spawner_state>* self,
+                            int64_t n, std::vector<caf::actor>* keep,
+                            caf::actor main) {
+  auto chunk = [=] {
+    auto& s = self->state;
+    caf::actor me = caf::actor_cast<caf::actor>(self);
+    for (int64_t i = 0; i < SPAWN_CHUNK && s.spawned < n; i++, s.spawned++) {
+      if (keep)
+        (*keep)[static_cast<size_t>(s.spawned)] = self->spawn(idle_actor, me);
+      else
+        self->spawn(child_actor, me);
+    }
+  };
+  return {
+    [=](go_atom) {
+      g_t0 = now();
+      for (int64_t i = 0; i < SPAWN_WINDOW; i++)
+        chunk();
+    },
+    [=](hi_atom) {
+      auto& s = self->state;
+      if (++s.got == n) {
+        g_t1 = now();
+        self->send(main, done_atom::value, int64_t{0});
+        self->quit();
+      } else if (s.got % SPAWN_CHUNK == 0) {
+        chunk();
+      }
+    },
+  };
+}
+
+int spawn() {
+  if (!P.n)
+    P.n = 1000000;
+  long threads = P.workers;
+  auto variant = threads_name(threads);
+  if (!want(variant))
+    return 0;
+  int rc = 0;
+  {
+    sys_config cfg{threads};
+    caf::actor_system sys{cfg};
+    if (!check_threads(sys, threads))
+      return 1;
+    caf::scoped_actor self{sys};
+    auto sp = sys.spawn(spawner_actor, static_cast<int64_t>(P.n),
+                        static_cast<std::vector<caf::actor>*>(nullptr),
+                        caf::actor_cast<caf::actor>(self));
+    self->send(sp, go_atom::value);
+    if (wait_done(self, nullptr))
+      row("spawn", variant, "actors_per_s", P.n / (g_t1 - g_t0), "1/s");
+    else
+      rc = 1;
+    kill_all({sp});
+  }
+  {
+    sys_config cfg{threads};
+    caf::actor_system sys{cfg};
+    caf::scoped_actor self{sys};
+    // The handles keep the idle actors alive; their storage is touched
+    // before the first reading so that it is not counted.
+    std::vector<caf::actor> idle(static_cast<size_t>(P.n),
+                                 caf::actor{nullptr});
+    auto sp = sys.spawn(spawner_actor, static_cast<int64_t>(P.n), &idle,
+                        caf::actor_cast<caf::actor>(self));
+    long before = rss_bytes();
+    self->send(sp, go_atom::value);
+    if (wait_done(self, nullptr)) {
+      // every idle actor has run its initialization and is waiting
+      long after = rss_bytes();
+      row("spawn", variant, "bytes_per_actor",
+          static_cast<double>(after - before) / P.n, "B");
+    } else {
+      rc = 1;
+    }
+    kill_all({sp});
+    // Dropping the last handles makes the idle actors unreachable, and CAF
+    // ends them (twice as fast as 10^6 exit messages).
+    idle.clear();
+  }
+  return rc;
+}
+
+// ---- forkjoin ---------------------------------------------------------------
+
+long fib(long n) {
+  return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+caf::behavior task_actor(caf::event_based_actor*) {
+  return {
+    [](job_atom, int64_t n) -> int64_t { return fib(n); },
+  };
+}
+
+struct forker_state {
+  int64_t left = 0, sum = 0;
+};
+
+caf::behavior forker_actor(caf::stateful_actor<forker_state>* self,
+                           std::vector<caf::actor> tasks, caf::actor main) {
+  return {
+    [=](go_atom) {
+      g_t0 = now();
+      self->state.left = static_cast<int64_t>(tasks.size());
+      for (auto& t : tasks)
+        self->request(t, caf::infinite, job_atom::value,
+                      static_cast<int64_t>(P.fib))
+          .then([=](int64_t v) {
+            self->state.sum += v;
+            if (--self->state.left == 0) {
+              g_t1 = now();
+              self->send(main, done_atom::value, self->state.sum);
+              self->quit();
+            }
+          });
+    },
+  };
+}
+
+// Runs P.tasks fib jobs (one task actor each) on `threads` threads; returns
+// seconds, or -1 on a failure or a wrong sum.
+double forkjoin_run(long threads) {
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return -1;
+  caf::scoped_actor self{sys};
+  std::vector<caf::actor> tasks;
+  for (long i = 0; i < P.tasks; i++)
+    tasks.push_back(sys.spawn(task_actor));
+  auto f = sys.spawn(forker_actor, tasks, caf::actor_cast<caf::actor>(self));
+  self->send(f, go_atom::value);
+  int64_t sum = -1;
+  bool ok = wait_done(self, &sum, 600);
+  tasks.push_back(f);
+  kill_all(tasks);
+  if (!ok || sum != fib(P.fib) * P.tasks) {
+    std::fprintf(stderr, "caf_peer: forkjoin on %ld threads failed\n",
+                 threads);
+    return -1;
+  }
+  return g_t1 - g_t0;
+}
+
+int forkjoin() {
+  auto v1 = threads_name(1), v2 = threads_name(P.workers);
+  bool one = !P.variant || v1 == P.variant;
+  bool two = !P.variant || v2 == P.variant;
+  if (!one && !two)
+    return 0;
+  g_matched = true;
+  double t1 = one ? forkjoin_run(1) : 0;
+  double t2 = two ? forkjoin_run(P.workers) : 0;
+  if (t1 < 0 || t2 < 0)
+    return 1;
+  if (one)
+    row("forkjoin", v1, "seconds", t1, "s", true);
+  if (two)
+    row("forkjoin", v2, "seconds", t2, "s", true);
+  if (one && two)
+    row("forkjoin", v2, "speedup", t1 / t2, "x", true);
+  return 0;
+}
+
+// ---- big --------------------------------------------------------------------
+
+// Per-actor bookkeeping, written only by its own actor, read by main after
+// the done message; padded against false sharing.
+struct alignas(64) big_slot {
+  int64_t left = 0;     // pings still to send
+  int64_t pongs = 0;    // pongs received
+  int64_t served = 0;   // pings answered
+  uint64_t rng = 0;
+};
+
+struct big_shared {
+  std::vector<caf::actor> all;
+  std::vector<big_slot> slots;
+  std::atomic<long> finished{0};
+  caf::actor main;
+};
+
+caf::behavior big_actor(caf::event_based_actor* self,
+                        std::shared_ptr<big_shared> sh, size_t idx) {
+  auto next_ping = [=] {
+    auto& s = sh->slots[idx];
+    if (s.left == 0) {
+      if (sh->finished.fetch_add(1) + 1 == static_cast<long>(sh->all.size())) {
+        g_t1 = now();
+        self->send(sh->main, done_atom::value, int64_t{0});
+      }
+      return; // stays alive: others still ping it
+    }
+    s.left--;
+    size_t to;
+    do {
+      s.rng ^= s.rng << 13;
+      s.rng ^= s.rng >> 7;
+      s.rng ^= s.rng << 17;
+      to = static_cast<size_t>(s.rng % sh->all.size());
+    } while (to == idx);
+    self->send(sh->all[to], ping_atom::value);
+  };
+  return {
+    [=](ping_atom) {
+      sh->slots[idx].served++;
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+                 pong_atom::value);
+    },
+    [=](pong_atom) {
+      sh->slots[idx].pongs++;
+      next_ping();
+    },
+    [=](go_atom) { next_ping(); },
+  };
+}
+
+int big() {
+  if (!P.n)
+    P.n = 10000;
+  long threads = P.workers;
+  auto variant = threads_name(threads);
+  if (!want(variant))
+    return 0;
+  long na = P.actors ? P.actors : 120;
+  if (na < 2) {
+    std::fprintf(stderr, "caf_peer: big needs at least 2 actors\n");
+    return 2;
+  }
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto sh = std::make_shared<big_shared>();
+  sh->main = caf::actor_cast<caf::actor>(self);
+  sh->slots.resize(static_cast<size_t>(na));
+  for (long i = 0; i < na; i++) {
+    sh->slots[i].left = P.n;
+    sh->slots[i].rng = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1);
+    sh->all.push_back(sys.spawn(big_actor, sh, static_cast<size_t>(i)));
+  }
+  g_t0 = now();
+  for (auto& a : sh->all)
+    self->send(a, go_atom::value);
+  bool ok = wait_done(self, nullptr);
+  // Done means every actor has had all its pongs, so every ping was served
+  // before it: the counters are final (ordered by `finished` and the done
+  // message).
+  int64_t pongs = 0, served = 0;
+  for (auto& s : sh->slots) {
+    pongs += s.pongs;
+    served += s.served;
+  }
+  kill_all(sh->all); // their behaviors, and so their share of sh, go away
+  sh->all.clear();
+  if (!ok || pongs != na * P.n || served != na * P.n) {
+    std::fprintf(stderr, "caf_peer: big: %ld pongs, %ld pings served, "
+                         "expected %ld each\n",
+                 static_cast<long>(pongs), static_cast<long>(served),
+                 na * P.n);
+    return 1;
+  }
+  row("big", variant, "msgs_per_s", 2.0 * na * P.n / (g_t1 - g_t0), "1/s");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argc % 2 != 0) {
+    std::fprintf(stderr,
+                 "usage: %s pingpong|counting|ring|spawn|forkjoin|big "
+                 "[--n N] [--senders S] [--actors A] [--hops H] [--tasks T] "
+                 "[--fib F] [--workers W] [--variant V]\n",
+                 argv[0]);
+    return 2;
+  }
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    const char* v = argv[i + 1];
+    if (k == "--n")
+      P.n = std::atol(v);
+    else if (k == "--senders")
+      P.senders = std::atol(v);
+    else if (k == "--actors")
+      P.actors = std::atol(v);
+    else if (k == "--hops")
+      P.hops = std::atol(v);
+    else if (k == "--tasks")
+      P.tasks = std::atol(v);
+    else if (k == "--fib")
+      P.fib = std::atol(v);
+    else if (k == "--workers")
+      P.workers = std::atol(v);
+    else if (k == "--variant")
+      P.variant = v;
+    else {
+      std::fprintf(stderr, "caf_peer: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (P.senders < 0 || P.senders > 2 || P.workers < 1 || P.n < 0
+      || P.hops < 1 || P.tasks < 1 || P.actors < 0) {
+    std::fprintf(stderr, "caf_peer: parameter out of range\n");
+    return 2;
+  }
+  std::string w = argv[1];
+  int rc;
+  if (w == "pingpong")
+    rc = pingpong();
+  else if (w == "counting")
+    rc = counting();
+  else if (w == "ring")
+    rc = ring();
+  else if (w == "spawn")
+    rc = spawn();
+  else if (w == "forkjoin")
+    rc = forkjoin();
+  else if (w == "big")
+    rc = big();
+  else {
+    std::fprintf(stderr, "caf_peer: unknown workload %s\n", w.c_str());
+    return 2;
+  }
+  if (rc == 0 && !g_matched) {
+    std::fprintf(stderr, "caf_peer: no %s variant named %s\n", w.c_str(),
+                 P.variant);
+    return 2;
+  }
+  return rc == 2 ? 2 : rc ? 1 : 0;
+}

@@ -1,0 +1,485 @@
+/*  bench/peers/zmq_peer.c: raw ZeroMQ, the floor of each transport path
+    for `make bench` (see bench/CONTRACT.md).
+
+    Build (what bench/peers/peers.mk does):
+        cc -O2 -std=gnu11 -Wall -Wextra $(pkg-config --cflags libzmq msgpack) \
+           bench/peers/zmq_peer.c -o build/release/bench/zmq_peer \
+           $(pkg-config --libs libzmq msgpack) -lmsgpackc -lpthread
+
+    Usage: zmq_peer <workload> [--n N] [--senders S] [--actors A] [--hops H]
+                    [--tasks T] [--fib F] [--workers W] [--variant V]
+    Prints CSV rows workload,zeromq,variant,metric,value,unit on stdout.
+
+    pingpong: two threads, one ZMQ_PAIR socket each (exclusive 1:1 pair: no
+      envelope frames, no REQ/REP state machine), bounce one message n times.
+      Plain: a fixed 12-byte record (u32 tag, u64 counter) copied in and out.
+      -msgpack: each side packs [tag, counter] and the other side decodes it
+      fully with msgpack_unpack_next and checks both fields.
+    counting: S sender threads, each with its own ZMQ_PUSH socket connected
+      to one ZMQ_PULL socket owned by the receiving (main) thread. Each
+      message is a tag (= sender index) and a per-sender sequence number; the
+      receiver decodes both and checks every sender's sequence is 0,1,2,...
+    Transports: inproc://, ipc:// (socket file in a fresh mkdtemp dir that is
+      removed again), tcp://127.0.0.1 on a free port (bound as port `*`, the
+      real endpoint read back with ZMQ_LAST_ENDPOINT).
+    Set-up (socket creation, connection, one warm-up message per peer) is
+    outside the timed region.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <zmq.h>
+
+static struct {
+    long n, senders;
+    const char *variant;
+} P;
+
+static void *g_ctx;
+static char g_tmpdir[256];
+static int g_matched; /* did --variant pick something */
+
+#define TAG_PING 1
+#define TAG_PONG 2
+#define TAG_HELLO 99
+#define TAG_CNT 100 /* + sender index */
+#define RECV_TIMEOUT_MS 30000
+
+static double
+s_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+static void
+s_die (const char *what)
+{
+    fprintf (stderr, "zmq_peer: %s: %s\n", what, zmq_strerror (zmq_errno ()));
+    exit (1);
+}
+
+static void
+s_row (const char *wl, const char *variant, const char *metric, double v,
+       const char *unit)
+{
+    printf ("%s,zeromq,%s,%s,%.0f,%s\n", wl, variant, metric, v, unit);
+    fflush (stdout);
+}
+
+static int
+s_want (const char *variant)
+{
+    if (P.variant && strcmp (P.variant, variant) != 0)
+        return 0;
+    g_matched = 1;
+    return 1;
+}
+
+/* ---- transports ------------------------------------------------------ */
+
+static void
+s_cleanup_tmpdir (void)
+{
+    if (!g_tmpdir[0])
+        return;
+    char path[320];
+    static const char *const names[] = {"pingpong.sock", "counting.sock"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf (path, sizeof path, "%s/%s", g_tmpdir, names[i]);
+        unlink (path); /* zmq usually removes it already on close */
+    }
+    rmdir (g_tmpdir);
+    g_tmpdir[0] = 0;
+}
+
+/*  Binds `s` for transport `tr`; writes the endpoint peers connect to. */
+static void
+s_bind (void *s, const char *tr, const char *name, char *ep, size_t cap)
+{
+    char want[320];
+    if (!strcmp (tr, "inproc"))
+        snprintf (want, sizeof want, "inproc://%s", name);
+    else if (!strcmp (tr, "ipc")) {
+        if (!g_tmpdir[0]) {
+            snprintf (g_tmpdir, sizeof g_tmpdir, "%s/zmq_peer.XXXXXX",
+                      getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
+            if (!mkdtemp (g_tmpdir)) {
+                perror ("zmq_peer: mkdtemp");
+                exit (1);
+            }
+        }
+        snprintf (want, sizeof want, "ipc://%s/%s.sock", g_tmpdir, name);
+    } else
+        snprintf (want, sizeof want, "tcp://127.0.0.1:*");
+    if (zmq_bind (s, want) != 0)
+        s_die (want);
+    size_t len = cap;
+    if (zmq_getsockopt (s, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
+        s_die ("ZMQ_LAST_ENDPOINT");
+}
+
+static void *
+s_socket (int type)
+{
+    void *s = zmq_socket (g_ctx, type);
+    if (!s)
+        s_die ("zmq_socket");
+    /* a closed socket still flushes what it queued (the last pong, a
+       sender's tail), but gives up after 2 s if the peer is gone */
+    int linger = 2000, tmo = RECV_TIMEOUT_MS;
+    zmq_setsockopt (s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    zmq_setsockopt (s, ZMQ_SNDTIMEO, &tmo, sizeof tmo);
+    return s;
+}
+
+/* ---- message codecs: a tag and one integer --------------------------- */
+
+typedef struct {
+    int mp; /* msgpack or the plain fixed record */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_unpacked up;
+} codec;
+
+static void
+codec_init (codec *c, int mp)
+{
+    c->mp = mp;
+    msgpack_sbuffer_init (&c->sb);
+    msgpack_packer_init (&c->pk, &c->sb, msgpack_sbuffer_write);
+    msgpack_unpacked_init (&c->up);
+}
+
+static void
+codec_fini (codec *c)
+{
+    msgpack_sbuffer_destroy (&c->sb);
+    msgpack_unpacked_destroy (&c->up);
+}
+
+/*  Encodes (tag, v) and sends it. Returns 0 or -1. */
+static int
+codec_send (codec *c, void *s, uint32_t tag, uint64_t v)
+{
+    if (c->mp) {
+        msgpack_sbuffer_clear (&c->sb);
+        msgpack_pack_array (&c->pk, 2);
+        msgpack_pack_uint32 (&c->pk, tag);
+        msgpack_pack_uint64 (&c->pk, v);
+        return zmq_send (s, c->sb.data, c->sb.size, 0) < 0 ? -1 : 0;
+    }
+    unsigned char buf[12];
+    memcpy (buf, &tag, 4);
+    memcpy (buf + 4, &v, 8);
+    return zmq_send (s, buf, sizeof buf, 0) < 0 ? -1 : 0;
+}
+
+/*  Receives one message and decodes (tag, v). Returns 0, or -1 on a
+    timeout, an error or a malformed message. */
+static int
+codec_recv (codec *c, void *s, uint32_t *tag, uint64_t *v)
+{
+    unsigned char buf[64];
+    int n = zmq_recv (s, buf, sizeof buf, 0);
+    if (n < 0 || n > (int) sizeof buf)
+        return -1;
+    if (!c->mp) {
+        if (n != 12)
+            return -1;
+        memcpy (tag, buf, 4);
+        memcpy (v, buf + 4, 8);
+        return 0;
+    }
+    size_t off = 0;
+    if (msgpack_unpack_next (&c->up, (const char *) buf, (size_t) n, &off)
+            != MSGPACK_UNPACK_SUCCESS
+        || off != (size_t) n)
+        return -1;
+    msgpack_object o = c->up.data;
+    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 2
+        || o.via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER
+        || o.via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -1;
+    *tag = (uint32_t) o.via.array.ptr[0].via.u64;
+    *v = o.via.array.ptr[1].via.u64;
+    return 0;
+}
+
+/* ---- pingpong --------------------------------------------------------- */
+
+typedef struct {
+    const char *ep;
+    int mp;
+    long n;
+    int bad;
+} pong_arg;
+
+/*  The answering side: echoes every ping's counter back as a pong. */
+static void *
+pong_main (void *arg)
+{
+    pong_arg *a = arg;
+    void *s = s_socket (ZMQ_PAIR);
+    codec c;
+    codec_init (&c, a->mp);
+    if (zmq_connect (s, a->ep) != 0)
+        s_die ("zmq_connect");
+    /* n + 1: the warm-up exchange, then n timed ones */
+    for (long i = 0; i <= a->n; i++) {
+        uint32_t tag;
+        uint64_t v;
+        if (codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PING
+            || codec_send (&c, s, TAG_PONG, v) != 0) {
+            a->bad = 1;
+            break;
+        }
+    }
+    codec_fini (&c);
+    zmq_close (s);
+    return NULL;
+}
+
+static int
+s_pingpong_one (const char *tr, int mp)
+{
+    char variant[64];
+    snprintf (variant, sizeof variant, "%s%s", tr, mp ? "-msgpack" : "");
+    if (!s_want (variant))
+        return 0;
+    void *s = s_socket (ZMQ_PAIR);
+    char ep[512];
+    s_bind (s, tr, "pingpong", ep, sizeof ep);
+    pong_arg a = {ep, mp, P.n, 0};
+    pthread_t th;
+    pthread_create (&th, NULL, pong_main, &a);
+    codec c;
+    codec_init (&c, mp);
+    int bad = 0;
+    uint32_t tag;
+    uint64_t v;
+    /* warm-up: the connection is up once this comes back */
+    if (codec_send (&c, s, TAG_PING, 0) != 0
+        || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG || v != 0)
+        bad = 1;
+    double t0 = s_now ();
+    for (long i = 1; !bad && i <= P.n; i++) {
+        if (codec_send (&c, s, TAG_PING, (uint64_t) i) != 0
+            || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG
+            || v != (uint64_t) i)
+            bad = 1;
+    }
+    double t1 = s_now ();
+    pthread_join (th, NULL);
+    codec_fini (&c);
+    zmq_close (s);
+    s_cleanup_tmpdir ();
+    if (bad || a.bad) {
+        fprintf (stderr, "zmq_peer: pingpong %s: lost or bad message\n",
+                 variant);
+        return -1;
+    }
+    s_row ("pingpong", variant, "roundtrips_per_s", (double) P.n / (t1 - t0),
+           "1/s");
+    return 0;
+}
+
+static int
+s_pingpong (void)
+{
+    static const char *const trs[] = {"inproc", "ipc", "tcp"};
+    int rc = 0;
+    for (int mp = 0; mp <= 1; mp++)
+        for (int t = 0; t < 3; t++)
+            rc |= s_pingpong_one (trs[t], mp);
+    return rc;
+}
+
+/* ---- counting --------------------------------------------------------- */
+
+typedef struct {
+    const char *ep;
+    int mp;
+    uint32_t id;
+    long count;
+    pthread_barrier_t *go;
+    int bad;
+} push_arg;
+
+static void *
+push_main (void *arg)
+{
+    push_arg *a = arg;
+    void *s = s_socket (ZMQ_PUSH);
+    codec c;
+    codec_init (&c, a->mp);
+    if (zmq_connect (s, a->ep) != 0)
+        s_die ("zmq_connect");
+    if (codec_send (&c, s, TAG_HELLO, a->id) != 0)
+        a->bad = 1;
+    pthread_barrier_wait (a->go); /* receiver has every hello: start */
+    for (long i = 0; !a->bad && i < a->count; i++)
+        if (codec_send (&c, s, TAG_CNT + a->id, (uint64_t) i) != 0)
+            a->bad = 1;
+    codec_fini (&c);
+    zmq_close (s); /* linger flushes what is still queued */
+    return NULL;
+}
+
+static int
+s_counting_one (const char *tr, int mp, long senders)
+{
+    char base[64], variant[80];
+    snprintf (base, sizeof base, "%s%s", tr, mp ? "-msgpack" : "");
+    snprintf (variant, sizeof variant, "%s-%ldsender%s", base, senders,
+              senders > 1 ? "s" : "");
+    if (!s_want (variant) && !s_want (base))
+        return 0;
+    void *s = s_socket (ZMQ_PULL);
+    char ep[512];
+    s_bind (s, tr, "counting", ep, sizeof ep);
+    pthread_barrier_t go;
+    pthread_barrier_init (&go, NULL, (unsigned) senders + 1);
+    push_arg a[2];
+    pthread_t th[2];
+    uint64_t expect[2] = {0, 0};
+    for (long i = 0; i < senders; i++) {
+        long share = P.n / senders + (i == 0 ? P.n % senders : 0);
+        a[i] = (push_arg){ep, mp, (uint32_t) i, share, &go, 0};
+        pthread_create (&th[i], NULL, push_main, &a[i]);
+    }
+    codec c;
+    codec_init (&c, mp);
+    int bad = 0;
+    uint32_t tag;
+    uint64_t v;
+    for (long i = 0; i < senders; i++)
+        if (codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_HELLO)
+            bad = 1;
+    double t0 = s_now ();
+    pthread_barrier_wait (&go);
+    long got = 0;
+    for (; !bad && got < P.n; got++) {
+        if (codec_recv (&c, s, &tag, &v) != 0 || tag < TAG_CNT
+            || tag >= TAG_CNT + senders || v != expect[tag - TAG_CNT]++)
+            bad = 1;
+    }
+    double t1 = s_now ();
+    for (long i = 0; i < senders; i++) {
+        pthread_join (th[i], NULL);
+        bad |= a[i].bad || expect[i] != (uint64_t) a[i].count;
+    }
+    pthread_barrier_destroy (&go);
+    codec_fini (&c);
+    zmq_close (s);
+    s_cleanup_tmpdir ();
+    if (bad) {
+        fprintf (stderr,
+                 "zmq_peer: counting %s: lost or bad message after %ld\n",
+                 variant, got);
+        return -1;
+    }
+    s_row ("counting", variant, "msgs_per_s", (double) P.n / (t1 - t0), "1/s");
+    return 0;
+}
+
+static int
+s_counting (void)
+{
+    static const char *const trs[] = {"inproc", "ipc", "tcp"};
+    int rc = 0;
+    for (long senders = 1; senders <= 2; senders++) {
+        if (P.senders && P.senders != senders)
+            continue;
+        for (int mp = 0; mp <= 1; mp++)
+            for (int t = 0; t < 3; t++)
+                rc |= s_counting_one (trs[t], mp, senders);
+    }
+    return rc;
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static void
+s_na (const char *wl, const char *reason)
+{
+    g_matched = 1;
+    s_row (wl, "raw", "na", 0, reason);
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 2 || (argc % 2) != 0) {
+        fprintf (stderr, "usage: %s pingpong|counting|ring|spawn|forkjoin|big "
+                         "[--n N] [--senders S] [--actors A] [--hops H] "
+                         "[--tasks T] [--fib F] [--workers W] [--variant V]\n",
+                 argv[0]);
+        return 2;
+    }
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp (k, "--n"))
+            P.n = atol (v);
+        else if (!strcmp (k, "--senders"))
+            P.senders = atol (v);
+        else if (!strcmp (k, "--variant"))
+            P.variant = v;
+        else if (!strcmp (k, "--actors") || !strcmp (k, "--hops")
+                 || !strcmp (k, "--tasks") || !strcmp (k, "--fib")
+                 || !strcmp (k, "--workers"))
+            ; /* not used by any workload zeromq runs */
+        else {
+            fprintf (stderr, "zmq_peer: unknown option %s\n", k);
+            return 2;
+        }
+    }
+    if (P.senders < 0 || P.senders > 2) {
+        fprintf (stderr, "zmq_peer: --senders must be 1 or 2\n");
+        return 2;
+    }
+    const char *w = argv[1];
+    g_ctx = zmq_ctx_new ();
+    if (!g_ctx)
+        s_die ("zmq_ctx_new");
+    atexit (s_cleanup_tmpdir);
+    int rc = 0;
+    if (!strcmp (w, "pingpong")) {
+        if (!P.n)
+            P.n = 200000;
+        rc = s_pingpong ();
+    } else if (!strcmp (w, "counting")) {
+        if (!P.n)
+            P.n = 2000000;
+        rc = s_counting ();
+    } else if (!strcmp (w, "ring"))
+        s_na (w, "no actor model: sockets only");
+    else if (!strcmp (w, "spawn"))
+        s_na (w, "no actor model: nothing to spawn");
+    else if (!strcmp (w, "forkjoin"))
+        s_na (w, "no actor model or scheduler");
+    else if (!strcmp (w, "big"))
+        s_na (w, "no actor model: sockets only");
+    else {
+        fprintf (stderr, "zmq_peer: unknown workload %s\n", w);
+        rc = 2;
+    }
+    zmq_ctx_term (g_ctx);
+    if (rc == 0 && !g_matched) {
+        fprintf (stderr, "zmq_peer: no %s variant named %s\n", w, P.variant);
+        return 2;
+    }
+    return rc == 2 ? 2 : rc ? 1 : 0;
+}
