@@ -27,6 +27,7 @@
 #define GW_MAX_PEERS 256
 #define GW_DOWN_AFTER 3      /* heartbeat intervals of silence */
 #define GW_MAX_FRAME (16u * 1024u * 1024u)
+#define TP__DRAIN_MAX_NS 30000000000ull /* longest wait for DRAIN_ACKs */
 
 /*  A monitor or link that crosses to a peer. */
 typedef struct gw_watch {
@@ -491,11 +492,6 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     m->from = from;
     m->tag = e.tag;
     m->corr = e.corr;
-    if (e.body_len && tp__msg_append (m, e.body, e.body_len) != 0) {
-        tp__msg_free (m);
-        s_bad (g, "body too big");
-        return;
-    }
     switch (e.kind) {
     case TP__WIRE_USER:
         m->flags = (uint16_t) ((e.flags & TP__WIRE_F_REQUEST ? TP__MSG_REQUEST : 0)
@@ -549,6 +545,12 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     }
     if (m->tag == 0)
         m->tag = tp__tag_sys;
+    /* the body last: the flags above must not hide a heap body */
+    if (e.body_len && tp__msg_append (m, e.body, e.body_len) != 0) {
+        tp__msg_free (m);
+        s_bad (g, "body too big");
+        return;
+    }
     if (tp__route (c, to, m, 0) != 0) {
         /* a full bounded mailbox: across nodes that is a dropped message
            (at-most-once), counted as a dead letter */
@@ -703,8 +705,14 @@ tp__gw_shutdown (tp_system *sys)
             s_send_control (sys, &g->peers[i], TP__WIRE_DRAIN);
             waiting++;
         }
-    uint64_t end = tp__now_ns () + 2000000000u;
+    /* Wait for every answering peer to acknowledge. A peer that stops
+       answering is declared down by the usual heartbeat rule, which ends
+       the wait for it; TP__DRAIN_MAX_NS bounds the whole. */
+    uint64_t end = tp__now_ns () + TP__DRAIN_MAX_NS;
     while (waiting > 0 && tp__now_ns () < end) {
+        uint64_t now = tp__now_ns ();
+        if (now >= g->next_beat)
+            s_beat (c, now);
         zmq_pollitem_t items[1 + GW_MAX_PEERS];
         gw_peer *dp[GW_MAX_PEERS];
         int n = 0;

@@ -125,10 +125,19 @@ s_trim (char *s)
     return s;
 }
 
+/*  Strings from the config file, freed at exit. */
+static char *s_owned[4 * MAX_LIST + 8];
+static int s_nowned;
+
 static int
 s_set (node_opts *o, const char *key, const char *val)
 {
-    char *v = strdup (val); /* lives as long as the process */
+    char *v = strdup (val);
+    if (!v || s_nowned >= (int) (sizeof s_owned / sizeof *s_owned)) {
+        free (v);
+        return -1;
+    }
+    s_owned[s_nowned++] = v;
     if (!strcmp (key, "name"))
         o->name = v;
     else if (!strcmp (key, "bind") && o->nbind < MAX_LIST)
@@ -144,6 +153,7 @@ s_set (node_opts *o, const char *key, const char *val)
     else if (!strcmp (key, "ready-file"))
         o->ready_file = v;
     else {
+        s_nowned--;
         free (v);
         return -1;
     }
@@ -306,5 +316,7 @@ main (int argc, char **argv)
     }
     tp_system_destroy (&sys);
     s_log ("info", "stopped");
+    while (s_nowned > 0)
+        free (s_owned[--s_nowned]);
     return rc;
 }

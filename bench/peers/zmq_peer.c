@@ -224,6 +224,7 @@ typedef struct {
     const char *ep;
     int mp;
     long n;
+    pthread_barrier_t *done;
     int bad;
 } pong_arg;
 
@@ -247,6 +248,8 @@ pong_main (void *arg)
             break;
         }
     }
+    /* close only once the last pong is in: nothing rides on the linger */
+    pthread_barrier_wait (a->done);
     codec_fini (&c);
     zmq_close (s);
     return NULL;
@@ -262,7 +265,9 @@ s_pingpong_one (const char *tr, int mp)
     void *s = s_socket (ZMQ_PAIR);
     char ep[512];
     s_bind (s, tr, "pingpong", ep, sizeof ep);
-    pong_arg a = {ep, mp, P.n, 0};
+    pthread_barrier_t done;
+    pthread_barrier_init (&done, NULL, 2);
+    pong_arg a = {ep, mp, P.n, &done, 0};
     pthread_t th;
     pthread_create (&th, NULL, pong_main, &a);
     codec c;
@@ -282,7 +287,9 @@ s_pingpong_one (const char *tr, int mp)
             bad = 1;
     }
     double t1 = s_now ();
+    pthread_barrier_wait (&done);
     pthread_join (th, NULL);
+    pthread_barrier_destroy (&done);
     codec_fini (&c);
     zmq_close (s);
     s_cleanup_tmpdir ();
@@ -314,7 +321,7 @@ typedef struct {
     int mp;
     uint32_t id;
     long count;
-    pthread_barrier_t *go;
+    pthread_barrier_t *go, *done;
     int bad;
 } push_arg;
 
@@ -333,8 +340,11 @@ push_main (void *arg)
     for (long i = 0; !a->bad && i < a->count; i++)
         if (codec_send (&c, s, TAG_CNT + a->id, (uint64_t) i) != 0)
             a->bad = 1;
+    /* close only once the receiver has counted everything (or given up):
+       nothing rides on the linger */
+    pthread_barrier_wait (a->done);
     codec_fini (&c);
-    zmq_close (s); /* linger flushes what is still queued */
+    zmq_close (s);
     return NULL;
 }
 
@@ -350,14 +360,15 @@ s_counting_one (const char *tr, int mp, long senders)
     void *s = s_socket (ZMQ_PULL);
     char ep[512];
     s_bind (s, tr, "counting", ep, sizeof ep);
-    pthread_barrier_t go;
+    pthread_barrier_t go, done;
     pthread_barrier_init (&go, NULL, (unsigned) senders + 1);
+    pthread_barrier_init (&done, NULL, (unsigned) senders + 1);
     push_arg a[2];
     pthread_t th[2];
     uint64_t expect[2] = {0, 0};
     for (long i = 0; i < senders; i++) {
         long share = P.n / senders + (i == 0 ? P.n % senders : 0);
-        a[i] = (push_arg){ep, mp, (uint32_t) i, share, &go, 0};
+        a[i] = (push_arg){ep, mp, (uint32_t) i, share, &go, &done, 0};
         pthread_create (&th[i], NULL, push_main, &a[i]);
     }
     codec c;
@@ -377,11 +388,13 @@ s_counting_one (const char *tr, int mp, long senders)
             bad = 1;
     }
     double t1 = s_now ();
+    pthread_barrier_wait (&done);
     for (long i = 0; i < senders; i++) {
         pthread_join (th[i], NULL);
         bad |= a[i].bad || expect[i] != (uint64_t) a[i].count;
     }
     pthread_barrier_destroy (&go);
+    pthread_barrier_destroy (&done);
     codec_fini (&c);
     zmq_close (s);
     s_cleanup_tmpdir ();
