@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <troupe.h>
@@ -99,6 +100,8 @@ s_on (int worker)
 
 static const tp_spawn_opts thread_opts = {.kind = TP_THREAD};
 
+static int s_remote (const char *workload, const char *kind);
+
 /* ---- pingpong ------------------------------------------------------ */
 
 static tp_tag_t T_PING, T_PONG, T_GO, T_CNT, T_TOK, T_JOB, T_RES, T_HI;
@@ -163,10 +166,8 @@ s_pingpong (void)
     rc |= s_pingpong_one ("loop-1worker", 1, &w0, &w0);
     rc |= s_pingpong_one ("loop-2workers", 2, &w0, &w1);
     rc |= s_pingpong_one ("thread", 1, &thread_opts, &thread_opts);
-    if (s_want ("ipc"))
-        s_row ("pingpong", "ipc", "na", 0, "needs nodes (issue 3)");
-    if (s_want ("tcp"))
-        s_row ("pingpong", "tcp", "na", 0, "needs nodes (issue 3)");
+    rc |= s_remote ("pingpong", "ipc");
+    rc |= s_remote ("pingpong", "tcp");
     return rc;
 }
 
@@ -260,6 +261,8 @@ s_counting (void)
         rc |= s_counting_one ("loop-1worker", 1, &w0, &w0);
         rc |= s_counting_one ("loop-2workers", 2, &w0, &w1);
         rc |= s_counting_one ("thread", 1, &thread_opts, &thread_opts);
+        rc |= s_remote ("counting", "ipc");
+        rc |= s_remote ("counting", "tcp");
     }
     P.senders = senders;
     return rc;
@@ -619,11 +622,218 @@ s_big (void)
     return rc;
 }
 
+/* ---- remote (two processes) ------------------------------------------ */
+
+/*  The peer process: node "benchsrv" with "pong" (answers ping with pong
+    to the sender) and "sink" (counts cnt messages; "expect"(n, ref)
+    arms it, and it tells ref "done" when n have arrived). */
+typedef struct {
+    long expect, got;
+    tp_ref notify;
+} rsink_state;
+
+static void
+rsink_receive (tp_actor *self, tp_msg *msg)
+{
+    rsink_state *s = tp_arg (self);
+    if (tp_msg_tag (msg) == T_GO) {
+        int64_t n;
+        tp_msg_unpack (msg, "Ir", &n, &s->notify);
+        s->expect = n;
+        s->got = 0;
+        tp_reply (self, msg, T_GO, NULL);
+        return;
+    }
+    int v;
+    tp_msg_unpack (msg, "i", &v);
+    if (++s->got == s->expect)
+        tp_tell (self, s->notify, T_RES, NULL);
+}
+
+static const tp_behavior rsink_b = {"rsink", NULL, rsink_receive, NULL};
+
+static void
+rpong_receive (tp_actor *self, tp_msg *msg)
+{
+    int v = 0;
+    tp_msg_unpack (msg, "i", &v);
+    tp_tell (self, tp_msg_from (msg), T_PONG, "i", v);
+}
+
+static const tp_behavior rpong_b = {"rpong", NULL, rpong_receive, NULL};
+
+static void __attribute__ ((noreturn))
+s_remote_child (const char *ep, int fd)
+{
+    tp_system_opts o = {.workers = 1, .node_name = "benchsrv"};
+    tp_system *sys = tp_system_new (&o);
+    char bound[256];
+    rsink_state rs = {0};
+    tp_spawn_opts a = {.name = "pong"}, b = {.name = "sink"};
+    if (!sys || tp_node_bind (sys, ep, bound, sizeof bound)
+        || tp_spawn (sys, &rpong_b, NULL, &a, NULL)
+        || tp_spawn (sys, &rsink_b, &rs, &b, NULL))
+        _exit (3);
+    dprintf (fd, "%s\n", bound);
+    close (fd);
+    char c;
+    /* serve until the parent closes our stdin */
+    while (read (0, &c, 1) > 0)
+        ;
+    tp_system_destroy (&sys);
+    _exit (0);
+}
+
+typedef struct {
+    pid_t pid;
+    int in; /* our end of the child's stdin */
+    char ep[256];
+} rchild;
+
+static int
+s_remote_start (const char *kind, rchild *rc)
+{
+    char ep[256];
+    if (!strcmp (kind, "tcp"))
+        snprintf (ep, sizeof ep, "tcp://127.0.0.1:*");
+    else
+        snprintf (ep, sizeof ep, "ipc:///tmp/troupe-bench-%d.sock",
+                  (int) getpid ());
+    int out[2], in[2];
+    if (pipe (out) || pipe (in))
+        return -1;
+    rc->pid = fork ();
+    if (rc->pid == 0) {
+        close (out[0]);
+        close (in[1]);
+        dup2 (in[0], 0);
+        char sfd[16];
+        snprintf (sfd, sizeof sfd, "%d", out[1]);
+        setenv ("TP_BENCH_CHILD", ep, 1);
+        setenv ("TP_BENCH_FD", sfd, 1);
+        execl ("/proc/self/exe", "troupe_bench", (char *) NULL);
+        _exit (127);
+    }
+    close (out[1]);
+    close (in[0]);
+    rc->in = in[1];
+    FILE *f = fdopen (out[0], "r");
+    if (!f || !fgets (rc->ep, sizeof rc->ep, f)) {
+        if (f)
+            fclose (f);
+        return -1;
+    }
+    fclose (f);
+    rc->ep[strcspn (rc->ep, "\n")] = '\0';
+    return 0;
+}
+
+static void
+s_remote_stop (rchild *rc)
+{
+    close (rc->in);
+    waitpid (rc->pid, NULL, 0);
+    if (!strncmp (rc->ep, "ipc://", 6))
+        unlink (rc->ep + 6);
+}
+
+/*  Sends its share of cnt messages to the remote sink in chunks. */
+static void
+rsrc_receive (tp_actor *self, tp_msg *msg)
+{
+    src_state *s = tp_arg (self);
+    for (int i = 0; i < CHUNK && s->left > 0; i++, s->left--)
+        tp_tell (self, s->sink, T_CNT, "i", (int) s->left);
+    if (s->left > 0)
+        tp_tell (self, tp_self (self), T_GO, NULL);
+}
+
+static const tp_behavior rsrc_b = {"rsource", NULL, rsrc_receive, NULL};
+
+static void
+waiter_receive (tp_actor *self, tp_msg *msg)
+{
+    s_finish ();
+}
+
+static const tp_behavior waiter_b = {"waiter", NULL, waiter_receive, NULL};
+
+static int
+s_remote (const char *workload, const char *kind)
+{
+    char variant[64];
+    snprintf (variant, sizeof variant, "%s", kind);
+    bool counting = !strcmp (workload, "counting");
+    if (counting)
+        snprintf (variant, sizeof variant, "%s-%ldsender%s", kind,
+                  P.senders ? P.senders : 1, P.senders > 1 ? "s" : "");
+    if (!s_want (variant) && !s_want (kind))
+        return 0;
+    rchild ch;
+    if (s_remote_start (kind, &ch)) {
+        fprintf (stderr, "troupe_bench: remote peer did not start\n");
+        return -1;
+    }
+    tp_system_opts o = {.workers = 1, .node_name = "benchcli"};
+    tp_system *sys = tp_system_new (&o);
+    atomic_store (&g_done, 0);
+    uint32_t node;
+    tp_ref pong, sink;
+    int rc = -1;
+    if (tp_node_connect (sys, ch.ep, 5000, &node)
+        || tp_whereis_at (sys, "pong", "benchsrv", 5000, &pong)
+        || tp_whereis_at (sys, "sink", "benchsrv", 5000, &sink))
+        goto out;
+    if (!counting) {
+        pp_state a = {.left = P.n, .peer = pong};
+        tp_ref ra;
+        tp_spawn (sys, &pp_b, &a, NULL, &ra);
+        tp_send (sys, ra, T_GO, NULL);
+        if ((rc = s_wait_done (120)) == 0)
+            s_row ("pingpong", variant, "roundtrips_per_s",
+                   (double) P.n / (g_t1 - g_t0), "1/s");
+    }
+    else {
+        long senders = P.senders ? P.senders : 1;
+        tp_ref w, r[2];
+        src_state src[2];
+        tp_spawn (sys, &waiter_b, NULL, NULL, &w);
+        tp_msg *ok = NULL;
+        if (tp_call (sys, sink, T_GO, 5000, &ok, "Ir", (int64_t) P.n, w))
+            goto out;
+        tp_msg_destroy (&ok);
+        for (long i = 0; i < senders; i++) {
+            src[i] = (src_state){sink, P.n / senders};
+            tp_spawn (sys, &rsrc_b, &src[i], NULL, &r[i]);
+        }
+        g_t0 = s_now ();
+        for (long i = 0; i < senders; i++)
+            tp_send (sys, r[i], T_GO, NULL);
+        if ((rc = s_wait_done (120)) == 0)
+            s_row ("counting", variant, "msgs_per_s",
+                   (double) P.n / (g_t1 - g_t0), "1/s");
+    }
+out:
+    if (rc)
+        fprintf (stderr, "troupe_bench: remote %s over %s failed\n", workload,
+                 kind);
+    tp_system_destroy (&sys);
+    s_remote_stop (&ch);
+    return rc;
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 int
 main (int argc, char **argv)
 {
+    if (getenv ("TP_BENCH_CHILD")) {
+        T_PONG = tp_tag ("pong");
+        T_GO = tp_tag ("go");
+        T_RES = tp_tag ("res");
+        s_remote_child (getenv ("TP_BENCH_CHILD"),
+                        atoi (getenv ("TP_BENCH_FD")));
+    }
     if (argc < 2) {
         fprintf (stderr, "usage: %s pingpong|counting|ring|spawn|forkjoin|big "
                          "[--n N] [--senders S] [--actors A] [--hops H] "
