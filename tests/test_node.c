@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -614,4 +615,118 @@ Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,
                "troupe-node status %d", status);
     unlink (ready);
+}
+
+/* ---- three hosts: network namespaces ---------------------------------- */
+
+/*  Runs a shell command; returns its exit status. */
+static int
+s_sh (const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (cmd, sizeof cmd, fmt, ap);
+    va_end (ap);
+    int st = system (cmd);
+    return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+}
+
+/*  Three namespaces joined by a bridge in a fourth are three hosts on a
+    10.77.<pid>.0/24 network; troupe-node runs in two of them and the CLI
+    in the third reaches both over real (virtual) interfaces. Skipped with
+    a message where namespaces cannot be made (no root, no iproute2). */
+Test (netns, three_hosts_talk_over_tcp, .timeout = 120)
+{
+    char build[512], out[4096];
+    s_build_dir (build, sizeof build);
+    int id = (int) (getpid () % 200) + 20;
+    char pfx[16];
+    snprintf (pfx, sizeof pfx, "tp%d", id);
+    if (s_sh ("ip netns add %shub >/dev/null 2>&1", pfx) != 0) {
+        cr_skip_test ("network namespaces not permitted here (ip netns add "
+                      "failed); three-host test skipped");
+    }
+    int ok = 1;
+    ok &= s_sh ("ip -n %shub link add br0 type bridge && ip -n %shub link set br0 up",
+                pfx, pfx)
+          == 0;
+    for (int h = 1; h <= 3 && ok; h++) {
+        char ns[32], v[32], p[32];
+        snprintf (ns, sizeof ns, "%sh%d", pfx, h);
+        snprintf (v, sizeof v, "%sv%d", pfx, h);
+        snprintf (p, sizeof p, "%sp%d", pfx, h);
+        ok &= s_sh ("ip netns add %s", ns) == 0;
+        ok &= s_sh ("ip link add %s type veth peer name %s", v, p) == 0;
+        ok &= s_sh ("ip link set %s netns %s", v, ns) == 0;
+        ok &= s_sh ("ip link set %s netns %shub", p, pfx) == 0;
+        ok &= s_sh ("ip -n %shub link set %s master br0", pfx, p) == 0;
+        ok &= s_sh ("ip -n %shub link set %s up", pfx, p) == 0;
+        ok &= s_sh ("ip -n %s addr add 10.77.%d.%d/24 dev %s", ns, id, h, v) == 0;
+        ok &= s_sh ("ip -n %s link set %s up", ns, v) == 0;
+        ok &= s_sh ("ip -n %s link set lo up", ns) == 0;
+    }
+    pid_t nodes[2] = {0, 0};
+    char ready[2][128];
+    if (ok)
+        for (int h = 1; h <= 2; h++) {
+            snprintf (ready[h - 1], sizeof ready[h - 1], "/tmp/%s-ready-%d",
+                      pfx, h);
+            unlink (ready[h - 1]);
+            nodes[h - 1] = fork ();
+            if (nodes[h - 1] == 0) {
+                char ns[32], name[16], ep[64], node[600], mod[600];
+                snprintf (ns, sizeof ns, "%sh%d", pfx, h);
+                snprintf (name, sizeof name, "host%d", h);
+                snprintf (ep, sizeof ep, "tcp://10.77.%d.%d:7000", id, h);
+                snprintf (node, sizeof node, "%s/tools/troupe-node", build);
+                snprintf (mod, sizeof mod, "%s/modules/libcounter.so", build);
+                int devnull = open ("/dev/null", O_WRONLY);
+                dup2 (devnull, 2);
+                execlp ("ip", "ip", "netns", "exec", ns, node, "--name", name,
+                        "--bind", ep, "--module", mod, "--ready-file",
+                        ready[h - 1], (char *) NULL);
+                _exit (127);
+            }
+        }
+    /* wait (bounded) for both nodes */
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (10000);
+    for (int h = 0; ok && h < 2; h++)
+        while (access (ready[h], R_OK) != 0) {
+            if (tt_now_ms () > end) {
+                ok = 0;
+                break;
+            }
+            usleep (10000);
+        }
+    int ask1 = -1, ask2 = -1;
+    char out2[4096] = "";
+    if (ok) {
+        char cmd[1024];
+        snprintf (cmd, sizeof cmd,
+                  "ip netns exec %sh3 %s/tools/troupe -e tcp://10.77.%d.1:7000 "
+                  "ask counter add 7 2>/dev/null",
+                  pfx, build, id);
+        ask1 = s_run (cmd, out, sizeof out);
+        snprintf (cmd, sizeof cmd,
+                  "ip netns exec %sh3 %s/tools/troupe -e tcp://10.77.%d.2:7000 "
+                  "ask counter add 9 2>/dev/null",
+                  pfx, build, id);
+        ask2 = s_run (cmd, out2, sizeof out2);
+    }
+    /* clean up everything we made, whatever happened */
+    for (int h = 0; h < 2; h++)
+        if (nodes[h] > 0) {
+            kill (nodes[h], SIGTERM);
+            waitpid (nodes[h], NULL, 0);
+            unlink (ready[h]);
+        }
+    for (int h = 1; h <= 3; h++)
+        s_sh ("ip netns del %sh%d >/dev/null 2>&1", pfx, h);
+    s_sh ("ip netns del %shub >/dev/null 2>&1", pfx);
+    cr_assert (ok, "namespace set-up or node start failed");
+    cr_assert_eq (ask1, 0);
+    cr_assert_str_eq (out, "total(7)");
+    cr_assert_eq (ask2, 0);
+    cr_assert_str_eq (out2, "total(9)");
 }
