@@ -1047,6 +1047,50 @@ tp_whereis_at (tp_system *sys, const char *name, const char *node_name,
     return rc;
 }
 
+int
+tp_whereis_any (tp_system *sys, const char *name, int timeout_ms, tp_ref *ref)
+{
+    if (!sys || !name || !ref)
+        return TP_EINVAL;
+    *ref = TP_REF_NIL;
+    const char *at = strchr (name, '@');
+    if (at) {
+        char nm[64];
+        size_t n = (size_t) (at - name);
+        if (n == 0 || n >= sizeof nm)
+            return TP_EINVAL;
+        memcpy (nm, name, n);
+        nm[n] = '\0';
+        return tp_whereis_at (sys, nm, at + 1, timeout_ms, ref);
+    }
+    *ref = tp_whereis (sys, name);
+    if (!tp_ref_is_nil (*ref))
+        return 0;
+    uint32_t nodes[GW_MAX_PEERS];
+    int n = 0;
+    pthread_mutex_lock (&sys->lock);
+    tp__gw *g = sys->gw;
+    for (int i = 0; g && i < g->npeers; i++)
+        if (g->peers[i].up)
+            nodes[n++] = g->peers[i].node;
+    pthread_mutex_unlock (&sys->lock);
+    uint64_t end = tp__now_ns () + (uint64_t) (timeout_ms < 0 ? 0 : timeout_ms)
+                                       * 1000000u;
+    for (int i = 0; i < n; i++) {
+        uint64_t now = tp__now_ns ();
+        if (now >= end)
+            return TP_ETIMEDOUT;
+        int left = (int) ((end - now) / 1000000u) + 1;
+        int rc = tp_whereis_at (sys, name, tp_node_name (nodes[i]), left, ref);
+        if (rc == 0 && !tp_ref_is_nil (*ref))
+            return 0;
+        if (rc == TP_ESTATE || rc == TP_EINVAL)
+            return rc;
+    }
+    *ref = TP_REF_NIL;
+    return 0;
+}
+
 void
 tp_node_stats_get (tp_system *sys, tp_node_stats *st)
 {

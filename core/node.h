@@ -66,6 +66,14 @@ TP_EXPORT int
 tp_whereis_at (tp_system *sys, const char *name, const char *node_name,
                int timeout_ms, tp_ref *ref);
 
+/*  Looks name up on this node, then asks every connected peer in turn,
+    sharing timeout_ms among them. On success *ref is the first actor found
+    (the nil ref if no node has the name). A name written "name@node" asks
+    that node only, as tp_whereis_at. Returns 0, TP_ETIMEDOUT, TP_EINVAL or
+    TP_ESTATE (called from an actor). */
+TP_EXPORT int
+tp_whereis_any (tp_system *sys, const char *name, int timeout_ms, tp_ref *ref);
+
 /*  Returns true if node `node` is connected and answering. */
 TP_EXPORT bool
 tp_node_up (tp_system *sys, uint32_t node);

@@ -376,7 +376,16 @@ Test (node, name_lookup_across_three_nodes, .timeout = 60)
     cr_assert_eq (tp_whereis_at (sys, "echo", "charlie", tt_ms (5000), &rc), 0);
     cr_assert_str_eq (tp_node_name (rb.node), "bravo");
     cr_assert_str_eq (tp_node_name (rc.node), "charlie");
-    cr_assert_eq (tp_whereis_at (sys, "echo", "delta", 100, &rc), TP_ENODE);
+    tp_ref rd;
+    cr_assert_eq (tp_whereis_at (sys, "echo", "delta", 100, &rd), TP_ENODE);
+    /* a lookup that asks the connected nodes */
+    tp_ref any;
+    cr_assert_eq (tp_whereis_any (sys, "echo", tt_ms (5000), &any), 0);
+    cr_assert (tp_ref_eq (any, rb) || tp_ref_eq (any, rc));
+    cr_assert_eq (tp_whereis_any (sys, "echo@charlie", tt_ms (5000), &any), 0);
+    cr_assert_str_eq (tp_node_name (any.node), "charlie");
+    cr_assert_eq (tp_whereis_any (sys, "ghost", tt_ms (5000), &any), 0);
+    cr_assert (tp_ref_is_nil (any));
     tp_system_destroy (&sys);
     s_kill (&b, SIGKILL);
     s_kill (&c, SIGKILL);

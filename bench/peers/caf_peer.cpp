@@ -20,6 +20,7 @@
     The actor that accounts for the last message reads the clock itself and
     then tells main (a scoped_actor, blocked in receive) that it is done.
 */
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -512,7 +513,7 @@ caf::behavior forker_actor(caf::stateful_actor<forker_state>* self,
 
 // Runs P.tasks fib jobs (one task actor each) on `threads` threads; returns
 // seconds, or -1 on a failure or a wrong sum.
-double forkjoin_run(long threads) {
+double forkjoin_run(long threads, int64_t expect) {
   sys_config cfg{threads};
   caf::actor_system sys{cfg};
   if (!check_threads(sys, threads))
@@ -527,7 +528,7 @@ double forkjoin_run(long threads) {
   bool ok = wait_done(self, &sum, 600);
   tasks.push_back(f);
   kill_all(tasks);
-  if (!ok || sum != fib(P.fib) * P.tasks) {
+  if (!ok || sum != expect) {
     std::fprintf(stderr, "caf_peer: forkjoin on %ld threads failed\n",
                  threads);
     return -1;
@@ -542,10 +543,23 @@ int forkjoin() {
   if (!one && !two)
     return 0;
   g_matched = true;
-  double t1 = one ? forkjoin_run(1) : 0;
-  double t2 = two ? forkjoin_run(P.workers) : 0;
-  if (t1 < 0 || t2 < 0)
-    return 1;
+  // the expected sum, computed up front (also warms this core up)
+  int64_t expect = fib(P.fib) * P.tasks;
+  // At the defaults a run lasts only tens of ms, and on this VM single
+  // runs scatter by up to 2x: alternate the two configurations three
+  // times and report each one's median.
+  double r1[3] = {0, 0, 0}, r2[3] = {0, 0, 0};
+  for (int i = 0; i < 3; i++) {
+    if (one && (r1[i] = forkjoin_run(1, expect)) < 0)
+      return 1;
+    if (two && (r2[i] = forkjoin_run(P.workers, expect)) < 0)
+      return 1;
+  }
+  auto median = [](double* r) {
+    std::sort(r, r + 3);
+    return r[1];
+  };
+  double t1 = median(r1), t2 = median(r2);
   if (one)
     row("forkjoin", v1, "seconds", t1, "s", true);
   if (two)
