@@ -19,6 +19,17 @@
     2-thread variants (the variant name then says W).
     The actor that accounts for the last message reads the clock itself and
     then tells main (a scoped_actor, blocked in receive) that it is done.
+
+    pingpong  1thread and 2threads; the counter is checked on every pong.
+    counting  2threads-1sender, 2threads-2senders; (tag, int64) messages,
+              each sender's sequence checked by the receiver.
+    ring      2threads; main's first send counts as one of the hops.
+    spawn     2threads; one actor spawns the children in a credit window
+              and collects their messages (see SPAWN_CHUNK). Then n idle
+              actors: RSS (/proc/self/statm) after minus before, over n.
+    forkjoin  1thread and 2threads seconds (median of 3 alternating runs),
+              speedup = 1thread / 2threads, reported under `2threads`.
+    big       2threads; Savina Big, pings + pongs counted and checked.
 */
 #include <algorithm>
 #include <atomic>
