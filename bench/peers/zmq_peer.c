@@ -34,6 +34,7 @@
 #endif
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,19 +94,28 @@ s_want (const char *variant)
 
 /* ---- transports ------------------------------------------------------ */
 
+/*  The ipc socket files' paths, made when the temp dir is, so that the
+    signal handler only has to call unlink and rmdir. */
+static char g_sockpath[2][320];
+
 static void
 s_cleanup_tmpdir (void)
 {
     if (!g_tmpdir[0])
         return;
-    char path[320];
-    static const char *const names[] = {"pingpong.sock", "counting.sock"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf (path, sizeof path, "%s/%s", g_tmpdir, names[i]);
-        unlink (path); /* zmq usually removes it already on close */
-    }
+    for (int i = 0; i < 2; i++)
+        unlink (g_sockpath[i]); /* zmq usually removes it already on close */
     rmdir (g_tmpdir);
     g_tmpdir[0] = 0;
+}
+
+/*  SIGTERM (e.g. from `timeout`), SIGINT, SIGHUP: remove the temp dir. */
+static void
+s_on_signal (int sig)
+{
+    s_cleanup_tmpdir ();
+    signal (sig, SIG_DFL);
+    raise (sig);
 }
 
 /*  Binds `s` for transport `tr`; writes the endpoint peers connect to. */
@@ -123,6 +133,10 @@ s_bind (void *s, const char *tr, const char *name, char *ep, size_t cap)
                 perror ("zmq_peer: mkdtemp");
                 exit (1);
             }
+            snprintf (g_sockpath[0], sizeof g_sockpath[0], "%s/pingpong.sock",
+                      g_tmpdir);
+            snprintf (g_sockpath[1], sizeof g_sockpath[1], "%s/counting.sock",
+                      g_tmpdir);
         }
         snprintf (want, sizeof want, "ipc://%s/%s.sock", g_tmpdir, name);
     } else
@@ -472,6 +486,9 @@ main (int argc, char **argv)
     if (!g_ctx)
         s_die ("zmq_ctx_new");
     atexit (s_cleanup_tmpdir);
+    signal (SIGTERM, s_on_signal);
+    signal (SIGINT, s_on_signal);
+    signal (SIGHUP, s_on_signal);
     int rc = 0;
     if (!strcmp (w, "pingpong")) {
         if (!P.n)
