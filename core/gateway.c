@@ -15,7 +15,7 @@
     (HELLO to peers we connect to that have not answered, HEARTBEAT to
     the others); a peer silent for 3 intervals is down. The gateway
     remembers which local actors monitor or are linked to actors of each
-    peer, and tells them (reason noconnection) when the peer goes down.
+    peer, and tells them (reason noconnect) when the peer goes down.
 */
 #include "runtime.h"
 
@@ -251,7 +251,7 @@ static void
 s_peer_down (tp__ctx *c, gw_peer *p)
 {
     tp_system *sys = c->sys;
-    tp_tag_t noconn = tp_tag ("noconnection");
+    tp_tag_t noconn = tp_tag ("noconnect");
     s_set_up (sys, p, false);
     atomic_fetch_add (&sys->gw->nodes_down, 1);
     while (p->watches) {
@@ -298,8 +298,8 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
     uint32_t kind = s_kind_of (m);
     if (!p || !p->up || !kind) {
         /* No way there: answer for the unreachable actor as the protocol
-           expects, with reason noconnection. */
-        tp_tag_t noconn = tp_tag ("noconnection");
+           expects, with reason noconnect. */
+        tp_tag_t noconn = tp_tag ("noconnect");
         if ((m->flags & TP__MSG_SYS) && m->aux == TP__SYS_MONITOR)
             s_local_sys (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
                          noconn);

@@ -8,9 +8,10 @@
 
     Delivery across nodes is at-most-once, FIFO per sender->receiver pair
     while the connection lasts. A peer silent for 3 heartbeat intervals is
-    down: monitors of its actors get _down with reason noconnection,
-    linked actors get an exit with reason noconnection, and asks to it
-    time out. Traffic resumes when the peer answers again.
+    down: monitors of its actors get _down with reason noconnect,
+    linked actors get an exit with reason noconnect, and asks to it
+    time out. Traffic resumes when the peer answers again. (The reason is
+    "noconnect", not Erlang's "noconnection": tags hold 10 characters.)
 
     All functions here are safe from any thread except where noted.
 */
