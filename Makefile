@@ -76,7 +76,7 @@ ifeq ($(SANITIZER),thread)
 endif
 TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all lib examples tools tests check demo sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
+.PHONY: fuzz-deps all lib examples tools tests check demo sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
 all: lib examples tools tests $(BENCH_BIN)
 
 lib: $(SHLIB) $(STLIB) $(PCFILE)
@@ -144,6 +144,7 @@ $(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB)
 # Peers (raw ZeroMQ, CAF, Erlang, Node.js): rules in bench/peers/peers.mk.
 PEERS_BIN :=
 -include bench/peers/peers.mk
+include fuzz/fuzz.mk
 peers: $(PEERS_BIN)
 
 BENCH_DEB := libcaf-dev erlang-base gnuplot-nox nodejs
