@@ -455,6 +455,10 @@ static void
 task_receive (tp_actor *self, tp_msg *msg)
 {
     int n;
+    if (tp_msg_tag (msg) == T_HI) { /* set-up: proves the actor runs */
+        tp_reply (self, msg, T_HI, NULL);
+        return;
+    }
     tp_msg_unpack (msg, "i", &n);
     tp_reply (self, msg, T_RES, "I", (int64_t) s_fib (n));
 }
@@ -504,6 +508,11 @@ s_forkjoin_run (bool thread, int par)
     for (int i = 0; i < par; i++) {
         tp_spawn_opts o = thread ? thread_opts : s_on (i);
         tp_spawn (sys, &task_b, NULL, &o, &workers[i]);
+    }
+    for (int i = 0; i < par; i++) {
+        tp_msg *ok = NULL;
+        if (tp_call (sys, workers[i], T_HI, 5000, &ok, NULL) == 0)
+            tp_msg_destroy (&ok);
     }
     for (long i = 0; i < P.tasks; i++)
         s.tasks[i] = workers[i % par];

@@ -253,6 +253,17 @@ s_flush_one (tp__ctx *c, int dst)
     ob->records = 0;
 }
 
+/*  True when ctx dst has read every frame sent to it: it is idle or about
+    to be, so holding records back for a bigger batch would only add
+    latency (a parallel job would wait for the sender's next turns). */
+static bool
+s_dst_idle (tp__ctx *c, int dst)
+{
+    tp__ctx *d = c->sys->ctxs[dst];
+    return atomic_load_explicit (&d->inbound, memory_order_relaxed)
+           == atomic_load_explicit (&d->consumed_pub, memory_order_relaxed);
+}
+
 /*  Flow control between ctxs. A sender that runs faster than its receiver
     would pile frames up in ZeroMQ without bound (and the allocator's page
     faults then slow everybody down). When a destination has more than
@@ -770,7 +781,8 @@ tp__ctx_loop (void *arg)
                sending across threads, one ZeroMQ message then carries
                the records of several turns. A turn that leaves the run
                queue empty is flushed at once (below or in s_idle). */
-            if ((turns & 7) == 7 || !c->rq_head) {
+            if ((turns & 7) == 7 || !c->rq_head
+                || (c->ndirty && s_dst_idle (c, c->dirty[0]))) {
                 if (c->ndirty)
                     tp__flush (c);
                 if (TP__UNLIKELY (c->backlogged >= 0))
