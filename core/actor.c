@@ -14,12 +14,7 @@ tp__actor_adopt (tp__ctx *c, tp_actor *a)
     a->flags |= TP__A_ADOPTED;
     if (!(a->flags & TP__A_QUEUED)) {
         a->flags |= TP__A_QUEUED;
-        a->run_next = NULL;
-        if (c->rq_tail)
-            c->rq_tail->run_next = a;
-        else
-            c->rq_head = a;
-        c->rq_tail = a;
+        tp__rq_push (c, a);
     }
 }
 
@@ -316,12 +311,7 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
     if (a->flags & TP__A_EXITING)
         tp__actor_terminate (c, a, a->reason, true);
     else if (a->mb_head) {
-        a->run_next = NULL;
-        if (c->rq_tail)
-            c->rq_tail->run_next = a;
-        else
-            c->rq_head = a;
-        c->rq_tail = a;
+        tp__rq_push (c, a);
     }
     else
         a->flags &= ~(uint32_t) TP__A_QUEUED;

@@ -434,12 +434,7 @@ tp__enqueue (tp__ctx *c, tp_actor *a, tp_msg *m)
     atomic_store_explicit (&a->slot->queued, a->queued, memory_order_relaxed);
     if (!(a->flags & TP__A_QUEUED)) {
         a->flags |= TP__A_QUEUED;
-        a->run_next = NULL;
-        if (c->rq_tail)
-            c->rq_tail->run_next = a;
-        else
-            c->rq_head = a;
-        c->rq_tail = a;
+        tp__rq_push (c, a);
     }
 }
 

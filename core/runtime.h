@@ -229,6 +229,18 @@ void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
 int tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms,
                         tp_msg **reply);
 
+/*  Appends a to the run queue of c (a must not be on it). */
+static inline void
+tp__rq_push (tp__ctx *c, tp_actor *a)
+{
+    a->run_next = NULL;
+    if (c->rq_tail)
+        c->rq_tail->run_next = a;
+    else
+        c->rq_head = a;
+    c->rq_tail = a;
+}
+
 /* ctx.c */
 tp__ctx *tp__ctx_new (tp_system *sys, int kind);
 int tp__ctx_start (tp__ctx *ctx);
