@@ -1,10 +1,34 @@
-/*  core/wire.c: encode and decode node envelopes (see wire.h). */
+/*  core/wire.c: encode and decode node envelopes (see wire.h and
+    docs/PROTOCOL.md).
+
+    Both directions apply the same field rules (s_env_ok), so any frame
+    that decodes re-encodes, and anything the encoder writes decodes.
+
+    ENCODING drives msgpack-c's msgpack_packer into a growable buffer
+    that is sized for the whole frame up front, so it is written with a
+    single allocation. msgpack-c packs every integer in its shortest
+    form: the output is canonical.
+
+    DECODING first looks at the array header and the first element by
+    hand, so that a frame of another version is told apart (TP_ENOTSUP)
+    whatever its shape; then tp_unpack_raw (core/pack.c) checks the
+    whole envelope against "[uuuusuuUUux]": exactly 11 elements, each of
+    its type, every length within the frame, nothing after the array.
+    Neither step allocates, and neither reads outside [frame, frame+len).
+*/
 #include "wire.h"
 
 static const char *const s_kind_names[] = {
-    "?",       "HELLO",  "USER", "MONITOR",   "DEMONITOR",    "DOWN",
-    "LINK",    "UNLINK", "EXIT", "STOP",      "LOOKUP",       "LOOKUP_REPLY",
-    "HEARTBEAT", "DRAIN", "DRAIN_ACK"};
+    "?",      "HELLO", "USER",   "MONITOR",      "DEMONITOR",
+    "DOWN",   "LINK",  "UNLINK", "EXIT",         "STOP",
+    "LOOKUP", "LOOKUP_REPLY",    "HEARTBEAT",    "DRAIN",
+    "DRAIN_ACK"};
+
+_Static_assert (sizeof (unsigned) == sizeof (uint32_t),
+                "tp_unpack_raw's 'u' reads exactly the uint32 fields");
+_Static_assert (sizeof s_kind_names / sizeof *s_kind_names
+                    == TP__WIRE_KIND_MAX + 1,
+                "one name per kind");
 
 const char *
 tp__wire_kind_name (uint32_t kind)
@@ -18,7 +42,7 @@ tp__wire_node_name_ok (const char *name, size_t len)
     if (!name || len == 0 || len > TP_NODE_NAME_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
-        char c = name[i];
+        unsigned char c = (unsigned char) name[i];
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
               || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == '-'))
             return false;
@@ -26,92 +50,197 @@ tp__wire_node_name_ok (const char *name, size_t len)
     return true;
 }
 
-static int
-s_buf_write (void *data, const char *buf, size_t len)
+/*  Kinds addressed to the node itself rather than to one of its actors. */
+static bool
+s_to_node (uint32_t kind)
 {
-    msgpack_sbuffer *sb = data;
-    return msgpack_sbuffer_write (sb, buf, len);
+    return kind == TP__WIRE_HELLO || kind == TP__WIRE_LOOKUP
+           || kind == TP__WIRE_HEARTBEAT || kind == TP__WIRE_DRAIN
+           || kind == TP__WIRE_DRAIN_ACK;
+}
+
+/*  The field rules of a version 1 envelope, beyond msgpack types. */
+static bool
+s_env_ok (const tp__env *e)
+{
+    if (e->kind < 1 || e->kind > TP__WIRE_KIND_MAX)
+        return false;
+    if (!tp__wire_node_name_ok (e->from_node, e->from_node_len))
+        return false;
+    if (e->flags != 0 && e->flags != TP__WIRE_F_REQUEST
+        && e->flags != TP__WIRE_F_REPLY)
+        return false;
+    if (e->kind == TP__WIRE_USER && e->tag == 0)
+        return false;
+    if (s_to_node (e->kind) && (e->to_index || e->to_gen))
+        return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Encoding                                                           */
+
+/*  A growable output buffer for msgpack_packer. */
+typedef struct {
+    uint8_t *data;
+    size_t size; /* bytes written */
+    size_t cap;  /* bytes allocated */
+} s_wbuf;
+
+static int
+s_wbuf_write (void *data, const char *buf, size_t len)
+{
+    s_wbuf *w = data;
+    if (len > w->cap - w->size) {
+        size_t cap = w->cap ? w->cap : 64;
+        while (cap - w->size < len)
+            cap *= 2;
+        w->data = tp__realloc (w->data, cap);
+        w->cap = cap;
+    }
+    memcpy (w->data + w->size, buf, len);
+    w->size += len;
+    return 0;
 }
 
 int
 tp__wire_encode (const tp__env *e, uint8_t **buf, size_t *len)
 {
-    if (!e || e->kind < 1 || e->kind > TP__WIRE_KIND_MAX
-        || !tp__wire_node_name_ok (e->from_node, e->from_node_len)
-        || (e->flags & ~(uint32_t) (TP__WIRE_F_REQUEST | TP__WIRE_F_REPLY))
-        || (!e->body && e->body_len))
+    if (!e || !buf || !len || !s_env_ok (e) || (!e->body && e->body_len))
         return TP_EINVAL;
-    if (e->body_len > TP_MSG_MAX_BODY)
+    /*  Refuse before allocating: no body this big can fit. */
+    if (e->body_len > TP__WIRE_MAX_FRAME || e->body_len > TP_MSG_MAX_BODY)
         return TP_ETOOBIG;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init (&sb);
+    s_wbuf w = {NULL, 0, 0};
+    w.cap = e->body_len + TP__WIRE_HEAD_MAX;
+    w.data = tp__malloc (w.cap);
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &sb, s_buf_write);
-    int rc = msgpack_pack_array (&pk, 11);
-    rc |= msgpack_pack_uint32 (&pk, TP__WIRE_VERSION);
-    rc |= msgpack_pack_uint32 (&pk, e->kind);
-    rc |= msgpack_pack_uint32 (&pk, e->to_index);
-    rc |= msgpack_pack_uint32 (&pk, e->to_gen);
-    rc |= msgpack_pack_str (&pk, e->from_node_len);
-    rc |= msgpack_pack_str_body (&pk, e->from_node, e->from_node_len);
-    rc |= msgpack_pack_uint32 (&pk, e->from_index);
-    rc |= msgpack_pack_uint32 (&pk, e->from_gen);
-    rc |= msgpack_pack_uint64 (&pk, e->tag);
-    rc |= msgpack_pack_uint64 (&pk, e->corr);
-    rc |= msgpack_pack_uint32 (&pk, e->flags);
-    rc |= msgpack_pack_bin (&pk, e->body_len);
+    msgpack_packer_init (&pk, &w, s_wbuf_write);
+    /*  s_wbuf_write never fails (out of memory aborts, see troupe.h), so
+        neither do these calls. */
+    msgpack_pack_array (&pk, 11);
+    msgpack_pack_uint32 (&pk, TP__WIRE_VERSION);
+    msgpack_pack_uint32 (&pk, e->kind);
+    msgpack_pack_uint32 (&pk, e->to_index);
+    msgpack_pack_uint32 (&pk, e->to_gen);
+    msgpack_pack_str (&pk, e->from_node_len);
+    msgpack_pack_str_body (&pk, e->from_node, e->from_node_len);
+    msgpack_pack_uint32 (&pk, e->from_index);
+    msgpack_pack_uint32 (&pk, e->from_gen);
+    msgpack_pack_uint64 (&pk, e->tag);
+    msgpack_pack_uint64 (&pk, e->corr);
+    msgpack_pack_uint32 (&pk, e->flags);
+    msgpack_pack_bin (&pk, e->body_len);
     if (e->body_len)
-        rc |= msgpack_pack_bin_body (&pk, e->body, e->body_len);
-    if (rc || sb.size > TP__WIRE_MAX_FRAME) {
-        msgpack_sbuffer_destroy (&sb);
-        return rc ? TP_EINVAL : TP_ETOOBIG;
+        msgpack_pack_bin_body (&pk, e->body, e->body_len);
+    assert (w.size <= e->body_len + TP__WIRE_HEAD_MAX);
+    if (w.size > TP__WIRE_MAX_FRAME) {
+        free (w.data);
+        return TP_ETOOBIG;
     }
-    /* hand the sbuffer's memory over: it was allocated with malloc */
-    *buf = (uint8_t *) sb.data;
-    *len = sb.size;
+    *buf = w.data;
+    *len = w.size;
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Decoding                                                           */
+
+static uint64_t
+s_get_be (const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*  Reads the head of a frame: an array header of any width with at least
+    one element, then a nonnegative integer in any encoding. Sets
+    *version to that integer. Returns 0 or TP_EPROTO. */
+static int
+s_peek_version (const uint8_t *p, size_t len, uint64_t *version)
+{
+    const uint8_t *end = p + len;
+    size_t n;
+    uint64_t count = 0;
+    if (len == 0)
+        return TP_EPROTO;
+    if (*p >= 0x90 && *p <= 0x9f) {
+        count = *p & 0x0f;
+        n = 0;
+    }
+    else if (*p == 0xdc || *p == 0xdd)
+        n = *p == 0xdc ? 2 : 4;
+    else
+        return TP_EPROTO;
+    p++;
+    if ((size_t) (end - p) < n)
+        return TP_EPROTO;
+    if (n) {
+        count = s_get_be (p, n);
+        p += n;
+    }
+    if (count == 0 || p == end)
+        return TP_EPROTO;
+    uint8_t c = *p++;
+    if (c <= 0x7f) {
+        *version = c;
+        return 0;
+    }
+    if (c >= 0xcc && c <= 0xd3) { /* uint 8..64, int 8..64 */
+        bool sign = c >= 0xd0;
+        n = (size_t) 1 << (sign ? c - 0xd0 : c - 0xcc);
+        if ((size_t) (end - p) < n)
+            return TP_EPROTO;
+        uint64_t v = s_get_be (p, n);
+        if (sign && (v >> (8 * n - 1)) & 1)
+            return TP_EPROTO; /* negative: not a version */
+        *version = v;
+        return 0;
+    }
+    return TP_EPROTO;
 }
 
 int
 tp__wire_decode (const void *frame, size_t len, tp__env *out)
 {
-    if (!frame || !out)
+    if (!out || (!frame && len))
         return TP_EPROTO;
     if (len > TP__WIRE_MAX_FRAME)
         return TP_ETOOBIG;
-    const uint8_t *p = frame;
-    /* Another protocol version may have another shape: look at the first
-       element before insisting on ours. */
-    if (len >= 2 && (p[0] & 0xf0) == 0x90 && p[1] <= 0x7f
-        && p[1] != TP__WIRE_VERSION)
-        return TP_ENOTSUP;
-    unsigned version, kind, to_index, to_gen, from_index, from_gen, flags;
-    const char *node;
-    size_t node_len, body_len;
-    const void *body;
-    uint64_t tag, corr;
-    int rc = tp_unpack_raw (frame, len, "[uuuusuuUUux]", &version, &kind,
-                            &to_index, &to_gen, &node, &node_len, &from_index,
-                            &from_gen, &tag, &corr, &flags, &body, &body_len);
-    if (rc)
+    uint64_t version;
+    if (s_peek_version (frame, len, &version) != 0)
         return TP_EPROTO;
     if (version != TP__WIRE_VERSION)
         return TP_ENOTSUP;
-    if (kind < 1 || kind > TP__WIRE_KIND_MAX
-        || !tp__wire_node_name_ok (node, node_len)
-        || (flags & ~(unsigned) (TP__WIRE_F_REQUEST | TP__WIRE_F_REPLY)))
+
+    unsigned ver, kind, to_index, to_gen, from_index, from_gen, flags;
+    const char *node;
+    const void *body;
+    size_t node_len, body_len;
+    uint64_t tag, corr;
+    if (tp_unpack_raw (frame, len, "[uuuusuuUUux]", &ver, &kind, &to_index,
+                       &to_gen, &node, &node_len, &from_index, &from_gen,
+                       &tag, &corr, &flags, &body, &body_len)
+        != 0)
         return TP_EPROTO;
-    out->kind = kind;
-    out->to_index = to_index;
-    out->to_gen = to_gen;
-    out->from_node = node;
-    out->from_node_len = node_len;
-    out->from_index = from_index;
-    out->from_gen = from_gen;
-    out->tag = tag;
-    out->corr = corr;
-    out->flags = flags;
-    out->body = body;
-    out->body_len = body_len;
+    tp__env e = {
+        .kind = kind,
+        .to_index = to_index,
+        .to_gen = to_gen,
+        .from_node = node,
+        .from_node_len = node_len,
+        .from_index = from_index,
+        .from_gen = from_gen,
+        .tag = tag,
+        .corr = corr,
+        .flags = flags,
+        .body = body,
+        .body_len = body_len,
+    };
+    if (!s_env_ok (&e))
+        return TP_EPROTO;
+    *out = e;
     return 0;
 }

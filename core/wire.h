@@ -3,60 +3,90 @@
     One ZeroMQ message = one frame = one msgpack array, the envelope:
         [version, kind, to_index, to_gen, from_node, from_index, from_gen,
          tag, corr, flags, body]
-    Pure functions: no sockets, no runtime. Decoding is strict, bounds
-    checked, allocation free, and never aborts on any input. */
+    Pure functions: no sockets, no runtime, no global state; safe from any
+    thread. Decoding is strict, bounds checked, allocation free, and
+    never aborts on any input: frames come from the network.
+*/
 #ifndef TP_WIRE_H_INCLUDED
 #define TP_WIRE_H_INCLUDED
 
 #include "private.h"
 
 #define TP__WIRE_VERSION 1
+/*  Largest frame, envelope included (also the gateway's ZMQ_MAXMSGSIZE). */
 #define TP__WIRE_MAX_FRAME (16u * 1024u * 1024u)
+/*  Most envelope bytes around a body (every field at its widest): a body
+    of up to TP__WIRE_MAX_FRAME - TP__WIRE_HEAD_MAX bytes always fits. */
+#define TP__WIRE_HEAD_MAX 112
 
 enum {
-    TP__WIRE_HELLO = 1,    /* body [node_name, incarnation, heartbeat_ms] */
-    TP__WIRE_USER,         /* tell / ask / reply, per flags */
-    TP__WIRE_MONITOR,      /* corr = monitor id */
-    TP__WIRE_DEMONITOR,    /* corr = monitor id */
-    TP__WIRE_DOWN,         /* corr = monitor id; body: ref, reason */
-    TP__WIRE_LINK,
-    TP__WIRE_UNLINK,
-    TP__WIRE_EXIT,         /* body: reason */
+    TP__WIRE_HELLO = 1,    /* to the node; body [node_name, incarnation,
+                              heartbeat_ms] (one msgpack array) */
+    TP__WIRE_USER,         /* tell / ask / reply, per flags; tag != 0 */
+    TP__WIRE_MONITOR,      /* corr = monitor id; from = watcher */
+    TP__WIRE_DEMONITOR,    /* corr = monitor id; from = watcher */
+    TP__WIRE_DOWN,         /* corr = monitor id; from = watched;
+                              body: ref, reason */
+    TP__WIRE_LINK,         /* from = linker */
+    TP__WIRE_UNLINK,       /* from = unlinker */
+    TP__WIRE_EXIT,         /* from = ended actor; body: reason */
     TP__WIRE_STOP,         /* body: reason */
-    TP__WIRE_LOOKUP,       /* body: name; corr = request id */
-    TP__WIRE_LOOKUP_REPLY, /* body: ref (nil if unknown); corr */
-    TP__WIRE_HEARTBEAT,
-    TP__WIRE_DRAIN,        /* sender is going; all earlier frames sent */
-    TP__WIRE_DRAIN_ACK,    /* every frame before the DRAIN was received */
+    TP__WIRE_LOOKUP,       /* to the node; body: name; corr = request id */
+    TP__WIRE_LOOKUP_REPLY, /* to the asker; body: ref (nil if unknown);
+                              corr = request id; flags = reply */
+    TP__WIRE_HEARTBEAT,    /* to the node; empty */
+    TP__WIRE_DRAIN,        /* to the node; sender is going, every earlier
+                              frame of the connection has been sent */
+    TP__WIRE_DRAIN_ACK,    /* to the node; every frame before the DRAIN
+                              was received */
     TP__WIRE_KIND_MAX = TP__WIRE_DRAIN_ACK
 };
 
+/*  Envelope flags: at most one of the two is set. */
 enum { TP__WIRE_F_REQUEST = 1, TP__WIRE_F_REPLY = 2 };
 
+/*  One envelope. Encoding reads it; decoding fills it with pointers that
+    borrow from the frame. */
 typedef struct tp__env {
-    uint32_t kind;
-    uint32_t to_index, to_gen;
-    const char *from_node; /* not NUL-terminated when decoded */
-    size_t from_node_len;
-    uint32_t from_index, from_gen;
-    uint64_t tag, corr;
-    uint32_t flags;
-    const uint8_t *body;
+    uint32_t kind;         /* TP__WIRE_HELLO .. TP__WIRE_DRAIN_ACK */
+    uint32_t to_index;     /* destination actor; 0, 0 for the node */
+    uint32_t to_gen;
+    const char *from_node; /* sender's node name; not NUL-terminated when
+                              decoded */
+    size_t from_node_len;  /* 1 .. TP_NODE_NAME_MAX */
+    uint32_t from_index;   /* sending actor; 0, 0 if none */
+    uint32_t from_gen;
+    uint64_t tag;          /* message tag (atom); nonzero for USER */
+    uint64_t corr;         /* request / monitor id, 0 if none */
+    uint32_t flags;        /* 0, TP__WIRE_F_REQUEST or TP__WIRE_F_REPLY */
+    const uint8_t *body;   /* msgpack body bytes (NULL allowed if empty) */
     size_t body_len;
 } tp__env;
 
-/*  Encodes e into a new buffer (*buf, caller frees with free()). Returns
-    0 or TP_EINVAL (bad kind, node name, flags) or TP_ETOOBIG. */
-int tp__wire_encode (const tp__env *e, uint8_t **buf, size_t *len);
+/*  Encodes e into a new buffer: on success *buf holds *len bytes.
+    Caller owns *buf and must free() it when done. Returns 0, TP_EINVAL
+    (a field that tp__wire_decode would reject, or a NULL argument) or
+    TP_ETOOBIG (the frame would exceed TP__WIRE_MAX_FRAME). On failure
+    *buf and *len are not written. Integers are packed in their shortest
+    msgpack form, so equal envelopes give equal bytes. */
+int
+tp__wire_encode (const tp__env *e, uint8_t **buf, size_t *len);
 
-/*  Decodes one frame; pointers in *out borrow from frame. Returns 0,
-    TP_EPROTO (malformed), TP_ENOTSUP (other version) or TP_ETOOBIG. */
-int tp__wire_decode (const void *frame, size_t len, tp__env *out);
+/*  Decodes one frame of len bytes. Returns 0, TP_EPROTO (not a valid
+    version 1 envelope), TP_ENOTSUP (an array whose first element is a
+    version other than 1) or TP_ETOOBIG (len > TP__WIRE_MAX_FRAME). On
+    success the pointers in *out are borrowed; valid as long as frame is.
+    On failure *out is not written. */
+int
+tp__wire_decode (const void *frame, size_t len, tp__env *out);
 
-/*  Returns the name of a kind ("USER"), or "?". */
-const char *tp__wire_kind_name (uint32_t kind);
+/*  Returns the name of a kind ("USER"), or "?" for an unknown one. */
+const char *
+tp__wire_kind_name (uint32_t kind);
 
-/*  Returns true if name (len bytes) is a valid node name. */
-bool tp__wire_node_name_ok (const char *name, size_t len);
+/*  Returns true if name (len bytes, no NUL needed) is a valid node name:
+    1 .. TP_NODE_NAME_MAX bytes of [0-9A-Za-z_.-]. */
+bool
+tp__wire_node_name_ok (const char *name, size_t len);
 
 #endif

@@ -1,10 +1,17 @@
-/*  fuzz/fuzz_wire.c: libFuzzer target for the node envelope decoder.
+/*  fuzz/fuzz_wire.c: libFuzzer target for the node envelope codec.
 
     Arbitrary bytes, as a frame from the network would be, go to
-    tp__wire_decode; a frame that decodes is encoded again and must decode
-    to the same fields. Any crash, sanitizer report or abort() is a bug.
+    tp__wire_decode, which must return 0 or one of its error codes. A
+    frame that decodes must:
+      - have its borrowed pointers inside the input;
+      - encode again (the encoder accepts whatever the decoder accepts),
+        into no more bytes than the input (the encoding is the shortest);
+      - decode from that encoding to the same fields;
+      - encode from those fields to the same bytes (canonical).
+    Any crash, sanitizer report or abort() is a bug.
 
-    Build and run: make fuzz   (or see fuzz/fuzz.mk)
+    Build and run: make fuzz   (see fuzz/fuzz.mk; seeds in fuzz/corpus/wire,
+    written by fuzz/gen_wire_corpus.c)
 */
 #include "wire.h"
 
@@ -16,25 +23,46 @@
         }                                                                     \
     } while (0)
 
+static bool
+s_same (const tp__env *a, const tp__env *b)
+{
+    return a->kind == b->kind && a->to_index == b->to_index
+           && a->to_gen == b->to_gen && a->from_index == b->from_index
+           && a->from_gen == b->from_gen && a->tag == b->tag
+           && a->corr == b->corr && a->flags == b->flags
+           && a->from_node_len == b->from_node_len
+           && memcmp (a->from_node, b->from_node, a->from_node_len) == 0
+           && a->body_len == b->body_len
+           && (a->body_len == 0 || memcmp (a->body, b->body, a->body_len) == 0);
+}
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     tp__env e, d;
-    if (tp__wire_decode (data, size, &e) != 0)
+    int rc = tp__wire_decode (data, size, &e);
+    if (rc != 0) {
+        S_CHECK (rc == TP_EPROTO || rc == TP_ENOTSUP || rc == TP_ETOOBIG);
         return 0;
-    uint8_t *buf;
-    size_t len;
+    }
+    const uint8_t *end = data + size;
+    S_CHECK ((const uint8_t *) e.from_node > data
+             && (const uint8_t *) e.from_node + e.from_node_len <= end);
+    S_CHECK (e.body >= data && e.body + e.body_len <= end);
+    S_CHECK (e.kind >= 1 && e.kind <= TP__WIRE_KIND_MAX);
+    S_CHECK (strcmp (tp__wire_kind_name (e.kind), "?") != 0);
+
+    uint8_t *buf, *again;
+    size_t len, again_len;
     S_CHECK (tp__wire_encode (&e, &buf, &len) == 0);
+    S_CHECK (len <= size);
     S_CHECK (tp__wire_decode (buf, len, &d) == 0);
-    S_CHECK (d.kind == e.kind && d.to_index == e.to_index
-             && d.to_gen == e.to_gen && d.from_index == e.from_index
-             && d.from_gen == e.from_gen && d.tag == e.tag && d.corr == e.corr
-             && d.flags == e.flags && d.body_len == e.body_len
-             && d.from_node_len == e.from_node_len);
-    S_CHECK (memcmp (d.from_node, e.from_node, d.from_node_len) == 0);
-    S_CHECK (d.body_len == 0 || memcmp (d.body, e.body, d.body_len) == 0);
+    S_CHECK (s_same (&e, &d));
+    S_CHECK (tp__wire_encode (&d, &again, &again_len) == 0);
+    S_CHECK (again_len == len && memcmp (again, buf, len) == 0);
+    free (again);
     free (buf);
     return 0;
 }
