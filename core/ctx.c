@@ -109,6 +109,8 @@ tp__ctx_new (tp_system *sys, int kind)
     c->consumed = atomic_load (&c->inbound);
     atomic_store (&c->consumed_pub, c->consumed);
     c->pull = zmq_socket (sys->zctx, ZMQ_PULL);
+    c->pull_fd = -1;
+    c->pull_armed = false;
     int zero = 0;
     char ep[96];
     tp__endpoint (sys, id, atomic_load (&c->gen), ep, sizeof ep);
@@ -293,6 +295,8 @@ static void s_pace (tp__ctx *c);
 void
 tp__flush (tp__ctx *c)
 {
+    if (c->gw_dirty)
+        tp__gw_flush (c);
     for (int i = 0; i < c->ndirty; i++) {
         s_flush_one (c, c->dirty[i]);
         c->out[c->dirty[i]].dirty = false;
@@ -457,6 +461,10 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
             tp__dead_letter (c, to, m);
             return 0;
         }
+        if (gw == c) { /* worker 0 hosting the gateway: straight out */
+            tp__gw_forward (c, to, m);
+            return 0;
+        }
         s_out_append (c, gw->id, to, m);
         return 0;
     }
@@ -516,7 +524,7 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
 {
     tp_system *sys = c->sys;
     if (r->dst_index == TP__CTL_INDEX) {
-        if (c->kind == TP__CTX_GATEWAY && r->aux >= 100) {
+        if (r->aux >= 100 && tp__is_gw (c)) {
             tp_msg *m = tp__msg_alloc ();
             m->tag = r->tag;
             m->from = (tp_ref){r->from_node, r->from_index, r->from_gen};
@@ -544,22 +552,6 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
     tp_msg *m = tp__msg_alloc ();
     m->tag = r->tag;
     m->from = (tp_ref){r->from_node, r->from_index, r->from_gen};
-    if (c->kind == TP__CTX_GATEWAY) {
-        m->flags = r->flags;
-        m->aux = r->aux;
-        m->corr = r->corr;
-        if (zb) {
-            zmq_msg_init (&m->u.zmsg);
-            zmq_msg_move (&m->u.zmsg, zb);
-            m->body = zmq_msg_data (&m->u.zmsg);
-            m->size = m->cap = (uint32_t) zmq_msg_size (&m->u.zmsg);
-            m->flags |= TP__MSG_ZMQ;
-        }
-        else if (r->size)
-            tp__msg_append (m, body, r->size);
-        tp__gw_forward (c, (tp_ref){r->dst_node, r->dst_index, r->dst_gen}, m);
-        return;
-    }
     m->flags = r->flags;
     m->aux = r->aux;
     m->corr = r->corr;
@@ -572,6 +564,15 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
     }
     else if (r->size)
         tp__msg_append (m, body, r->size);
+    if (r->dst_node && r->dst_node != sys->node) {
+        /* for another node: only the gateway is sent these */
+        tp_ref far = {r->dst_node, r->dst_index, r->dst_gen};
+        if (tp__is_gw (c))
+            tp__gw_forward (c, far, m);
+        else
+            tp__dead_letter (c, far, m);
+        return;
+    }
     tp_ref to = {sys->node, r->dst_index, r->dst_gen};
     tp__slot *s = tp__slot_get (sys, r->dst_index);
     if (!s || atomic_load_explicit (&s->gen, memory_order_acquire) != r->dst_gen
@@ -634,8 +635,10 @@ s_drain (tp__ctx *c, bool force, int max_frames)
                 continue;
             if (c->consumed < avail)
                 c->consumed = avail;
+            c->pull_armed = true;
             break; /* (consumed_pub is published below) */
         }
+        c->pull_armed = false;
         c->consumed++;
         got++;
         if (zmq_msg_more (&f)) {
@@ -700,8 +703,11 @@ s_idle (tp__ctx *c)
        while spinning so that a peer sharing this core (more runnable
        threads than cores) gets to run instead of waiting for our slice
        to end. */
+    /* (Not while hosting the gateway: replies from the network come
+       tens of microseconds later, and the spin would take the CPU from
+       ZeroMQ's I/O thread that brings them.) */
     int spin_us = c->sys->spin_us;
-    if (spin_us > 0) {
+    if (spin_us > 0 && !tp__is_gw (c)) {
         uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
         for (int i = 1;; i++) {
             if (s_has_input (c))
@@ -716,9 +722,12 @@ s_idle (tp__ctx *c)
             }
         }
     }
-    int64_t ms = tp__timer_next_ms (c, tp__now_ns ());
+    uint64_t now = tp__now_ns ();
+    int64_t ms = tp__timer_next_ms (c, now);
     if (ms == 0)
         return false;
+    if (TP__UNLIKELY (tp__is_gw (c))) /* sleep on the network too */
+        return tp__gw_sleep (c, ms > INT32_MAX ? INT32_MAX : (long) ms);
     zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
     return zmq_poll (&it, 1, ms > INT32_MAX ? INT32_MAX : (long) ms) > 0;
 }
@@ -764,6 +773,8 @@ tp__ctx_loop (void *arg)
            message nodes faster than the actors can run them. */
         s_drain (c, woke, c->rq_head ? TP__DRAIN_BUSY : INT32_MAX);
         woke = false;
+        if (TP__UNLIKELY (tp__is_gw (c)))
+            tp__gw_serve (c);
         if (c->shutdown)
             break;
         for (int turns = 0; c->rq_head && turns < 256; turns++) {
@@ -778,7 +789,7 @@ tp__ctx_loop (void *arg)
                queue empty is flushed at once (below or in s_idle). */
             if ((turns & 7) == 7 || !c->rq_head
                 || (c->ndirty && s_dst_idle (c, c->dirty[0]))) {
-                if (c->ndirty)
+                if (c->ndirty || c->gw_dirty)
                     tp__flush (c);
                 if (TP__UNLIKELY (c->backlogged >= 0))
                     s_pace (c);
@@ -797,7 +808,8 @@ tp__ctx_loop (void *arg)
     }
     tp__flush (c);
     s_shutdown_actors (c);
-    tp__ctx_close (c);
+    if (!tp__is_gw (c))
+        tp__ctx_close (c); /* (tp__gw_shutdown still reads the gateway's) */
     tp__msg_cache_flush ();
     tp__tl_ctx = NULL;
     atomic_store (&c->finished, 1);

@@ -19,14 +19,19 @@
 */
 #include "runtime.h"
 
-#if __has_include("wire.h")
 #include "wire.h"
 
+#include <poll.h>
 #include <sched.h>
 
-#define GW_MAX_PEERS 256
+#define TP__GW_CHECK_NS 50000u /* busy host: look at the fds this often */
+#define TP__GW_BATCH_BYTES 32768u /* a peer's batch is sent at this size */
+#define TP__GW_READ_BUSY 2 /* frames per socket per loop while busy */
+#define TP__GW_TAKE_BUSY 1024 /* envelopes per loop while busy */
+#define TP__GW_TAKE_IDLE 8192 /* envelopes per loop while idle */
+
+
 #define GW_DOWN_AFTER 3      /* heartbeat intervals of silence */
-#define GW_MAX_FRAME (16u * 1024u * 1024u)
 #define TP__DRAIN_MAX_NS 30000000000ull /* longest wait for DRAIN_ACKs */
 
 /*  A monitor or link that crosses to a peer. */
@@ -48,6 +53,11 @@ typedef struct gw_peer {
     bool drained;           /* DRAIN_ACK received */
     uint64_t incarnation;
     uint64_t last_rx;       /* ns */
+    int fd;                 /* ZMQ_FD of dealer */
+    uint8_t *out;           /* batch: envelopes as bin items */
+    size_t out_len, out_cap;
+    uint32_t out_n;         /* envelopes in out */
+    bool hot;               /* dealer may hold frames */
     gw_watch *watches;
 } gw_peer;
 
@@ -55,10 +65,14 @@ struct tp__gw {
     void *router;
     char endpoints[8][256];
     int nendpoints;
-    gw_peer peers[GW_MAX_PEERS];
+    gw_peer peers[TP__GW_MAX_PEERS];
     int npeers;
     uint64_t incarnation;
     uint64_t next_beat;     /* ns */
+    uint64_t next_check;    /* ns: look at the fds again (tp__gw_serve) */
+    int router_fd;          /* ZMQ_FD of router */
+    bool router_hot;        /* router may hold frames */
+    uint32_t taken, budget; /* envelopes read in this tp__gw_serve, cap */
     bool bad_logged;
     /* counters, readable by other threads */
     _Atomic uint64_t frames_in, frames_out, bytes_in, bytes_out, frames_bad,
@@ -98,29 +112,134 @@ s_bad (tp__gw *g, const char *why)
 /* ------------------------------------------------------------------ */
 /*  Sending envelopes                                                  */
 
+/*  Sends one frame, head then body bytes, to p as one ZeroMQ message
+    written in place (no intermediate buffer). */
 static int
-s_send_env (tp_system *sys, gw_peer *p, const tp__env *e)
+s_send_frame (tp_system *sys, gw_peer *p, const uint8_t *head, size_t hlen,
+              const uint8_t *body, size_t blen)
 {
     tp__gw *g = sys->gw;
-    uint8_t *buf;
-    size_t len;
-    if (tp__wire_encode (e, &buf, &len) != 0)
-        return TP_EINVAL;
+    zmq_msg_t f;
+    if (zmq_msg_init_size (&f, hlen + blen) != 0)
+        return TP_ENODE;
+    memcpy (zmq_msg_data (&f), head, hlen);
+    if (blen)
+        memcpy ((uint8_t *) zmq_msg_data (&f) + hlen, body, blen);
     int rc;
-    if (p->dealer)
-        rc = zmq_send (p->dealer, buf, len, ZMQ_DONTWAIT);
+    if (p->dealer) {
+        rc = zmq_msg_send (&f, p->dealer, ZMQ_DONTWAIT);
+        p->hot = true;
+    }
     else {
+        g->router_hot = true;
         rc = zmq_send (g->router, p->name, strlen (p->name),
                        ZMQ_SNDMORE | ZMQ_DONTWAIT);
         if (rc >= 0)
-            rc = zmq_send (g->router, buf, len, ZMQ_DONTWAIT);
+            rc = zmq_msg_send (&f, g->router, ZMQ_DONTWAIT);
     }
-    free (buf);
-    if (rc < 0)
+    if (rc < 0) {
+        zmq_msg_close (&f);
         return TP_ENODE;
+    }
     atomic_fetch_add_explicit (&g->frames_out, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit (&g->bytes_out, len, memory_order_relaxed);
+    atomic_fetch_add_explicit (&g->bytes_out, hlen + blen,
+                               memory_order_relaxed);
     return 0;
+}
+
+static void s_env_init (tp__env *e, tp_system *sys, uint32_t kind);
+
+/*  Sends what p's batch holds: one envelope as itself, several as one
+    BATCH frame. Returns 0 or TP_ENODE (every envelope in it is lost). */
+static int
+s_batch_flush (tp_system *sys, gw_peer *p)
+{
+    if (p->out_n == 0)
+        return 0;
+    int rc;
+    if (p->out_n == 1) /* skip the bin header: the envelope goes alone */
+        rc = s_send_frame (sys, p, p->out + 5, p->out_len - 5, NULL, 0);
+    else {
+        tp__env e;
+        s_env_init (&e, sys, TP__WIRE_BATCH);
+        e.body = p->out;
+        e.body_len = p->out_len;
+        uint8_t head[TP__WIRE_HEAD_MAX];
+        size_t hlen;
+        rc = tp__wire_head (&e, head, &hlen);
+        if (rc == 0)
+            rc = s_send_frame (sys, p, head, hlen, p->out, p->out_len);
+    }
+    if (rc)
+        atomic_fetch_add_explicit (&sys->dead_letters, p->out_n,
+                                   memory_order_relaxed);
+    p->out_len = 0;
+    p->out_n = 0;
+    return rc;
+}
+
+/*  Adds envelope e to p's batch, sent at the next flush (or now, when the
+    batch is full). Returns 0 or TP_EINVAL / TP_ETOOBIG (e not sent). */
+static int
+s_batch_add (tp__ctx *c, gw_peer *p, const tp__env *e)
+{
+    tp_system *sys = c->sys;
+    uint8_t head[TP__WIRE_HEAD_MAX];
+    size_t hlen;
+    int rc = tp__wire_head (e, head, &hlen);
+    if (rc)
+        return rc;
+    size_t need = 5 + hlen + e->body_len;
+    if (p->out_n && p->out_len + need > TP__GW_BATCH_BYTES)
+        s_batch_flush (sys, p);
+    if (need > p->out_cap - p->out_len) {
+        size_t cap = p->out_cap ? p->out_cap : 4096;
+        while (cap - p->out_len < need)
+            cap *= 2;
+        p->out = tp__realloc (p->out, cap);
+        p->out_cap = cap;
+    }
+    uint8_t *w = p->out + p->out_len;
+    uint32_t n = (uint32_t) (hlen + e->body_len);
+    w[0] = 0xc6; /* bin 32 */
+    w[1] = (uint8_t) (n >> 24);
+    w[2] = (uint8_t) (n >> 16);
+    w[3] = (uint8_t) (n >> 8);
+    w[4] = (uint8_t) n;
+    memcpy (w + 5, head, hlen);
+    if (e->body_len)
+        memcpy (w + 5 + hlen, e->body, e->body_len);
+    p->out_len += need;
+    p->out_n++;
+    if (p->out_len >= TP__GW_BATCH_BYTES)
+        s_batch_flush (sys, p);
+    else
+        c->gw_dirty = true;
+    return 0;
+}
+
+/*  Sends every pending batch (tp__flush calls this on the gateway's ctx,
+    so batches leave when local ones do: at the end of a run of turns). */
+void
+tp__gw_flush (tp__ctx *c)
+{
+    tp__gw *g = c->sys->gw;
+    c->gw_dirty = false;
+    for (int i = 0; i < g->npeers; i++)
+        if (g->peers[i].out_n)
+            s_batch_flush (c->sys, &g->peers[i]);
+}
+
+/*  Sends e to p at once, after anything batched for p (FIFO holds). */
+static int
+s_send_env (tp_system *sys, gw_peer *p, const tp__env *e)
+{
+    s_batch_flush (sys, p);
+    uint8_t head[TP__WIRE_HEAD_MAX];
+    size_t hlen;
+    if (tp__wire_head (e, head, &hlen) != 0)
+        return TP_EINVAL;
+    return s_send_frame (sys, p, head, hlen, e->body, e->body_len);
 }
 
 static void
@@ -137,7 +256,6 @@ s_send_control (tp_system *sys, gw_peer *p, uint32_t kind)
 {
     tp__env e;
     s_env_init (&e, sys, kind);
-    uint8_t body[128];
     tp_msg *m = NULL;
     if (kind == TP__WIRE_HELLO) {
         m = tp__msg_alloc ();
@@ -147,7 +265,6 @@ s_send_control (tp_system *sys, gw_peer *p, uint32_t kind)
         e.body = tp_msg_body (m);
         e.body_len = tp_msg_size (m);
     }
-    (void) body;
     s_send_env (sys, p, &e);
     tp__msg_free (m);
 }
@@ -178,7 +295,7 @@ static gw_peer *
 s_peer_new (tp_system *sys)
 {
     tp__gw *g = sys->gw;
-    if (g->npeers >= GW_MAX_PEERS)
+    if (g->npeers >= TP__GW_MAX_PEERS)
         return NULL;
     pthread_mutex_lock (&sys->lock);
     gw_peer *p = &g->peers[g->npeers++];
@@ -254,6 +371,12 @@ s_peer_down (tp__ctx *c, gw_peer *p)
     tp_tag_t noconn = tp_tag ("noconnect");
     s_set_up (sys, p, false);
     atomic_fetch_add (&sys->gw->nodes_down, 1);
+    if (p->out_n) { /* batched for the old connection: lost with it */
+        atomic_fetch_add_explicit (&sys->dead_letters, p->out_n,
+                                   memory_order_relaxed);
+        p->out_len = 0;
+        p->out_n = 0;
+    }
     while (p->watches) {
         gw_watch *w = p->watches;
         p->watches = w->next;
@@ -338,12 +461,11 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
     e.from_index = m->from.index;
     e.from_gen = m->from.gen;
     if (!tp_ref_is_nil (m->from) && m->from.node != sys->node) {
-        /* forwarded on behalf of a third node: keep its name */
-        const char *n = tp_node_name (m->from.node);
-        if (n) {
-            e.from_node = n;
-            e.from_node_len = strlen (n);
-        }
+        /* Forwarded on behalf of a third node. A peer accepts from_node
+           only as the name of the connection's node (PROTOCOL.md §4), so
+           the original sender cannot travel: it arrives without one. */
+        e.from_index = 0;
+        e.from_gen = 0;
     }
     e.tag = m->tag;
     e.corr = m->corr;
@@ -351,7 +473,7 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
               | (m->flags & TP__MSG_REPLY ? TP__WIRE_F_REPLY : 0);
     e.body = m->body;
     e.body_len = m->size;
-    if (s_send_env (sys, p, &e) != 0 && !(m->flags & TP__MSG_SYS))
+    if (s_batch_add (c, p, &e) != 0 && !(m->flags & TP__MSG_SYS))
         atomic_fetch_add_explicit (&sys->dead_letters, 1,
                                    memory_order_relaxed);
     tp__msg_free (m);
@@ -417,17 +539,24 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
 
 static void
 s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
-            const void *data, size_t len)
+            const void *data, size_t len, bool inner)
 {
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
-    atomic_fetch_add_explicit (&g->frames_in, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit (&g->bytes_in, len, memory_order_relaxed);
+    if (!inner) {
+        atomic_fetch_add_explicit (&g->frames_in, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit (&g->bytes_in, len, memory_order_relaxed);
+    }
     tp__env e;
     int rc = tp__wire_decode (data, len, &e);
+    g->taken++;
     if (rc != 0) {
         s_bad (g, rc == TP_ENOTSUP ? "unknown protocol version"
                                    : "malformed envelope");
+        return;
+    }
+    if (inner && (e.kind == TP__WIRE_HELLO || e.kind == TP__WIRE_BATCH)) {
+        s_bad (g, "HELLO or BATCH inside a BATCH");
         return;
     }
     if (e.kind == TP__WIRE_HELLO) {
@@ -453,6 +582,20 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     switch (e.kind) {
     case TP__WIRE_HEARTBEAT:
         return;
+    case TP__WIRE_BATCH: {
+        /* each item is an envelope of its own; a bad item ends the batch
+           (what came before it stands) */
+        const uint8_t *q = e.body, *env;
+        size_t left = e.body_len, elen;
+        int n = 0;
+        while ((rc = tp__wire_batch_next (&q, &left, &env, &elen)) == 0) {
+            s_on_frame (c, p, rid, rid_len, env, elen, true);
+            n++;
+        }
+        if (rc < 0 || n < 2)
+            s_bad (g, "malformed BATCH");
+        return;
+    }
     case TP__WIRE_DRAIN:
         s_send_control (sys, p, TP__WIRE_DRAIN_ACK);
         return;
@@ -585,33 +728,56 @@ s_beat (tp__ctx *c, uint64_t now)
     g->next_beat = now + hb;
 }
 
+/*  Readiness of the node's sockets. A ZeroMQ socket's ZMQ_FD only tells
+    that the socket has commands to process; once a read has come back
+    empty the fd fires again on the next arrival. So each socket is "hot"
+    (may hold frames: read it) or cold (saw EAGAIN: wait for its fd). A
+    send may process the socket's commands and swallow the fd's signal,
+    so sending makes a socket hot too. This costs one poll() for all of
+    the node's sockets where zmq_poll would check each socket twice with
+    two system calls apiece. */
+
+static int
+s_fd_of (void *sock)
+{
+    int fd = -1;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt (sock, ZMQ_FD, &fd, &len) != 0)
+        return -1;
+    return fd;
+}
+
 static void
-s_read_router (tp__ctx *c)
+s_read_router (tp__ctx *c, int max)
 {
     tp__gw *g = c->sys->gw;
-    for (int n = 0; n < 256; n++) {
+    for (int n = 0; n < max && g->taken < g->budget; n++) {
         zmq_msg_t rid, body;
         zmq_msg_init (&rid);
         if (zmq_msg_recv (&rid, g->router, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&rid);
+            if (errno != EINTR)
+                g->router_hot = false;
             return;
         }
         zmq_msg_init (&body);
         bool ok = zmq_msg_more (&rid)
                   && zmq_msg_recv (&body, g->router, ZMQ_DONTWAIT) >= 0;
         /* a well-formed frame has exactly two parts: drop extra parts */
-        while (ok && zmq_msg_more (&body)) {
-            zmq_msg_t extra;
-            zmq_msg_init (&extra);
-            zmq_msg_recv (&extra, g->router, ZMQ_DONTWAIT);
-            zmq_msg_close (&extra);
+        if (ok && zmq_msg_more (&body)) {
             ok = false;
-            if (!zmq_msg_more (&extra))
-                break;
+            bool more = true;
+            while (more) {
+                zmq_msg_t extra;
+                zmq_msg_init (&extra);
+                more = zmq_msg_recv (&extra, g->router, ZMQ_DONTWAIT) >= 0
+                       && zmq_msg_more (&extra);
+                zmq_msg_close (&extra);
+            }
         }
         if (ok)
             s_on_frame (c, NULL, zmq_msg_data (&rid), zmq_msg_size (&rid),
-                        zmq_msg_data (&body), zmq_msg_size (&body));
+                        zmq_msg_data (&body), zmq_msg_size (&body), false);
         else
             s_bad (g, "frame without exactly two parts");
         zmq_msg_close (&rid);
@@ -620,62 +786,156 @@ s_read_router (tp__ctx *c)
 }
 
 static void
-s_read_dealer (tp__ctx *c, gw_peer *p)
+s_read_dealer (tp__ctx *c, gw_peer *p, int max)
 {
-    for (int n = 0; n < 256; n++) {
+    tp__gw *g = c->sys->gw;
+    for (int n = 0; n < max && g->taken < g->budget; n++) {
         zmq_msg_t f;
         zmq_msg_init (&f);
         if (zmq_msg_recv (&f, p->dealer, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&f);
+            if (errno != EINTR)
+                p->hot = false;
             return;
         }
         if (zmq_msg_more (&f)) {
             s_bad (c->sys->gw, "multi-part frame");
-            do {
-                zmq_msg_recv (&f, p->dealer, ZMQ_DONTWAIT);
-            } while (zmq_msg_more (&f));
+            bool more = true;
+            while (more)
+                more = zmq_msg_recv (&f, p->dealer, ZMQ_DONTWAIT) >= 0
+                       && zmq_msg_more (&f);
         }
         else
-            s_on_frame (c, p, NULL, 0, zmq_msg_data (&f), zmq_msg_size (&f));
+            s_on_frame (c, p, NULL, 0, zmq_msg_data (&f), zmq_msg_size (&f),
+                        false);
         zmq_msg_close (&f);
     }
 }
 
+/*  poll() on the fds of the node's sockets, plus `extra` (>= 0) first;
+    marks the sockets whose fd fired hot. Returns the revents of extra. */
+static short
+s_poll_fds (tp__gw *g, int extra, long ms)
+{
+    struct pollfd pf[2 + TP__GW_MAX_PEERS];
+    gw_peer *who[2 + TP__GW_MAX_PEERS];
+    int n = 0;
+    if (extra >= 0)
+        pf[n++] = (struct pollfd){extra, POLLIN, 0};
+    int first = n;
+    if (g->router_fd >= 0)
+        pf[n++] = (struct pollfd){g->router_fd, POLLIN, 0};
+    int first_peer = n;
+    for (int i = 0; i < g->npeers; i++)
+        if (g->peers[i].dealer && g->peers[i].fd >= 0) {
+            who[n] = &g->peers[i];
+            pf[n++] = (struct pollfd){g->peers[i].fd, POLLIN, 0};
+        }
+    if (poll (pf, (nfds_t) n, (int) (ms > INT32_MAX ? INT32_MAX : ms)) <= 0)
+        return 0;
+    if (first < first_peer && pf[first].revents)
+        g->router_hot = true;
+    for (int i = first_peer; i < n; i++)
+        if (pf[i].revents)
+            who[i]->hot = true;
+    g->next_check = tp__now_ns () + TP__GW_CHECK_NS;
+    return extra >= 0 ? pf[0].revents : 0;
+}
+
+static bool
+s_any_hot (tp__gw *g)
+{
+    if (g->router_hot)
+        return true;
+    for (int i = 0; i < g->npeers; i++)
+        if (g->peers[i].hot && g->peers[i].dealer)
+            return true;
+    return false;
+}
+
+/*  Milliseconds until the next heartbeat is due (0 if it is). */
+long
+tp__gw_wait_ms (tp_system *sys, uint64_t now)
+{
+    tp__gw *g = sys->gw;
+    if (now >= g->next_beat)
+        return 0;
+    return (long) ((g->next_beat - now) / 1000000u) + 1;
+}
+
+/*  Reads what the network brought (bounded per socket), then greets the
+    peers if a heartbeat is due. Reading first matters when the host was
+    busy for a while: frames that waited in our sockets prove the peers
+    alive before the silence rule looks at them. Never blocks; costs no
+    system call unless a socket is hot or TP__GW_CHECK_NS passed since the
+    fds were last looked at. */
+void
+tp__gw_serve (tp__ctx *c)
+{
+    tp__gw *g = c->sys->gw;
+    uint64_t now = tp__now_ns ();
+    if (now >= g->next_check)
+        s_poll_fds (g, -1, 0);
+    /* With actors waiting to run, take few frames (each may be a batch of
+       many messages): the rest waits in ZeroMQ as compact frames instead
+       of piling up as message nodes faster than the actors run them. */
+    int max = c->rq_head ? TP__GW_READ_BUSY : 256;
+    g->taken = 0;
+    g->budget = c->rq_head ? TP__GW_TAKE_BUSY : TP__GW_TAKE_IDLE;
+    if (g->router_hot)
+        s_read_router (c, max);
+    for (int i = 0; i < g->npeers; i++)
+        if (g->peers[i].dealer && g->peers[i].hot)
+            s_read_dealer (c, &g->peers[i], max);
+    now = tp__now_ns ();
+    if (now >= g->next_beat)
+        s_beat (c, now);
+}
+
+/*  Sleeps up to ms (-1: until the next heartbeat) until c's PULL socket
+    or one of the node's sockets has input. Returns false at once if a
+    node socket is hot (serve it first). Returns true when the PULL
+    socket may have frames (drain it with force). */
+bool
+tp__gw_sleep (tp__ctx *c, long ms)
+{
+    tp__gw *g = c->sys->gw;
+    if (s_any_hot (g))
+        return false;
+    long beat = tp__gw_wait_ms (c->sys, tp__now_ns ());
+    if (ms < 0 || ms > beat)
+        ms = beat;
+    if (ms == 0)
+        return false;
+    if (!c->pull_armed) {
+        /* The PULL socket's fd only fires for arrivals after a read that
+           came back empty; make sure that read has happened. */
+        int ev = 0;
+        size_t len = sizeof ev;
+        if (zmq_getsockopt (c->pull, ZMQ_EVENTS, &ev, &len) != 0
+            || (ev & ZMQ_POLLIN))
+            return true;
+        c->pull_armed = true;
+    }
+    if (c->pull_fd < 0)
+        c->pull_fd = s_fd_of (c->pull);
+    return s_poll_fds (g, c->pull_fd, ms) != 0;
+}
+
+/*  The gateway on a thread of its own (tp_system_opts.gateway_thread). */
 static void *
 s_gw_loop (void *arg)
 {
     tp__ctx *c = arg;
-    tp_system *sys = c->sys;
-    tp__gw *g = sys->gw;
     tp__tl_ctx = c;
-    zmq_pollitem_t items[2 + GW_MAX_PEERS];
+    bool woke = false;
     while (!c->shutdown) {
-        uint64_t now = tp__now_ns ();
-        if (now >= g->next_beat)
-            s_beat (c, now);
-        int n = 0;
-        items[n++] = (zmq_pollitem_t){c->pull, 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){g->router, 0, ZMQ_POLLIN, 0};
-        int first_dealer = n;
-        gw_peer *dp[GW_MAX_PEERS];
-        for (int i = 0; i < g->npeers; i++)
-            if (g->peers[i].dealer) {
-                dp[n - first_dealer] = &g->peers[i];
-                items[n++] = (zmq_pollitem_t){g->peers[i].dealer, 0, ZMQ_POLLIN,
-                                              0};
-            }
-        long wait_ms = (long) ((g->next_beat - now) / 1000000u) + 1;
-        if (atomic_load (&c->inbound) > c->consumed)
-            wait_ms = 0;
-        if (zmq_poll (items, n, wait_ms) < 0 && errno != EINTR)
-            break;
-        tp__ctx_drain (c, items[0].revents & ZMQ_POLLIN, INT32_MAX);
-        if (items[1].revents & ZMQ_POLLIN)
-            s_read_router (c);
-        for (int i = first_dealer; i < n; i++)
-            if (items[i].revents & ZMQ_POLLIN)
-                s_read_dealer (c, dp[i - first_dealer]);
+        tp__ctx_drain (c, woke, INT32_MAX);
+        tp__gw_serve (c);
         tp__flush (c);
+        woke = false;
+        if (!c->shutdown && atomic_load (&c->inbound) <= c->consumed)
+            woke = tp__gw_sleep (c, -1);
     }
     tp__tl_ctx = NULL;
     atomic_store (&c->finished, 1);
@@ -693,6 +953,9 @@ tp__gw_shutdown (tp_system *sys)
     if (!c)
         return;
     tp__gw *g = sys->gw;
+    /* Hosted or not, the gateway's thread stops last (tp_system_destroy
+       leaves it running), and its PULL socket stays open for the records
+       other ctxs sent it on their way out. */
     tp__ctl (tp__ctx_external (sys), c, TP__CTL_SHUTDOWN, 0);
     pthread_join (c->thread, NULL);
     c->joined = true;
@@ -710,25 +973,12 @@ tp__gw_shutdown (tp_system *sys)
        the wait for it; TP__DRAIN_MAX_NS bounds the whole. */
     uint64_t end = tp__now_ns () + TP__DRAIN_MAX_NS;
     while (waiting > 0 && tp__now_ns () < end) {
-        uint64_t now = tp__now_ns ();
-        if (now >= g->next_beat)
-            s_beat (c, now);
-        zmq_pollitem_t items[1 + GW_MAX_PEERS];
-        gw_peer *dp[GW_MAX_PEERS];
-        int n = 0;
-        items[n++] = (zmq_pollitem_t){g->router, 0, ZMQ_POLLIN, 0};
-        for (int i = 0; i < g->npeers; i++)
-            if (g->peers[i].dealer) {
-                dp[n - 1] = &g->peers[i];
-                items[n++] = (zmq_pollitem_t){g->peers[i].dealer, 0, ZMQ_POLLIN,
-                                              0};
-            }
-        zmq_poll (items, n, 50);
-        if (items[0].revents & ZMQ_POLLIN)
-            s_read_router (c);
-        for (int i = 1; i < n; i++)
-            if (items[i].revents & ZMQ_POLLIN)
-                s_read_dealer (c, dp[i - 1]);
+        if (!s_any_hot (g)) {
+            long wait_ms = tp__gw_wait_ms (sys, tp__now_ns ());
+            s_poll_fds (g, -1, wait_ms < 50 ? wait_ms : 50);
+        }
+        tp__gw_serve (c);
+        tp__flush (c);
         waiting = 0;
         for (int i = 0; i < g->npeers; i++)
             if (g->peers[i].up && !g->peers[i].drained)
@@ -753,6 +1003,8 @@ tp__gw_free (tp_system *sys)
     tp__gw *g = sys->gw;
     if (!g)
         return;
+    for (int i = 0; i < g->npeers; i++)
+        free (g->peers[i].out);
     for (int i = 0; i < g->npeers; i++)
         while (g->peers[i].watches) {
             gw_watch *w = g->peers[i].watches;
@@ -781,7 +1033,7 @@ s_gw_start (tp_system *sys)
     g->incarnation = s_incarnation ();
     g->router = zmq_socket (sys->zctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
-    int64_t maxmsg = GW_MAX_FRAME;
+    int64_t maxmsg = TP__WIRE_MAX_FRAME;
     const char *name = tp_node_name (sys->node);
     zmq_setsockopt (g->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     /* Never drop silently: an unknown routing id is an error we count,
@@ -793,7 +1045,18 @@ s_gw_start (tp_system *sys)
     zmq_setsockopt (g->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt (g->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (g->router, ZMQ_ROUTING_ID, name, strlen (name));
+    g->router_fd = s_fd_of (g->router);
+    g->router_hot = true;
     sys->gw = g;
+    if (!sys->gw_thread) {
+        /* Hosted by worker 0 (decision 19): its loop polls these sockets.
+           The release store hands the sockets over to that thread; the
+           command that follows (bind or connect) wakes it. */
+        atomic_store_explicit (&sys->gw_ctx, sys->ctxs[0],
+                               memory_order_release);
+        pthread_mutex_unlock (&once);
+        return 0;
+    }
     tp__ctx *c = tp__ctx_new (sys, TP__CTX_GATEWAY);
     if (!c) {
         zmq_close (g->router);
@@ -869,7 +1132,7 @@ tp__gw_control (tp__ctx *c, int cmd, tp_msg *m)
             void *d = zmq_socket (sys->zctx, ZMQ_DEALER);
             const char *name = tp_node_name (sys->node);
             int zero = 0, ivl = 100;
-            int64_t maxmsg = GW_MAX_FRAME;
+            int64_t maxmsg = TP__WIRE_MAX_FRAME;
             zmq_setsockopt (d, ZMQ_ROUTING_ID, name, strlen (name));
             zmq_setsockopt (d, ZMQ_LINGER, &zero, sizeof zero);
             zmq_setsockopt (d, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
@@ -889,6 +1152,8 @@ tp__gw_control (tp__ctx *c, int cmd, tp_msg *m)
             pthread_mutex_lock (&sys->lock);
             snprintf (p->endpoint, sizeof p->endpoint, "%s", ep);
             p->dealer = d;
+            p->fd = s_fd_of (d);
+            p->hot = true;
             pthread_mutex_unlock (&sys->lock);
             s_send_control (sys, p, TP__WIRE_HELLO);
         }
@@ -1066,7 +1331,7 @@ tp_whereis_any (tp_system *sys, const char *name, int timeout_ms, tp_ref *ref)
     *ref = tp_whereis (sys, name);
     if (!tp_ref_is_nil (*ref))
         return 0;
-    uint32_t nodes[GW_MAX_PEERS];
+    uint32_t nodes[TP__GW_MAX_PEERS];
     int n = 0;
     pthread_mutex_lock (&sys->lock);
     tp__gw *g = sys->gw;
@@ -1106,16 +1371,3 @@ tp_node_stats_get (tp_system *sys, tp_node_stats *st)
     st->frames_bad = atomic_load (&g->frames_bad);
     st->nodes_down = atomic_load (&g->nodes_down);
 }
-
-#else /* the wire codec has not landed yet: nodes are unavailable */
-
-void tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m) { (void) to; tp__dead_letter (c, to, m); }
-void tp__gw_control (tp__ctx *c, int cmd, tp_msg *m) { (void) c; (void) cmd; tp__msg_free (m); }
-void tp__gw_shutdown (tp_system *sys) { (void) sys; }
-void tp__gw_free (tp_system *sys) { (void) sys; }
-int tp_node_bind (tp_system *s, const char *e, char *b, size_t n) { (void) s; (void) e; (void) b; (void) n; return TP_ENOTSUP; }
-int tp_node_connect (tp_system *s, const char *e, int t, uint32_t *n) { (void) s; (void) e; (void) t; (void) n; return TP_ENOTSUP; }
-int tp_whereis_at (tp_system *s, const char *a, const char *b, int t, tp_ref *r) { (void) s; (void) a; (void) b; (void) t; (void) r; return TP_ENOTSUP; }
-bool tp_node_up (tp_system *s, uint32_t n) { (void) s; (void) n; return false; }
-void tp_node_stats_get (tp_system *s, tp_node_stats *st) { (void) s; memset (st, 0, sizeof *st); }
-#endif

@@ -142,6 +142,9 @@ struct tp__ctx {
     uint64_t processed;           /* messages run here (owner writes) */
     _Atomic uint64_t processed_pub; /* the same, readable by others */
     void *pull;                   /* PULL socket bound to my endpoint */
+    int pull_fd;                  /* its ZMQ_FD, -1 until needed */
+    bool pull_armed;              /* last read of pull came back empty */
+    bool gw_dirty;                /* gateway ctx: batches for peers wait */
     void **push;                  /* PUSH socket per destination ctx id */
     uint32_t *push_gen;           /* gen of the destination when connected */
     tp__outbuf *out;              /* batch per destination ctx id */
@@ -204,6 +207,7 @@ struct tp_system {
     _Atomic (tp__ctx *) gw_ctx;   /* the gateway, once started */
     struct tp__gw *gw;            /* its state (owned by its thread) */
     int heartbeat_ms;
+    bool gw_thread;               /* gateway on a thread of its own */
     /* dead-letter watcher */
     pthread_mutex_t dl_lock;
     tp_ref dl_watcher;
@@ -241,6 +245,14 @@ tp__rq_push (tp__ctx *c, tp_actor *a)
     c->rq_tail = a;
 }
 
+/*  True when c carries the node gateway (its own thread, or worker 0
+    hosting it). Only that ctx's thread gets true. */
+static inline bool
+tp__is_gw (const tp__ctx *c)
+{
+    return atomic_load_explicit (&c->sys->gw_ctx, memory_order_acquire) == c;
+}
+
 /* ctx.c */
 tp__ctx *tp__ctx_new (tp_system *sys, int kind);
 int tp__ctx_start (tp__ctx *ctx);
@@ -256,9 +268,14 @@ int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
 int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
 
 /* gateway.c */
+#define TP__GW_MAX_PEERS 256 /* nodes one node talks to */
 void tp__gw_forward (tp__ctx *gw, tp_ref to, tp_msg *msg);
 void tp__gw_control (tp__ctx *gw, int cmd, tp_msg *msg);
 void tp__gw_shutdown (tp_system *sys);
+long tp__gw_wait_ms (tp_system *sys, uint64_t now);
+void tp__gw_serve (tp__ctx *gw);
+bool tp__gw_sleep (tp__ctx *gw, long ms);
+void tp__gw_flush (tp__ctx *gw);
 void tp__gw_free (tp_system *sys);
 
 /* actor.c */

@@ -212,6 +212,7 @@ tp_system_new (const tp_system_opts *opts)
     sys->nworkers = o.workers;
     sys->batch = o.batch ? o.batch : 64;
     sys->heartbeat_ms = o.heartbeat_ms > 0 ? o.heartbeat_ms : 500;
+    sys->gw_thread = o.gateway_thread;
     sys->spin_us = o.spin_us < 0 ? 0 : o.spin_us ? o.spin_us : 50;
     const char *spin_env = getenv ("TP_SPIN_US");
     if (spin_env)

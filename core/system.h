@@ -38,6 +38,12 @@ typedef struct tp_system_opts {
                               The TP_SPIN_US environment variable overrides. */
     int heartbeat_ms;      /* node heartbeat interval; 0 = 500. A peer
                               silent for 3 intervals is declared down. */
+    bool gateway_thread;   /* false (default): worker 0 carries the node
+                              gateway, so its actors reach the network
+                              without a thread hop, but a turn on worker 0
+                              longer than 3 heartbeats makes peers declare
+                              this node down. true: the gateway gets a
+                              thread of its own (one more hop each way). */
 } tp_system_opts;
 
 typedef struct tp_system_stats {

@@ -4,9 +4,10 @@
     Both directions apply the same field rules (s_env_ok), so any frame
     that decodes re-encodes, and anything the encoder writes decodes.
 
-    ENCODING drives msgpack-c's msgpack_packer into a growable buffer
-    that is sized for the whole frame up front, so it is written with a
-    single allocation. msgpack-c packs every integer in its shortest
+    ENCODING drives msgpack-c's msgpack_packer over a fixed buffer for
+    the head (everything before the body bytes; at most
+    TP__WIRE_HEAD_MAX), so a sender can write head and body straight
+    into a ZeroMQ message. msgpack-c packs every integer in its shortest
     form: the output is canonical.
 
     DECODING first looks at the array header and the first element by
@@ -22,7 +23,7 @@ static const char *const s_kind_names[] = {
     "?",      "HELLO", "USER",   "MONITOR",      "DEMONITOR",
     "DOWN",   "LINK",  "UNLINK", "EXIT",         "STOP",
     "LOOKUP", "LOOKUP_REPLY",    "HEARTBEAT",    "DRAIN",
-    "DRAIN_ACK"};
+    "DRAIN_ACK", "BATCH"};
 
 _Static_assert (sizeof (unsigned) == sizeof (uint32_t),
                 "tp_unpack_raw's 'u' reads exactly the uint32 fields");
@@ -56,7 +57,7 @@ s_to_node (uint32_t kind)
 {
     return kind == TP__WIRE_HELLO || kind == TP__WIRE_LOOKUP
            || kind == TP__WIRE_HEARTBEAT || kind == TP__WIRE_DRAIN
-           || kind == TP__WIRE_DRAIN_ACK;
+           || kind == TP__WIRE_DRAIN_ACK || kind == TP__WIRE_BATCH;
 }
 
 /*  The field rules of a version 1 envelope, beyond msgpack types. */
@@ -80,44 +81,34 @@ s_env_ok (const tp__env *e)
 /* ------------------------------------------------------------------ */
 /*  Encoding                                                           */
 
-/*  A growable output buffer for msgpack_packer. */
+/*  A fixed output buffer for msgpack_packer (the envelope head). */
 typedef struct {
     uint8_t *data;
     size_t size; /* bytes written */
-    size_t cap;  /* bytes allocated */
-} s_wbuf;
+    size_t cap;
+} s_fbuf;
 
 static int
-s_wbuf_write (void *data, const char *buf, size_t len)
+s_fbuf_write (void *data, const char *buf, size_t len)
 {
-    s_wbuf *w = data;
-    if (len > w->cap - w->size) {
-        size_t cap = w->cap ? w->cap : 64;
-        while (cap - w->size < len)
-            cap *= 2;
-        w->data = tp__realloc (w->data, cap);
-        w->cap = cap;
-    }
+    s_fbuf *w = data;
+    if (len > w->cap - w->size)
+        return -1; /* cannot happen: TP__WIRE_HEAD_MAX bounds the head */
     memcpy (w->data + w->size, buf, len);
     w->size += len;
     return 0;
 }
 
 int
-tp__wire_encode (const tp__env *e, uint8_t **buf, size_t *len)
+tp__wire_head (const tp__env *e, uint8_t *out, size_t *len)
 {
-    if (!e || !buf || !len || !s_env_ok (e) || (!e->body && e->body_len))
+    if (!e || !out || !len || !s_env_ok (e) || (!e->body && e->body_len))
         return TP_EINVAL;
-    /*  Refuse before allocating: no body this big can fit. */
     if (e->body_len > TP__WIRE_MAX_FRAME || e->body_len > TP_MSG_MAX_BODY)
         return TP_ETOOBIG;
-    s_wbuf w = {NULL, 0, 0};
-    w.cap = e->body_len + TP__WIRE_HEAD_MAX;
-    w.data = tp__malloc (w.cap);
+    s_fbuf w = {out, 0, TP__WIRE_HEAD_MAX};
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &w, s_wbuf_write);
-    /*  s_wbuf_write never fails (out of memory aborts, see troupe.h), so
-        neither do these calls. */
+    msgpack_packer_init (&pk, &w, s_fbuf_write);
     msgpack_pack_array (&pk, 11);
     msgpack_pack_uint32 (&pk, TP__WIRE_VERSION);
     msgpack_pack_uint32 (&pk, e->kind);
@@ -130,16 +121,60 @@ tp__wire_encode (const tp__env *e, uint8_t **buf, size_t *len)
     msgpack_pack_uint64 (&pk, e->tag);
     msgpack_pack_uint64 (&pk, e->corr);
     msgpack_pack_uint32 (&pk, e->flags);
+    /* (a failed write leaves w.size short; the assert catches a head
+       that TP__WIRE_HEAD_MAX does not bound) */
     msgpack_pack_bin (&pk, e->body_len);
-    if (e->body_len)
-        msgpack_pack_bin_body (&pk, e->body, e->body_len);
-    assert (w.size <= e->body_len + TP__WIRE_HEAD_MAX);
-    if (w.size > TP__WIRE_MAX_FRAME) {
-        free (w.data);
+    assert (w.size > 0 && w.size <= TP__WIRE_HEAD_MAX);
+    if (w.size + e->body_len > TP__WIRE_MAX_FRAME)
         return TP_ETOOBIG;
-    }
-    *buf = w.data;
     *len = w.size;
+    return 0;
+}
+
+int
+tp__wire_encode (const tp__env *e, uint8_t **buf, size_t *len)
+{
+    if (!buf || !len)
+        return TP_EINVAL;
+    uint8_t head[TP__WIRE_HEAD_MAX];
+    size_t hlen;
+    int rc = tp__wire_head (e, head, &hlen);
+    if (rc)
+        return rc;
+    uint8_t *data = tp__malloc (hlen + e->body_len);
+    memcpy (data, head, hlen);
+    if (e->body_len)
+        memcpy (data + hlen, e->body, e->body_len);
+    *buf = data;
+    *len = hlen + e->body_len;
+    return 0;
+}
+
+int
+tp__wire_batch_next (const uint8_t **p, size_t *left, const uint8_t **env,
+                     size_t *env_len)
+{
+    if (*left == 0)
+        return 1;
+    const uint8_t *q = *p;
+    size_t n;
+    switch (q[0]) {
+    case 0xc4: n = 1; break;
+    case 0xc5: n = 2; break;
+    case 0xc6: n = 4; break;
+    default: return TP_EPROTO;
+    }
+    if (*left < 1 + n)
+        return TP_EPROTO;
+    uint64_t size = 0;
+    for (size_t i = 0; i < n; i++)
+        size = (size << 8) | q[1 + i];
+    if (size == 0 || size > *left - 1 - n)
+        return TP_EPROTO;
+    *env = q + 1 + n;
+    *env_len = (size_t) size;
+    *p = q + 1 + n + size;
+    *left -= 1 + n + size;
     return 0;
 }
 

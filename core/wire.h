@@ -1,6 +1,7 @@
 /*  core/wire.h: the node wire format (docs/PROTOCOL.md), version 1.
 
-    One ZeroMQ message = one frame = one msgpack array, the envelope:
+    One ZeroMQ message = one frame = one msgpack array, the envelope
+    (a BATCH envelope carries several others in its body):
         [version, kind, to_index, to_gen, from_node, from_index, from_gen,
          tag, corr, flags, body]
     Pure functions: no sockets, no runtime, no global state; safe from any
@@ -39,7 +40,10 @@ enum {
                               frame of the connection has been sent */
     TP__WIRE_DRAIN_ACK,    /* to the node; every frame before the DRAIN
                               was received */
-    TP__WIRE_KIND_MAX = TP__WIRE_DRAIN_ACK
+    TP__WIRE_BATCH,        /* to the node; body: two or more envelopes,
+                              each wrapped as a msgpack bin, back to back;
+                              none of them a BATCH */
+    TP__WIRE_KIND_MAX = TP__WIRE_BATCH
 };
 
 /*  Envelope flags: at most one of the two is set. */
@@ -71,6 +75,24 @@ typedef struct tp__env {
     msgpack form, so equal envelopes give equal bytes. */
 int
 tp__wire_encode (const tp__env *e, uint8_t **buf, size_t *len);
+
+/*  Encodes the head of e: every byte of the envelope before the body
+    bytes (the body's bin header included) into out, which has room for
+    TP__WIRE_HEAD_MAX bytes; *len is set to the bytes written. The frame
+    is the head followed by e->body_len body bytes. Same checks and
+    errors as tp__wire_encode (e->body may be NULL here: it is not read,
+    except that body NULL with body_len > 0 is TP_EINVAL). */
+int
+tp__wire_head (const tp__env *e, uint8_t *out, size_t *len);
+
+/*  Walks the body of a BATCH: reads one bin item at *p (*left bytes
+    remain), sets *env / *env_len to its bytes (an envelope to decode with
+    tp__wire_decode) and advances *p and *left past it. Returns 0, 1 when
+    *left is 0 (the end), or TP_EPROTO (not a bin, an empty bin, or a
+    length past the end). Reads nothing outside [*p, *p + *left). */
+int
+tp__wire_batch_next (const uint8_t **p, size_t *left, const uint8_t **env,
+                     size_t *env_len);
 
 /*  Decodes one frame of len bytes. Returns 0, TP_EPROTO (not a valid
     version 1 envelope), TP_ENOTSUP (an array whose first element is a

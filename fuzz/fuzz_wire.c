@@ -64,5 +64,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (again_len == len && memcmp (again, buf, len) == 0);
     free (again);
     free (buf);
+
+    if (e.kind == TP__WIRE_BATCH) {
+        /* walk the items as the gateway does: every item stays inside the
+           body, and the walk ends (at the end or on the first bad item) */
+        const uint8_t *p = e.body, *env;
+        size_t left = e.body_len, elen;
+        for (;;) {
+            const uint8_t *before = p;
+            int r = tp__wire_batch_next (&p, &left, &env, &elen);
+            if (r != 0) {
+                S_CHECK (r == 1 || (r == TP_EPROTO && p == before));
+                break;
+            }
+            S_CHECK (env > before && env + elen <= e.body + e.body_len);
+            S_CHECK (p == env + elen && elen > 0);
+            r = tp__wire_decode (env, elen, &d);
+            S_CHECK (r == 0 || r == TP_EPROTO || r == TP_ENOTSUP
+                     || r == TP_ETOOBIG);
+        }
+    }
     return 0;
 }

@@ -123,6 +123,40 @@ main (int argc, char **argv)
     free (s_frame ("drain_ack", TP__WIRE_DRAIN_ACK, node, node, 0, 0, 0, &len,
                    NULL));
 
+    /*  A BATCH of two items (a tell, then an exit), bin 8 and bin 32. */
+    {
+        size_t l1, l2;
+        uint8_t *a = s_frame ("batch_item_tell", TP__WIRE_USER, bob, alice,
+                              ping, 0, 0, &l1, "i", 1);
+        uint8_t *b = s_frame ("batch_item_exit", TP__WIRE_EXIT, alice, bob, 0,
+                              0, 0, &l2, "t", tp_tag ("normal"));
+        uint8_t items[512];
+        size_t n = 0;
+        if (l1 > 255 || l1 + l2 + 7 > sizeof items)
+            return 1;
+        items[n++] = 0xc4;
+        items[n++] = (uint8_t) l1;
+        memcpy (items + n, a, l1);
+        n += l1;
+        items[n++] = 0xc6;
+        items[n++] = 0;
+        items[n++] = 0;
+        items[n++] = (uint8_t) (l2 >> 8);
+        items[n++] = (uint8_t) l2;
+        memcpy (items + n, b, l2);
+        n += l2;
+        tp__env e = {.kind = TP__WIRE_BATCH, .from_node = "alpha",
+                     .from_node_len = 5, .body = items, .body_len = n};
+        uint8_t *f;
+        size_t fl;
+        if (tp__wire_encode (&e, &f, &fl) != 0)
+            return 1;
+        s_write ("batch", f, fl);
+        free (f);
+        free (a);
+        free (b);
+    }
+
     /*  The tell again in the widest encodings (valid). */
     static const uint8_t wide[] = {
         0xdd, 0, 0, 0, 11, 0xcf, 0, 0, 0, 0, 0, 0, 0, 1, 0xd3, 0, 0, 0, 0, 0,

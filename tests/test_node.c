@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "testutil.h"
+#include "wire.h"
 
 /* ---- child side ------------------------------------------------------ */
 
@@ -39,7 +40,8 @@ static const tp_behavior echo_b = {"echo", NULL, echo_receive, NULL};
 static void __attribute__ ((noreturn))
 s_child_serve (const char *name, const char *ep, int fd)
 {
-    tp_system_opts o = {.workers = 1, .node_name = name, .heartbeat_ms = 100};
+    tp_system_opts o = {.workers = 1, .node_name = name, .heartbeat_ms = 100,
+                        .gateway_thread = getenv ("TP_NODE_GWT") != NULL};
     tp_system *sys = tp_system_new (&o);
     char bound[256] = "";
     if (!sys || tp_node_bind (sys, ep, bound, sizeof bound) != 0)
@@ -58,7 +60,8 @@ s_child_serve (const char *name, const char *ep, int fd)
 static void __attribute__ ((noreturn))
 s_child_send (const char *name, const char *peer_ep, int n)
 {
-    tp_system_opts o = {.workers = 1, .node_name = name, .heartbeat_ms = 100};
+    tp_system_opts o = {.workers = 1, .node_name = name, .heartbeat_ms = 100,
+                        .gateway_thread = getenv ("TP_NODE_GWT") != NULL};
     tp_system *sys = tp_system_new (&o);
     uint32_t peer;
     tp_ref sink;
@@ -104,6 +107,11 @@ s_child_main (void)
     _exit (99);
 }
 
+/*  Tests that run both ways set this: the gateway on a thread of its own
+    instead of worker 0 (tp_system_opts.gateway_thread), here and in the
+    children they start. */
+static bool s_gw_thread;
+
 static pid_t
 s_exec_child (const char *role, const char *name, const char *ep, int fd,
               int n)
@@ -119,6 +127,8 @@ s_exec_child (const char *role, const char *name, const char *ep, int fd,
     setenv ("TP_NODE_EP", ep, 1);
     setenv ("TP_NODE_FD", sfd, 1);
     setenv ("TP_NODE_N", sn, 1);
+    if (s_gw_thread)
+        setenv ("TP_NODE_GWT", "1", 1);
     execl ("/proc/self/exe", "test_node", (char *) NULL);
     _exit (127);
 }
@@ -162,7 +172,8 @@ s_kill (child_t *c, int sig)
 static tp_system *
 s_parent (const char *name)
 {
-    tp_system_opts o = {.workers = 2, .node_name = name, .heartbeat_ms = 100};
+    tp_system_opts o = {.workers = 2, .node_name = name, .heartbeat_ms = 100,
+                        .gateway_thread = s_gw_thread};
     tp_system *sys = tp_system_new (&o);
     cr_assert_not_null (sys);
     return sys;
@@ -207,6 +218,14 @@ s_call_remote (const char *ep)
 Test (node, call_and_lookup_across_processes_over_tcp, .timeout = 60)
 {
     s_call_remote ("tcp://127.0.0.1:*");
+}
+
+Test (node, call_and_lookup_with_the_gateway_on_its_own_thread,
+      .timeout = 60)
+{
+    s_gw_thread = true;
+    s_call_remote ("tcp://127.0.0.1:*");
+    s_gw_thread = false;
 }
 
 Test (node, call_and_lookup_across_processes_over_ipc, .timeout = 60)
@@ -442,6 +461,13 @@ Test (node, clean_shutdown_delivers_everything_over_tcp, .timeout = 60)
     s_clean_shutdown ("tcp://127.0.0.1:*");
 }
 
+Test (node, clean_shutdown_with_the_gateway_on_its_own_thread, .timeout = 60)
+{
+    s_gw_thread = true;
+    s_clean_shutdown ("tcp://127.0.0.1:*");
+    s_gw_thread = false;
+}
+
 Test (node, clean_shutdown_delivers_everything_over_ipc, .timeout = 60)
 {
     char ep[128];
@@ -512,6 +538,183 @@ Test (node, malformed_frames_are_counted_and_dropped, .timeout = 60)
     waitpid (pid, &status, 0);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,
                "node stopped serving after bad frames");
+    tp_system_destroy (&sys);
+}
+
+/*  A raw peer's side of the protocol, for the BATCH test below. */
+static void
+s_raw_send (void *d, uint32_t kind, tp_ref to, uint64_t tag, const void *body,
+            size_t blen)
+{
+    tp__env e = {.kind = kind, .to_index = to.index, .to_gen = to.gen,
+                 .from_node = "evil", .from_node_len = 4, .from_index = 1,
+                 .from_gen = 1, .tag = tag, .body = body, .body_len = blen};
+    if (kind == TP__WIRE_HELLO || kind == TP__WIRE_BATCH)
+        e.from_index = e.from_gen = 0;
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0, "kind %u", kind);
+    cr_assert_eq (zmq_send (d, buf, len, 0), (int) len);
+    free (buf);
+}
+
+/*  Appends a USER "ping" envelope carrying v to `to` as a bin item. */
+static size_t
+s_raw_item (uint8_t *out, tp_ref to, int v)
+{
+    tp_msg *b = tp_msg_new (tp_tag ("x"), "i", v);
+    tp__env e = {.kind = TP__WIRE_USER, .to_index = to.index,
+                 .to_gen = to.gen, .from_node = "evil", .from_node_len = 4,
+                 .from_index = 1, .from_gen = 1, .tag = tp_tag ("ping"),
+                 .body = tp_msg_body (b), .body_len = tp_msg_size (b)};
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
+    tp_msg_destroy (&b);
+    out[0] = 0xc4;
+    out[1] = (uint8_t) len;
+    memcpy (out + 2, buf, len);
+    free (buf);
+    return 2 + len;
+}
+
+/*  Collects pong values from the node (plain USER frames or BATCHes)
+    until `want` arrived or 5 s passed. Returns how many. */
+static int
+s_raw_pongs (void *d, int *vals, int want)
+{
+    int got = 0;
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
+    while (got < want && tt_now_ms () < end) {
+        zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&it, 1, 100) <= 0)
+            continue;
+        zmq_msg_t f;
+        zmq_msg_init (&f);
+        cr_assert_geq (zmq_msg_recv (&f, d, 0), 0);
+        tp__env e, in;
+        cr_assert_eq (tp__wire_decode (zmq_msg_data (&f), zmq_msg_size (&f),
+                                       &e),
+                      0);
+        const uint8_t *q = e.body, *env;
+        size_t left = e.body_len, elen;
+        int n = e.kind == TP__WIRE_BATCH ? 0 : 1;
+        for (int i = 0; i < n || e.kind == TP__WIRE_BATCH; i++) {
+            if (e.kind == TP__WIRE_BATCH) {
+                int rc = tp__wire_batch_next (&q, &left, &env, &elen);
+                if (rc == 1)
+                    break;
+                cr_assert_eq (rc, 0);
+                cr_assert_eq (tp__wire_decode (env, elen, &in), 0);
+            }
+            else
+                in = e;
+            if (in.kind != TP__WIRE_USER || in.tag != tp_tag ("pong"))
+                continue;
+            int v;
+            cr_assert_eq (tp_unpack_raw (in.body, in.body_len, "i", &v), 0);
+            if (got < want)
+                vals[got++] = v;
+        }
+        zmq_msg_close (&f);
+    }
+    return got;
+}
+
+/*  A raw peer greets the node, then sends BATCH frames: a good one is
+    delivered item by item in order; a nested BATCH, a HELLO inside, a
+    one-item BATCH and a bad item are counted as bad, and the items before
+    a bad item still arrive. */
+Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
+      .timeout = 60)
+{
+    tp_system *sys = s_parent ("target");
+    char ep[256];
+    cr_assert_eq (tp_node_bind (sys, "tcp://127.0.0.1:*", ep, sizeof ep), 0);
+    tp_ref echo;
+    cr_assert_eq (tp_spawn (sys, &echo_b, NULL, NULL, &echo), 0);
+
+    void *zctx = zmq_ctx_new ();
+    void *d = zmq_socket (zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt (d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (d, ZMQ_ROUTING_ID, "evil", 4);
+    cr_assert_eq (zmq_connect (d, ep), 0);
+    tp_msg *hello = tp_msg_new (tp_tag ("x"), "[sUu]", "evil", (uint64_t) 77,
+                                500u);
+    s_raw_send (d, TP__WIRE_HELLO, TP_REF_NIL, 0, tp_msg_body (hello),
+                tp_msg_size (hello));
+    tp_msg_destroy (&hello);
+    uint32_t evil = tp_node_id ("evil");
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
+    while (!tp_node_up (sys, evil) && tt_now_ms () < end)
+        usleep (1000);
+    cr_assert (tp_node_up (sys, evil), "raw peer not greeted");
+
+    uint8_t body[512];
+    size_t n = 0;
+    for (int v = 1; v <= 3; v++)
+        n += s_raw_item (body + n, echo, v);
+    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
+    int vals[4];
+    cr_assert_eq (s_raw_pongs (d, vals, 3), 3);
+    cr_assert (vals[0] == 2 && vals[1] == 3 && vals[2] == 4,
+               "pongs %d %d %d", vals[0], vals[1], vals[2]);
+
+    tp_node_stats st0, st;
+    tp_node_stats_get (sys, &st0);
+    /* a BATCH inside a BATCH */
+    uint8_t inner[512], outer[600];
+    size_t in_n = s_raw_item (inner, echo, 50);
+    in_n += s_raw_item (inner + in_n, echo, 51);
+    tp__env be = {.kind = TP__WIRE_BATCH, .from_node = "evil",
+                  .from_node_len = 4, .body = inner, .body_len = in_n};
+    uint8_t *bb;
+    size_t bl;
+    cr_assert_eq (tp__wire_encode (&be, &bb, &bl), 0);
+    size_t on = s_raw_item (outer, echo, 40);
+    outer[on++] = 0xc5;
+    outer[on++] = (uint8_t) (bl >> 8);
+    outer[on++] = (uint8_t) bl;
+    memcpy (outer + on, bb, bl);
+    on += bl;
+    free (bb);
+    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, outer, on);
+    /* a HELLO inside */
+    n = s_raw_item (body, echo, 60);
+    tp__env he = {.kind = TP__WIRE_HELLO, .from_node = "evil",
+                  .from_node_len = 4};
+    cr_assert_eq (tp__wire_encode (&he, &bb, &bl), 0);
+    body[n++] = 0xc4;
+    body[n++] = (uint8_t) bl;
+    memcpy (body + n, bb, bl);
+    n += bl;
+    free (bb);
+    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
+    /* one item only */
+    n = s_raw_item (body, echo, 70);
+    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
+    /* a good item, then garbage */
+    n = s_raw_item (body, echo, 80);
+    memcpy (body + n, "\xc4\x03\xc1\xc1\xc1", 5);
+    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n + 5);
+    end = tt_now_ms () + (uint64_t) tt_ms (5000);
+    do {
+        usleep (2000);
+        tp_node_stats_get (sys, &st);
+    } while (st.frames_bad < st0.frames_bad + 4 && tt_now_ms () < end);
+    /* one each: the inner BATCH, the HELLO inside, the one-item BATCH,
+       the garbage item */
+    cr_assert_eq (st.frames_bad, st0.frames_bad + 4,
+                   "bad: %" PRIu64 " -> %" PRIu64, st0.frames_bad,
+                   st.frames_bad);
+    /* items outside the bad parts arrived, in order: 40, 60, 70, 80 */
+    cr_assert_eq (s_raw_pongs (d, vals, 4), 4);
+    cr_assert (vals[0] == 41 && vals[1] == 61 && vals[2] == 71
+                   && vals[3] == 81,
+               "pongs %d %d %d %d", vals[0], vals[1], vals[2], vals[3]);
+    zmq_close (d);
+    zmq_ctx_term (zctx);
     tp_system_destroy (&sys);
 }
 

@@ -38,7 +38,7 @@ s_env (uint32_t kind)
     e.to_gen = 7;
     if (kind == TP__WIRE_HELLO || kind == TP__WIRE_LOOKUP
         || kind == TP__WIRE_HEARTBEAT || kind == TP__WIRE_DRAIN
-        || kind == TP__WIRE_DRAIN_ACK)
+        || kind == TP__WIRE_DRAIN_ACK || kind == TP__WIRE_BATCH)
         e.to_index = e.to_gen = 0;
     e.from_node = "alpha.node-1";
     e.from_node_len = strlen (e.from_node);
@@ -400,7 +400,7 @@ Test (wire, encode_rejects_invalid_fields_and_writes_nothing)
     S_REJECT (TP_EINVAL);
     static const uint32_t node_kinds[] = {TP__WIRE_HELLO, TP__WIRE_LOOKUP,
                                           TP__WIRE_HEARTBEAT, TP__WIRE_DRAIN,
-                                          TP__WIRE_DRAIN_ACK};
+                                          TP__WIRE_DRAIN_ACK, TP__WIRE_BATCH};
     for (size_t i = 0; i < sizeof node_kinds / sizeof *node_kinds; i++) {
         e = s_env (node_kinds[i]);
         e.to_index = 1;
@@ -561,7 +561,7 @@ Test (wire, decode_rejects_unknown_kinds)
     for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
         bool to_node = k == TP__WIRE_HELLO || k == TP__WIRE_LOOKUP
                        || k == TP__WIRE_HEARTBEAT || k == TP__WIRE_DRAIN
-                       || k == TP__WIRE_DRAIN_ACK;
+                       || k == TP__WIRE_DRAIN_ACK || k == TP__WIRE_BATCH;
         /* the valid frame has a destination, which node-level kinds lack */
         cr_assert_eq (s_decode_with (1, U (k)), to_node ? TP_EPROTO : 0,
                       "kind %u", k);
@@ -572,7 +572,7 @@ Test (wire, decode_rejects_node_level_kinds_with_a_destination)
 {
     static const uint32_t node_kinds[] = {TP__WIRE_HELLO, TP__WIRE_LOOKUP,
                                           TP__WIRE_HEARTBEAT, TP__WIRE_DRAIN,
-                                          TP__WIRE_DRAIN_ACK};
+                                          TP__WIRE_DRAIN_ACK, TP__WIRE_BATCH};
     for (size_t i = 0; i < sizeof node_kinds / sizeof *node_kinds; i++) {
         s_field f[11];
         for (int j = 0; j < 11; j++)
@@ -756,11 +756,100 @@ Test (wire, kind_names_name_every_kind)
     static const char *const names[] = {
         "HELLO", "USER",   "MONITOR",      "DEMONITOR", "DOWN",
         "LINK",  "UNLINK", "EXIT",         "STOP",      "LOOKUP",
-        "LOOKUP_REPLY",    "HEARTBEAT",    "DRAIN",     "DRAIN_ACK"};
+        "LOOKUP_REPLY",    "HEARTBEAT",    "DRAIN",     "DRAIN_ACK",
+        "BATCH"};
     cr_assert_eq (sizeof names / sizeof *names, TP__WIRE_KIND_MAX);
     for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++)
         cr_assert_str_eq (tp__wire_kind_name (k), names[k - 1]);
     cr_assert_str_eq (tp__wire_kind_name (0), "?");
     cr_assert_str_eq (tp__wire_kind_name (TP__WIRE_KIND_MAX + 1), "?");
     cr_assert_str_eq (tp__wire_kind_name (UINT32_MAX), "?");
+}
+
+/* ---- tp__wire_head and BATCH bodies --------------------------------- */
+
+Test (wire, head_plus_body_is_the_encoding)
+{
+    for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
+        tp__env e = s_env (k);
+        uint8_t head[TP__WIRE_HEAD_MAX], *buf;
+        size_t hlen, len;
+        cr_assert_eq (tp__wire_head (&e, head, &hlen), 0, "kind %u", k);
+        cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
+        cr_assert_eq (len, hlen + e.body_len);
+        cr_assert_eq (memcmp (buf, head, hlen), 0);
+        cr_assert_eq (memcmp (buf + hlen, e.body, e.body_len), 0);
+        free (buf);
+    }
+    tp__env bad = s_env (TP__WIRE_USER);
+    bad.tag = 0;
+    uint8_t head[TP__WIRE_HEAD_MAX];
+    size_t hlen = 12345;
+    cr_assert_eq (tp__wire_head (&bad, head, &hlen), TP_EINVAL);
+    cr_assert_eq (hlen, 12345, "nothing written on failure");
+}
+
+/*  Appends env as a bin item of the given width (1, 2 or 4 length bytes). */
+static size_t
+s_put_bin (uint8_t *out, const uint8_t *env, size_t len, int width)
+{
+    size_t n = 0;
+    out[n++] = width == 1 ? 0xc4 : width == 2 ? 0xc5 : 0xc6;
+    for (int i = width - 1; i >= 0; i--)
+        out[n++] = (uint8_t) (len >> (8 * i));
+    memcpy (out + n, env, len);
+    return n + len;
+}
+
+Test (wire, batch_items_walk_in_order)
+{
+    uint8_t body[1024];
+    size_t blen = 0;
+    uint32_t kinds[] = {TP__WIRE_USER, TP__WIRE_EXIT, TP__WIRE_USER};
+    int widths[] = {1, 2, 4};
+    for (int i = 0; i < 3; i++) {
+        tp__env e = s_env (kinds[i]);
+        e.corr = (uint64_t) i;
+        uint8_t *buf;
+        size_t len;
+        cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
+        blen += s_put_bin (body + blen, buf, len, widths[i]);
+        free (buf);
+    }
+    const uint8_t *p = body, *env;
+    size_t left = blen, elen;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq (tp__wire_batch_next (&p, &left, &env, &elen), 0);
+        tp__env d;
+        cr_assert_eq (s_decode (env, elen, &d), 0);
+        cr_assert_eq (d.kind, kinds[i]);
+        cr_assert_eq (d.corr, (uint64_t) i);
+    }
+    cr_assert_eq (left, 0);
+    cr_assert_eq (tp__wire_batch_next (&p, &left, &env, &elen), 1);
+}
+
+Test (wire, batch_walk_rejects_bad_items)
+{
+    const uint8_t *env;
+    size_t elen;
+    static const struct {
+        uint8_t b[8];
+        size_t n;
+    } bad[] = {
+        {{0x91, 0x01}, 2},             /* not a bin */
+        {{0xc4, 0x00}, 2},             /* empty item */
+        {{0xc4, 0x05, 1, 2}, 4},       /* longer than what is left */
+        {{0xc5, 0x00}, 2},             /* truncated length */
+        {{0xc6, 0xff, 0xff, 0xff, 0xff, 0}, 6}, /* 4 GiB claimed */
+        {{0xc4}, 1},                   /* header only */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const uint8_t *p = bad[i].b;
+        size_t left = bad[i].n;
+        cr_assert_eq (tp__wire_batch_next (&p, &left, &env, &elen), TP_EPROTO,
+                      "case %zu", i);
+        cr_assert_eq (p, bad[i].b, "case %zu: no progress on error", i);
+        cr_assert_eq (left, bad[i].n);
+    }
 }
