@@ -183,8 +183,8 @@ static void
 sink_receive (tp_actor *self, tp_msg *msg)
 {
     sink_state *s = tp_arg (self);
-    int v;
-    if (tp_msg_tag (msg) != T_CNT || tp_msg_unpack (msg, "i", &v) != 0)
+    int64_t v;
+    if (tp_msg_tag (msg) != T_CNT || tp_msg_int (msg, &v) != 0)
         s->bad++;
     if (++s->got == s->expect)
         s_finish ();
@@ -208,7 +208,7 @@ src_receive (tp_actor *self, tp_msg *msg)
 {
     src_state *s = tp_arg (self);
     for (int i = 0; i < CHUNK && s->left > 0; i++, s->left--)
-        tp_tell (self, s->sink, T_CNT, "i", (int) s->left);
+        tp_tell_int (self, s->sink, T_CNT, s->left);
     if (s->left > 0)
         tp_tell (self, tp_self (self), T_GO, NULL);
 }
@@ -653,8 +653,8 @@ rsink_receive (tp_actor *self, tp_msg *msg)
         tp_reply (self, msg, T_GO, NULL);
         return;
     }
-    int v;
-    tp_msg_unpack (msg, "i", &v);
+    if (tp_msg_int (msg, NULL) != 0)
+        fprintf (stderr, "troupe_bench: bad count message\n");
     if (++s->got == s->expect)
         tp_tell (self, s->notify, T_RES, NULL);
 }
@@ -752,7 +752,7 @@ rsrc_receive (tp_actor *self, tp_msg *msg)
 {
     src_state *s = tp_arg (self);
     for (int i = 0; i < CHUNK && s->left > 0; i++, s->left--)
-        tp_tell (self, s->sink, T_CNT, "i", (int) s->left);
+        tp_tell_int (self, s->sink, T_CNT, s->left);
     if (s->left > 0)
         tp_tell (self, tp_self (self), T_GO, NULL);
 }

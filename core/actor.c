@@ -520,6 +520,21 @@ tp_tell (tp_actor *self, tp_ref to, tp_tag_t tag, const char *fmt, ...)
     return rc;
 }
 
+int
+tp_tell_int (tp_actor *self, tp_ref to, tp_tag_t tag, int64_t v)
+{
+    if (TP__UNLIKELY (!tag))
+        return TP_EINVAL;
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tag;
+    m->from = self->ref;
+    m->size = (uint32_t) tp__pack_int64 (m->body, v); /* inline: room for 9 */
+    int rc = tp__route (self->ctx, to, m, 0);
+    if (rc)
+        tp__msg_free (m);
+    return rc;
+}
+
 static int
 s_tell_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int wait_ms)
 {

@@ -117,6 +117,12 @@ tp_worker_index (tp_actor *self);
 TP_EXPORT int
 tp_tell (tp_actor *self, tp_ref to, tp_tag_t tag, const char *fmt, ...);
 
+/*  tp_tell (self, to, tag, "I", v) without the format string: the same
+    message (the body is v as one msgpack integer, in its shortest form)
+    and the same results. For hot loops; tp_msg_int reads it back. */
+TP_EXPORT int
+tp_tell_int (tp_actor *self, tp_ref to, tp_tag_t tag, int64_t v);
+
 /*  Sends a built message. Takes ownership of *msg_p on success and sets
     it to NULL; on failure (TP_EFULL, TP_EINVAL) the caller keeps it and
     may retry. */

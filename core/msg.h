@@ -135,6 +135,12 @@ tp_msg_unpack (const tp_msg *msg, const char *fmt, ...);
 TP_EXPORT int
 tp_msg_vunpack (const tp_msg *msg, const char *fmt, va_list ap);
 
+/*  The fast path for the commonest body, one integer: the same result
+    and errors as tp_msg_unpack (msg, "I", v), without a format string.
+    v may be NULL (the body is only checked). */
+TP_EXPORT int
+tp_msg_int (const tp_msg *msg, int64_t *v);
+
 /*  Unpacks raw msgpack bytes (not a message) with the same rules. */
 TP_EXPORT int
 tp_unpack_raw (const void *data, size_t size, const char *fmt, ...);

@@ -176,6 +176,50 @@ s_pack_ref (msgpack_packer *pk, tp_ref r)
     return rc;
 }
 
+static inline void
+s_put_be (uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+
+size_t
+tp__pack_int64 (uint8_t out[9], int64_t d)
+{
+    if (d >= 0) {
+        uint64_t u = (uint64_t) d;
+        if (u < 128) {
+            out[0] = (uint8_t) u;
+            return 1;
+        }
+        int n = u < 256 ? 1 : u < 65536 ? 2 : u < (1ull << 32) ? 4 : 8;
+        out[0] = n == 1 ? 0xcc : n == 2 ? 0xcd : n == 4 ? 0xce : 0xcf;
+        s_put_be (out + 1, u, n);
+        return 1 + (size_t) n;
+    }
+    if (d >= -32) {
+        out[0] = (uint8_t) (int8_t) d;
+        return 1;
+    }
+    int n = d >= -128 ? 1 : d >= -32768 ? 2 : d >= INT32_MIN ? 4 : 8;
+    out[0] = n == 1 ? 0xd0 : n == 2 ? 0xd1 : n == 4 ? 0xd2 : 0xd3;
+    s_put_be (out + 1, (uint64_t) d, n);
+    return 1 + (size_t) n;
+}
+
+/*  Appends one integer without msgpack_packer (the common case). */
+static inline int
+s_pack_int64 (tp_msg *msg, int64_t d)
+{
+    if (TP__LIKELY (msg->cap - msg->size >= 9)) {
+        msg->size += (uint32_t) tp__pack_int64 (msg->body + msg->size, d);
+        return 0;
+    }
+    uint8_t b[9];
+    size_t n = tp__pack_int64 (b, d);
+    return tp__msg_append (msg, b, n);
+}
+
 static int
 s_pack (tp_msg *msg, const char *fmt, va_list *ap)
 {
@@ -193,13 +237,13 @@ s_pack (tp_msg *msg, const char *fmt, va_list *ap)
                                    : msgpack_pack_false (&pk);
             break;
         case 'i':
-            rc = msgpack_pack_int (&pk, va_arg (*ap, int));
+            rc = s_pack_int64 (msg, va_arg (*ap, int));
             break;
         case 'I':
-            rc = msgpack_pack_int64 (&pk, va_arg (*ap, int64_t));
+            rc = s_pack_int64 (msg, va_arg (*ap, int64_t));
             break;
         case 'u':
-            rc = msgpack_pack_unsigned_int (&pk, va_arg (*ap, unsigned));
+            rc = s_pack_int64 (msg, va_arg (*ap, unsigned));
             break;
         case 'U':
             rc = msgpack_pack_uint64 (&pk, va_arg (*ap, uint64_t));
@@ -262,6 +306,14 @@ tp_msg_vpack (tp_msg *msg, const char *fmt, va_list ap)
     assert (msg);
     if (!fmt || !*fmt)
         return 0;
+    if (fmt[1] == '\0' && (fmt[0] == 'i' || fmt[0] == 'I')) {
+        /* one integer: no format engine (same bytes as below) */
+        va_list aq;
+        va_copy (aq, ap);
+        int64_t d = fmt[0] == 'i' ? va_arg (aq, int) : va_arg (aq, int64_t);
+        va_end (aq);
+        return s_pack_int64 (msg, d);
+    }
     uint32_t size = msg->size;
     va_list aq;
     va_copy (aq, ap);
@@ -788,14 +840,87 @@ tp_msg_vunpack (const tp_msg *msg, const char *fmt, va_list ap)
     return s_vunpack (msg->body, msg->size, fmt, ap);
 }
 
+static inline bool s_int_fast (const uint8_t *p, uint32_t n, int64_t *v);
+
 int
 tp_msg_unpack (const tp_msg *msg, const char *fmt, ...)
 {
     va_list ap;
     va_start (ap, fmt);
+    int64_t x;
+    if (fmt && (fmt[0] == 'i' || fmt[0] == 'I') && !fmt[1]
+        && s_int_fast (msg->body, msg->size, &x)
+        && (fmt[0] == 'I' || (x >= INT_MIN && x <= INT_MAX))) {
+        /* one integer: no format engine (same result as below) */
+        if (fmt[0] == 'i') {
+            int *out = va_arg (ap, int *);
+            if (out)
+                *out = (int) x;
+        }
+        else {
+            int64_t *out = va_arg (ap, int64_t *);
+            if (out)
+                *out = x;
+        }
+        va_end (ap);
+        return 0;
+    }
     int rc = tp_msg_vunpack (msg, fmt, ap);
     va_end (ap);
     return rc;
+}
+
+/*  Reads a body that is exactly one integer that fits int64; anything
+    else (and every error) goes to the general path. */
+static inline bool
+s_int_fast (const uint8_t *p, uint32_t n, int64_t *v)
+{
+    if (n == 0)
+        return false;
+    uint8_t c = p[0];
+    if (c <= 0x7f || c >= 0xe0) { /* positive or negative fixint */
+        *v = c <= 0x7f ? (int64_t) c : (int64_t) (int8_t) c;
+        return n == 1;
+    }
+    int w;
+    bool sign;
+    switch (c) {
+    case 0xcc: w = 1; sign = false; break;
+    case 0xcd: w = 2; sign = false; break;
+    case 0xce: w = 4; sign = false; break;
+    case 0xcf: w = 8; sign = false; break;
+    case 0xd0: w = 1; sign = true; break;
+    case 0xd1: w = 2; sign = true; break;
+    case 0xd2: w = 4; sign = true; break;
+    case 0xd3: w = 8; sign = true; break;
+    default: return false;
+    }
+    if (n != 1u + (uint32_t) w)
+        return false;
+    uint64_t u = s_get_be (p + 1, (size_t) w);
+    if (!sign) {
+        if (u > INT64_MAX)
+            return false;
+        *v = (int64_t) u;
+        return true;
+    }
+    if (w < 8 && (u >> (8 * w - 1)) & 1)
+        u |= ~0ull << (8 * w); /* sign-extend */
+    *v = (int64_t) u;
+    return true;
+}
+
+int
+tp_msg_int (const tp_msg *msg, int64_t *v)
+{
+    assert (msg);
+    int64_t x;
+    if (TP__LIKELY (s_int_fast (msg->body, msg->size, &x))) {
+        if (v)
+            *v = x;
+        return 0;
+    }
+    return tp_msg_unpack (msg, "I", v);
 }
 
 int

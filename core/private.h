@@ -95,6 +95,10 @@ void tp__msg_adopt_heap (tp_msg *msg, void *data, size_t size);
     is copied to a new heap buffer. */
 void tp__msg_detach_body (tp_msg *msg, void **data, size_t *size);
 
+/*  Writes d as one msgpack integer in its shortest form (the bytes
+    msgpack_pack_int64 writes) into out; returns the length, 1..9. */
+size_t tp__pack_int64 (uint8_t out[9], int64_t d);
+
 /*  Frees every node cached by the calling thread. Called by runtime
     threads before they exit; foreign threads are flushed by a
     pthread key destructor. */

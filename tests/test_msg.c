@@ -1364,3 +1364,81 @@ Test (thread, foreign_threads_do_not_leak_their_cache)
         pthread_join (t, NULL);
     }
 }
+
+/* ---- the one-integer fast path ---------------------------------------- */
+
+static const int64_t s_ints[] = {
+    0,           1,          31,         32,          127,
+    128,         255,        256,        65535,       65536,
+    4294967295,  4294967296, INT64_MAX,  -1,          -31,
+    -32,         -33,        -128,       -129,        -32768,
+    -32769,      INT32_MIN,  (int64_t) INT32_MIN - 1, INT64_MIN};
+
+Test (msg, pack_int64_writes_what_msgpack_c_writes)
+{
+    for (size_t i = 0; i < sizeof s_ints / sizeof *s_ints; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init (&sb);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_int64 (&pk, s_ints[i]);
+        uint8_t out[9];
+        size_t n = tp__pack_int64 (out, s_ints[i]);
+        cr_assert_eq (n, sb.size, "%" PRId64, s_ints[i]);
+        cr_assert_eq (memcmp (out, sb.data, n), 0, "%" PRId64, s_ints[i]);
+        msgpack_sbuffer_destroy (&sb);
+        /* and the format engine writes the same */
+        tp_msg *m = tp_msg_new (tp_tag ("n"), "I", s_ints[i]);
+        cr_assert_eq (tp_msg_size (m), n);
+        cr_assert_eq (memcmp (tp_msg_body (m), out, n), 0);
+        tp_msg_destroy (&m);
+    }
+}
+
+Test (msg, int_reads_what_unpack_I_reads)
+{
+    for (size_t i = 0; i < sizeof s_ints / sizeof *s_ints; i++) {
+        tp_msg *m = tp_msg_new (tp_tag ("n"), "I", s_ints[i]);
+        int64_t a = 7, b = 9;
+        cr_assert_eq (tp_msg_int (m, &a), 0);
+        cr_assert_eq (tp_msg_unpack (m, "I", &b), 0);
+        cr_assert_eq (a, s_ints[i]);
+        cr_assert_eq (b, s_ints[i]);
+        cr_assert_eq (tp_msg_int (m, NULL), 0);
+        int c;
+        bool fits = s_ints[i] >= INT_MIN && s_ints[i] <= INT_MAX;
+        cr_assert_eq (tp_msg_unpack (m, "i", &c), fits ? 0 : TP_EMISMATCH);
+        if (fits)
+            cr_assert_eq (c, (int) s_ints[i]);
+        tp_msg_destroy (&m);
+    }
+}
+
+Test (msg, int_fails_as_unpack_I_fails)
+{
+    static const struct {
+        uint8_t b[12];
+        size_t n;
+    } bodies[] = {
+        {{0}, 0},                                 /* empty */
+        {{0x01, 0x02}, 2},                        /* two integers */
+        {{0xcd, 0x00, 0x05}, 3},                  /* wide but valid */
+        {{0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9},
+        {{0xcd, 0x01}, 2},                        /* truncated */
+        {{0xa1, 'x'}, 2},                         /* a string */
+        {{0xc1}, 1},                              /* never used byte */
+        {{0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9},   /* INT64_MIN, valid */
+        {{0x05, 0xc1}, 2},                        /* garbage after */
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        tp_msg *m = tp_msg_new_raw (tp_tag ("n"), bodies[i].b, bodies[i].n);
+        cr_assert_not_null (m);
+        int64_t a = 11, b = 11;
+        int ra = tp_msg_int (m, &a);
+        int rb = tp_msg_unpack (m, "I", &b);
+        cr_assert_eq (ra, rb, "body %zu: %d vs %d", i, ra, rb);
+        if (ra == 0)
+            cr_assert_eq (a, b, "body %zu", i);
+        tp_msg_destroy (&m);
+    }
+}
