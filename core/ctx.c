@@ -255,15 +255,15 @@ s_flush_one (tp__ctx *c, int dst)
     ob->records = 0;
 }
 
-/*  True when ctx dst has read every frame sent to it: it is idle or about
-    to be, so holding records back for a bigger batch would only add
-    latency (a parallel job would wait for the sender's next turns). */
+/*  True when ctx dst sleeps (or is about to): holding records back for
+    a bigger batch would only add latency, and a parallel job would wait
+    for the sender's next turns, however long. A destination that runs
+    or spins gets them with the next flush, in a bigger batch. */
 static bool
 s_dst_idle (tp__ctx *c, int dst)
 {
-    tp__ctx *d = c->sys->ctxs[dst];
-    return atomic_load_explicit (&d->inbound, memory_order_relaxed)
-           == atomic_load_explicit (&d->consumed_pub, memory_order_relaxed);
+    return atomic_load_explicit (&c->sys->ctxs[dst]->idle_pub,
+                                 memory_order_relaxed);
 }
 
 /*  Flow control between ctxs. A sender that runs faster than its receiver
@@ -435,8 +435,12 @@ tp__enqueue (tp__ctx *c, tp_actor *a, tp_msg *m)
         a->mb_head = m;
     a->mb_tail = m;
     a->queued++;
-    atomic_store_explicit (&a->slot->queued, a->queued, memory_order_relaxed);
+    /* (the depth others read is published when the actor is scheduled and
+       after each turn: a store per message would bounce the slot's cache
+       line between the workers that route to it) */
     if (!(a->flags & TP__A_QUEUED)) {
+        atomic_store_explicit (&a->slot->queued, a->queued,
+                               memory_order_relaxed);
         a->flags |= TP__A_QUEUED;
         tp__rq_push (c, a);
     }
@@ -694,8 +698,18 @@ tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
 
 /*  Nothing to run: flush, spin briefly, then sleep in zmq_poll until a
     frame or the next timer. Returns true if zmq_poll reported input. */
+static bool s_idle_wait (tp__ctx *c);
+
 static bool
 s_idle (tp__ctx *c)
+{
+    bool woke = s_idle_wait (c);
+    atomic_store_explicit (&c->idle_pub, 0, memory_order_relaxed);
+    return woke;
+}
+
+static bool
+s_idle_wait (tp__ctx *c)
 {
     tp__flush (c);
     /* Spin a little before sleeping: a reply often comes within a few
@@ -725,6 +739,10 @@ s_idle (tp__ctx *c)
     uint64_t now = tp__now_ns ();
     int64_t ms = tp__timer_next_ms (c, now);
     if (ms == 0)
+        return false;
+    /* about to sleep: senders flush to us at once (s_dst_idle) */
+    atomic_store_explicit (&c->idle_pub, 1, memory_order_relaxed);
+    if (s_has_input (c))
         return false;
     if (TP__UNLIKELY (tp__is_gw (c))) /* sleep on the network too */
         return tp__gw_sleep (c, ms > INT32_MAX ? INT32_MAX : (long) ms);

@@ -151,10 +151,14 @@ struct tp__ctx {
     int *dirty;                   /* destination ids with pending batches */
     int ndirty;
     int nout;                     /* size of push/push_gen/out arrays */
-    _Atomic uint64_t inbound;     /* frames sent to me (by others) */
     uint64_t consumed;            /* frames I have read */
-    _Atomic uint64_t consumed_pub; /* the same, readable by senders */
-    int backlogged;               /* dst with too many unread frames, -1 */
+    /* Written by other threads on every flush to me: a line of its own,
+       so that senders do not steal the lines of the fields above. */
+    _Alignas (64) _Atomic uint64_t inbound; /* frames sent to me */
+    /* Written by me, read by senders: a line of its own too. */
+    _Alignas (64) _Atomic uint64_t consumed_pub; /* consumed, published */
+    _Atomic int idle_pub;         /* 1 while the loop sleeps */
+    _Alignas (64) int backlogged; /* dst with too many unread frames, -1 */
     tp_actor *rq_head, *rq_tail;  /* run queue */
     tp__timer **heap;             /* timer min-heap */
     size_t nheap, capheap;
