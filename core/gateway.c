@@ -27,8 +27,8 @@
 #define TP__GW_CHECK_NS 50000u /* busy host: look at the fds this often */
 #define TP__GW_BATCH_BYTES 32768u /* a peer's batch is sent at this size */
 #define TP__GW_READ_BUSY 2 /* frames per socket per loop while busy */
-#define TP__GW_TAKE_BUSY 1024 /* envelopes per loop while busy */
-#define TP__GW_TAKE_IDLE 8192 /* envelopes per loop while idle */
+#define TP__GW_TAKE_BUSY 512 /* envelopes per loop while busy */
+#define TP__GW_TAKE_IDLE 2048 /* envelopes per loop while idle */
 
 
 #define GW_DOWN_AFTER 3      /* heartbeat intervals of silence */
