@@ -22,8 +22,18 @@
     Transports: inproc://, ipc:// (socket file in a fresh mkdtemp dir that is
       removed again), tcp://127.0.0.1 on a free port (bound as port `*`, the
       real endpoint read back with ZMQ_LAST_ENDPOINT).
-    Set-up (socket creation, connection, one warm-up message per peer) is
-    outside the timed region.
+    -2proc variants (ipc and tcp only): the same, but with the far end (the
+      pong side; the counting receiver) in a child process with its own
+      ZeroMQ context, as troupe_bench's s_remote does with its peer node:
+      fork + exec of /proc/self/exe, the role named by ZMQ_PEER_CHILD. The
+      child binds and writes its endpoint back over a pipe (its stdout); the
+      counting senders stay threads of the parent. The counting child writes
+      "ready" once it has every sender's hello and "done" with its
+      CLOCK_MONOTONIC time once it has counted all n; that time ends the
+      timed region (the clock is system-wide). The child leaves when its
+      stdin, a pipe from the parent, reaches end of file, and is reaped.
+    Set-up (socket creation, connection, one warm-up message per peer, the
+    child process's start) is outside the timed region.
     No socket is closed before its peer has received everything: a PUSH
     socket closed right after its last send (relying on ZMQ_LINGER) lost
     its last few thousand messages over ipc under CPU load (libzmq 4.3.4),
@@ -33,12 +43,16 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,6 +132,24 @@ s_on_signal (int sig)
     raise (sig);
 }
 
+/*  Makes the temp dir for ipc socket files, unless there is one. */
+static void
+s_tmpdir (void)
+{
+    if (g_tmpdir[0])
+        return;
+    snprintf (g_tmpdir, sizeof g_tmpdir, "%s/zmq_peer.XXXXXX",
+              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
+    if (!mkdtemp (g_tmpdir)) {
+        perror ("zmq_peer: mkdtemp");
+        exit (1);
+    }
+    snprintf (g_sockpath[0], sizeof g_sockpath[0], "%s/pingpong.sock",
+              g_tmpdir);
+    snprintf (g_sockpath[1], sizeof g_sockpath[1], "%s/counting.sock",
+              g_tmpdir);
+}
+
 /*  Binds `s` for transport `tr`; writes the endpoint peers connect to. */
 static void
 s_bind (void *s, const char *tr, const char *name, char *ep, size_t cap)
@@ -126,18 +158,7 @@ s_bind (void *s, const char *tr, const char *name, char *ep, size_t cap)
     if (!strcmp (tr, "inproc"))
         snprintf (want, sizeof want, "inproc://%s", name);
     else if (!strcmp (tr, "ipc")) {
-        if (!g_tmpdir[0]) {
-            snprintf (g_tmpdir, sizeof g_tmpdir, "%s/zmq_peer.XXXXXX",
-                      getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
-            if (!mkdtemp (g_tmpdir)) {
-                perror ("zmq_peer: mkdtemp");
-                exit (1);
-            }
-            snprintf (g_sockpath[0], sizeof g_sockpath[0], "%s/pingpong.sock",
-                      g_tmpdir);
-            snprintf (g_sockpath[1], sizeof g_sockpath[1], "%s/counting.sock",
-                      g_tmpdir);
-        }
+        s_tmpdir ();
         snprintf (want, sizeof want, "ipc://%s/%s.sock", g_tmpdir, name);
     } else
         snprintf (want, sizeof want, "tcp://127.0.0.1:*");
@@ -236,6 +257,141 @@ codec_recv (codec *c, void *s, uint32_t *tag, uint64_t *v)
     return 0;
 }
 
+/* ---- two processes (the -2proc variants) ------------------------------ */
+
+/*  The parent's side: starts the child, reads its endpoint, and later
+    stops it. The child's stdin and stdout are pipes to the parent: stdout
+    carries lines from the child (the bound endpoint first), and end of file
+    on stdin tells the child the parent is done with it. The child's
+    environment is built before fork (only async-signal-safe calls between
+    fork and exec, the parent has ZeroMQ's I/O threads). PR_SET_PDEATHSIG:
+    a child whose parent dies gets SIGTERM. The ipc socket file goes into
+    the parent's temp dir, which the parent removes as for the other rows. */
+
+extern char **environ;
+
+typedef struct {
+    pid_t pid;
+    int in;    /* write end of the child's stdin */
+    FILE *out; /* read end of the child's stdout */
+    char ep[512];
+} child;
+
+/*  Makes `fd` the child's descriptor `to`, open across exec. */
+static int
+s_child_fd (int fd, int to)
+{
+    if (fd == to)
+        return fcntl (to, F_SETFD, 0);
+    return dup2 (fd, to) < 0 ? -1 : 0;
+}
+
+/*  Starts the child in role "pong" or "sink" and reads its endpoint into
+    ch->ep. Returns 0 or -1; either way s_child_stop must follow. */
+static int
+s_child_start (const char *role, const char *tr, int mp, long senders,
+               child *ch)
+{
+    memset (ch, 0, sizeof *ch);
+    ch->pid = -1;
+    ch->in = -1;
+    if (!strcmp (tr, "ipc"))
+        s_tmpdir ();
+    char e[6][400];
+    snprintf (e[0], sizeof e[0], "ZMQ_PEER_CHILD=%s", role);
+    snprintf (e[1], sizeof e[1], "ZMQ_PEER_TR=%s", tr);
+    snprintf (e[2], sizeof e[2], "ZMQ_PEER_MP=%d", mp);
+    snprintf (e[3], sizeof e[3], "ZMQ_PEER_N=%ld", P.n);
+    snprintf (e[4], sizeof e[4], "ZMQ_PEER_SENDERS=%ld", senders);
+    snprintf (e[5], sizeof e[5], "ZMQ_PEER_DIR=%s", g_tmpdir);
+    size_t ne = 0, k = 0;
+    while (environ[ne])
+        ne++;
+    char **envp = calloc (ne + 7, sizeof *envp);
+    if (!envp)
+        return -1;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp (environ[i], "ZMQ_PEER_", 9) != 0)
+            envp[k++] = environ[i];
+    for (int i = 0; i < 6; i++)
+        envp[k++] = e[i];
+    envp[k] = NULL;
+    char *argv[] = {(char *) "zmq_peer", NULL};
+    int in[2], out[2];
+    if (pipe2 (in, O_CLOEXEC) != 0) {
+        free (envp);
+        return -1;
+    }
+    if (pipe2 (out, O_CLOEXEC) != 0) {
+        close (in[0]);
+        close (in[1]);
+        free (envp);
+        return -1;
+    }
+    pid_t parent = getpid ();
+    fflush (stdout);
+    fflush (stderr);
+    ch->pid = fork ();
+    if (ch->pid == 0) {
+        if (s_child_fd (in[0], 0) != 0 || s_child_fd (out[1], 1) != 0)
+            _exit (127);
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (127);
+        execve ("/proc/self/exe", argv, envp);
+        _exit (127);
+    }
+    free (envp);
+    close (in[0]);
+    close (out[1]);
+    if (ch->pid < 0) {
+        perror ("zmq_peer: fork");
+        close (in[1]);
+        close (out[0]);
+        return -1;
+    }
+    ch->in = in[1];
+    ch->out = fdopen (out[0], "r");
+    if (!ch->out) {
+        close (out[0]);
+        return -1;
+    }
+    if (!fgets (ch->ep, sizeof ch->ep, ch->out))
+        return -1;
+    ch->ep[strcspn (ch->ep, "\n")] = '\0';
+    return 0;
+}
+
+/*  Ends the child (at once if `kill_it`, else once it sees end of file on
+    its stdin), reaps it and removes the temp dir. Returns 0 if it exited
+    with status 0. */
+static int
+s_child_stop (child *ch, int kill_it)
+{
+    if (ch->pid > 0 && kill_it)
+        kill (ch->pid, SIGTERM);
+    if (ch->in >= 0)
+        close (ch->in);
+    if (ch->out)
+        fclose (ch->out);
+    int rc = -1, st = 0;
+    if (ch->pid > 0) {
+        pid_t r;
+        while ((r = waitpid (ch->pid, &st, 0)) < 0 && errno == EINTR)
+            ;
+        if (r == ch->pid && WIFEXITED (st) && WEXITSTATUS (st) == 0)
+            rc = 0;
+        else if (!kill_it)
+            fprintf (stderr, "zmq_peer: child process failed (status %#x)\n",
+                     st);
+    }
+    ch->pid = -1;
+    ch->in = -1;
+    ch->out = NULL;
+    s_cleanup_tmpdir ();
+    return rc;
+}
+
 /* ---- pingpong --------------------------------------------------------- */
 
 typedef struct {
@@ -321,6 +477,56 @@ s_pingpong_one (const char *tr, int mp)
     return 0;
 }
 
+/*  The same over ipc or tcp, with the pong side in a child process (see
+    s_child_main). */
+static int
+s_pingpong_2proc (const char *tr, int mp)
+{
+    char variant[64];
+    snprintf (variant, sizeof variant, "%s%s-2proc", tr, mp ? "-msgpack" : "");
+    if (!s_want (variant))
+        return 0;
+    child ch;
+    int bad = 0;
+    if (s_child_start ("pong", tr, mp, 1, &ch) != 0) {
+        fprintf (stderr, "zmq_peer: pingpong %s: pong process did not start\n",
+                 variant);
+        s_child_stop (&ch, 1);
+        return -1;
+    }
+    void *s = s_socket (ZMQ_PAIR);
+    if (zmq_connect (s, ch.ep) != 0)
+        s_die ("zmq_connect");
+    codec c;
+    codec_init (&c, mp);
+    uint32_t tag;
+    uint64_t v;
+    /* warm-up: the connection is up once this comes back */
+    if (codec_send (&c, s, TAG_PING, 0) != 0
+        || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG || v != 0)
+        bad = 1;
+    double t0 = s_now ();
+    for (long i = 1; !bad && i <= P.n; i++) {
+        if (codec_send (&c, s, TAG_PING, (uint64_t) i) != 0
+            || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG
+            || v != (uint64_t) i)
+            bad = 1;
+    }
+    double t1 = s_now ();
+    codec_fini (&c);
+    zmq_close (s); /* the last pong is in: nothing rides on the linger */
+    if (s_child_stop (&ch, bad) != 0)
+        bad = 1;
+    if (bad) {
+        fprintf (stderr, "zmq_peer: pingpong %s: lost or bad message\n",
+                 variant);
+        return -1;
+    }
+    s_row ("pingpong", variant, "roundtrips_per_s", (double) P.n / (t1 - t0),
+           "1/s");
+    return 0;
+}
+
 static int
 s_pingpong (void)
 {
@@ -329,6 +535,9 @@ s_pingpong (void)
     for (int mp = 0; mp <= 1; mp++)
         for (int t = 0; t < 3; t++)
             rc |= s_pingpong_one (trs[t], mp);
+    for (int mp = 0; mp <= 1; mp++)
+        for (int t = 1; t < 3; t++)
+            rc |= s_pingpong_2proc (trs[t], mp);
     return rc;
 }
 
@@ -426,6 +635,75 @@ s_counting_one (const char *tr, int mp, long senders)
     return 0;
 }
 
+/*  The same over ipc or tcp, with the receiver in a child process (see
+    s_child_main) and the senders threads of this one. */
+static int
+s_counting_2proc (const char *tr, int mp, long senders)
+{
+    char base[64], variant[80];
+    snprintf (base, sizeof base, "%s%s-2proc", tr, mp ? "-msgpack" : "");
+    snprintf (variant, sizeof variant, "%s-%ldsender%s", base, senders,
+              senders > 1 ? "s" : "");
+    if (!s_want (variant) && !s_want (base))
+        return 0;
+    child ch;
+    if (s_child_start ("sink", tr, mp, senders, &ch) != 0) {
+        fprintf (stderr,
+                 "zmq_peer: counting %s: receiver process did not start\n",
+                 variant);
+        s_child_stop (&ch, 1);
+        return -1;
+    }
+    pthread_barrier_t go, done;
+    pthread_barrier_init (&go, NULL, (unsigned) senders + 1);
+    pthread_barrier_init (&done, NULL, (unsigned) senders + 1);
+    push_arg a[2];
+    pthread_t th[2];
+    for (long i = 0; i < senders; i++) {
+        long share = P.n / senders + (i == 0 ? P.n % senders : 0);
+        a[i] = (push_arg){ch.ep, mp, (uint32_t) i, share, &go, &done, 0};
+        pthread_create (&th[i], NULL, push_main, &a[i]);
+    }
+    int bad = 0, cbad = 1;
+    long got = 0, nsec = 0;
+    long long sec = 0;
+    char line[128];
+    /* "ready": the receiver has every sender's hello */
+    if (!fgets (line, sizeof line, ch.out) || strcmp (line, "ready\n") != 0) {
+        bad = 1;
+        for (long i = 0; i < senders; i++)
+            a[i].count = 0; /* read by the sender only after `go` */
+    }
+    double t0 = s_now ();
+    pthread_barrier_wait (&go);
+    /* "done got bad sec nsec": counted all n (or gave up) at that time */
+    if (!bad
+        && (!fgets (line, sizeof line, ch.out)
+            || sscanf (line, "done %ld %d %lld %ld", &got, &cbad, &sec, &nsec)
+                   != 4
+            || cbad))
+        bad = 1;
+    double t1 = (double) sec + (double) nsec * 1e-9;
+    /* the senders close their sockets only now: nothing rides on linger */
+    pthread_barrier_wait (&done);
+    for (long i = 0; i < senders; i++) {
+        pthread_join (th[i], NULL);
+        bad |= a[i].bad;
+    }
+    pthread_barrier_destroy (&go);
+    pthread_barrier_destroy (&done);
+    if (s_child_stop (&ch, bad) != 0)
+        bad = 1;
+    if (bad) {
+        fprintf (stderr,
+                 "zmq_peer: counting %s: lost or bad message after %ld\n",
+                 variant, got);
+        return -1;
+    }
+    s_row ("counting", variant, "msgs_per_s", (double) P.n / (t1 - t0), "1/s");
+    return 0;
+}
+
 static int
 s_counting (void)
 {
@@ -437,8 +715,93 @@ s_counting (void)
         for (int mp = 0; mp <= 1; mp++)
             for (int t = 0; t < 3; t++)
                 rc |= s_counting_one (trs[t], mp, senders);
+        for (int mp = 0; mp <= 1; mp++)
+            for (int t = 1; t < 3; t++)
+                rc |= s_counting_2proc (trs[t], mp, senders);
     }
     return rc;
+}
+
+/*  The child of a -2proc variant (ZMQ_PEER_CHILD=pong or sink, the rest of
+    its parameters in ZMQ_PEER_*): binds one socket in its own context,
+    writes the endpoint on stdout (a pipe to the parent), serves, and stays
+    until stdin (the other pipe) reaches end of file, so that its socket is
+    not closed before the parent is done. pong: echoes n + 1 pings (the
+    warm-up, then n timed). sink: takes one hello per sender, writes
+    "ready", counts n messages checking each sender's sequence, and writes
+    "done <got> <bad> <sec> <nsec>", the CLOCK_MONOTONIC time it finished.
+    Exits 0, or 1 if a message was lost or bad. It owns no temp dir: the
+    ipc socket file is in the parent's. */
+static int
+s_child_main (const char *role)
+{
+    const char *tr = getenv ("ZMQ_PEER_TR"), *dir = getenv ("ZMQ_PEER_DIR");
+    const char *mps = getenv ("ZMQ_PEER_MP"), *ns = getenv ("ZMQ_PEER_N"),
+               *ss = getenv ("ZMQ_PEER_SENDERS");
+    int pong = !strcmp (role, "pong");
+    int mp = mps ? atoi (mps) : 0;
+    long n = ns ? atol (ns) : 0, senders = ss ? atol (ss) : 0;
+    if ((!pong && strcmp (role, "sink") != 0) || !tr
+        || (strcmp (tr, "ipc") != 0 && strcmp (tr, "tcp") != 0) || n <= 0
+        || senders < 1 || senders > 2
+        || (!strcmp (tr, "ipc") && (!dir || !dir[0]))) {
+        fprintf (stderr, "zmq_peer: bad child parameters (role %s)\n", role);
+        return 2;
+    }
+    if (!strcmp (tr, "ipc"))
+        snprintf (g_tmpdir, sizeof g_tmpdir, "%s", dir);
+    g_ctx = zmq_ctx_new ();
+    if (!g_ctx)
+        s_die ("zmq_ctx_new");
+    void *s = s_socket (pong ? ZMQ_PAIR : ZMQ_PULL);
+    char ep[512];
+    s_bind (s, tr, pong ? "pingpong" : "counting", ep, sizeof ep);
+    dprintf (1, "%s\n", ep);
+    codec c;
+    codec_init (&c, mp);
+    int bad = 0;
+    uint32_t tag;
+    uint64_t v;
+    if (pong) {
+        for (long i = 0; i <= n; i++)
+            if (codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PING
+                || codec_send (&c, s, TAG_PONG, v) != 0) {
+                bad = 1;
+                break;
+            }
+    } else {
+        uint64_t expect[2] = {0, 0};
+        long got = 0;
+        for (long i = 0; !bad && i < senders; i++)
+            if (codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_HELLO)
+                bad = 1;
+        if (!bad)
+            dprintf (1, "ready\n");
+        for (; !bad && got < n; got++) {
+            if (codec_recv (&c, s, &tag, &v) != 0 || tag < TAG_CNT
+                || tag >= TAG_CNT + senders || v != expect[tag - TAG_CNT]++)
+                bad = 1;
+        }
+        struct timespec t1;
+        clock_gettime (CLOCK_MONOTONIC, &t1);
+        for (long i = 0; i < senders; i++) {
+            long share = n / senders + (i == 0 ? n % senders : 0);
+            if (expect[i] != (uint64_t) share)
+                bad = 1;
+        }
+        dprintf (1, "done %ld %d %lld %ld\n", got, bad, (long long) t1.tv_sec,
+                 (long) t1.tv_nsec);
+    }
+    char b;
+    ssize_t r;
+    while ((r = read (0, &b, 1)) > 0 || (r < 0 && errno == EINTR))
+        ;
+    codec_fini (&c);
+    zmq_close (s);
+    zmq_ctx_term (g_ctx);
+    if (bad)
+        fprintf (stderr, "zmq_peer: %s process: lost or bad message\n", role);
+    return bad;
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -453,6 +816,8 @@ s_na (const char *wl, const char *reason)
 int
 main (int argc, char **argv)
 {
+    if (getenv ("ZMQ_PEER_CHILD"))
+        return s_child_main (getenv ("ZMQ_PEER_CHILD"));
     if (argc < 2 || (argc % 2) != 0) {
         fprintf (stderr, "usage: %s pingpong|counting|ring|spawn|forkjoin|big "
                          "[--n N] [--senders S] [--actors A] [--hops H] "
