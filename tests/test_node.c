@@ -558,6 +558,21 @@ s_raw_send (void *d, uint32_t kind, tp_ref to, uint64_t tag, const void *body,
     free (buf);
 }
 
+/*  Appends envelope e, encoded, as a bin 16 item; returns its bytes. */
+static size_t
+s_raw_env_item (uint8_t *out, const tp__env *e)
+{
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq (tp__wire_encode (e, &buf, &len), 0);
+    out[0] = 0xc5;
+    out[1] = (uint8_t) (len >> 8);
+    out[2] = (uint8_t) len;
+    memcpy (out + 3, buf, len);
+    free (buf);
+    return 3 + len;
+}
+
 /*  Appends a USER "ping" envelope carrying v to `to` as a bin item. */
 static size_t
 s_raw_item (uint8_t *out, tp_ref to, int v)
@@ -567,15 +582,9 @@ s_raw_item (uint8_t *out, tp_ref to, int v)
                  .to_gen = to.gen, .from_node = "evil", .from_node_len = 4,
                  .from_index = 1, .from_gen = 1, .tag = tp_tag ("ping"),
                  .body = tp_msg_body (b), .body_len = tp_msg_size (b)};
-    uint8_t *buf;
-    size_t len;
-    cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
+    size_t n = s_raw_env_item (out, &e);
     tp_msg_destroy (&b);
-    out[0] = 0xc4;
-    out[1] = (uint8_t) len;
-    memcpy (out + 2, buf, len);
-    free (buf);
-    return 2 + len;
+    return n;
 }
 
 /*  Collects pong values from the node (plain USER frames or BATCHes)
@@ -669,27 +678,14 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
     in_n += s_raw_item (inner + in_n, echo, 51);
     tp__env be = {.kind = TP__WIRE_BATCH, .from_node = "evil",
                   .from_node_len = 4, .body = inner, .body_len = in_n};
-    uint8_t *bb;
-    size_t bl;
-    cr_assert_eq (tp__wire_encode (&be, &bb, &bl), 0);
     size_t on = s_raw_item (outer, echo, 40);
-    outer[on++] = 0xc5;
-    outer[on++] = (uint8_t) (bl >> 8);
-    outer[on++] = (uint8_t) bl;
-    memcpy (outer + on, bb, bl);
-    on += bl;
-    free (bb);
+    on += s_raw_env_item (outer + on, &be);
     s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, outer, on);
     /* a HELLO inside */
     n = s_raw_item (body, echo, 60);
     tp__env he = {.kind = TP__WIRE_HELLO, .from_node = "evil",
                   .from_node_len = 4};
-    cr_assert_eq (tp__wire_encode (&he, &bb, &bl), 0);
-    body[n++] = 0xc4;
-    body[n++] = (uint8_t) bl;
-    memcpy (body + n, bb, bl);
-    n += bl;
-    free (bb);
+    n += s_raw_env_item (body + n, &he);
     s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
     /* one item only */
     n = s_raw_item (body, echo, 70);

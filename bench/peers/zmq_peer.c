@@ -429,6 +429,29 @@ pong_main (void *arg)
     return NULL;
 }
 
+/*  The timed part of a ping-pong on socket s: one warm-up exchange (the
+    connection is up once it comes back), then P.n timed ones. Returns 1
+    on a lost or wrong message. */
+static int
+s_ping_loop (codec *c, void *s, double *t0, double *t1)
+{
+    uint32_t tag;
+    uint64_t v;
+    int bad = 0;
+    if (codec_send (c, s, TAG_PING, 0) != 0
+        || codec_recv (c, s, &tag, &v) != 0 || tag != TAG_PONG || v != 0)
+        bad = 1;
+    *t0 = s_now ();
+    for (long i = 1; !bad && i <= P.n; i++) {
+        if (codec_send (c, s, TAG_PING, (uint64_t) i) != 0
+            || codec_recv (c, s, &tag, &v) != 0 || tag != TAG_PONG
+            || v != (uint64_t) i)
+            bad = 1;
+    }
+    *t1 = s_now ();
+    return bad;
+}
+
 static int
 s_pingpong_one (const char *tr, int mp)
 {
@@ -447,20 +470,8 @@ s_pingpong_one (const char *tr, int mp)
     codec c;
     codec_init (&c, mp);
     int bad = 0;
-    uint32_t tag;
-    uint64_t v;
-    /* warm-up: the connection is up once this comes back */
-    if (codec_send (&c, s, TAG_PING, 0) != 0
-        || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG || v != 0)
-        bad = 1;
-    double t0 = s_now ();
-    for (long i = 1; !bad && i <= P.n; i++) {
-        if (codec_send (&c, s, TAG_PING, (uint64_t) i) != 0
-            || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG
-            || v != (uint64_t) i)
-            bad = 1;
-    }
-    double t1 = s_now ();
+    double t0, t1;
+    bad = s_ping_loop (&c, s, &t0, &t1);
     pthread_barrier_wait (&done);
     pthread_join (th, NULL);
     pthread_barrier_destroy (&done);
@@ -499,20 +510,8 @@ s_pingpong_2proc (const char *tr, int mp)
         s_die ("zmq_connect");
     codec c;
     codec_init (&c, mp);
-    uint32_t tag;
-    uint64_t v;
-    /* warm-up: the connection is up once this comes back */
-    if (codec_send (&c, s, TAG_PING, 0) != 0
-        || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG || v != 0)
-        bad = 1;
-    double t0 = s_now ();
-    for (long i = 1; !bad && i <= P.n; i++) {
-        if (codec_send (&c, s, TAG_PING, (uint64_t) i) != 0
-            || codec_recv (&c, s, &tag, &v) != 0 || tag != TAG_PONG
-            || v != (uint64_t) i)
-            bad = 1;
-    }
-    double t1 = s_now ();
+    double t0, t1;
+    bad = s_ping_loop (&c, s, &t0, &t1);
     codec_fini (&c);
     zmq_close (s); /* the last pong is in: nothing rides on the linger */
     if (s_child_stop (&ch, bad) != 0)
