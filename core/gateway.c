@@ -782,6 +782,8 @@ s_read_router (tp__ctx *c, int max)
             s_bad (g, "frame without exactly two parts");
         zmq_msg_close (&rid);
         zmq_msg_close (&body);
+        if (c->rq_head)
+            return; /* still hot: see s_read_dealer */
     }
 }
 
@@ -809,6 +811,13 @@ s_read_dealer (tp__ctx *c, gw_peer *p, int max)
             s_on_frame (c, p, NULL, 0, zmq_msg_data (&f), zmq_msg_size (&f),
                         false);
         zmq_msg_close (&f);
+        /* Actors have work: run it first and leave the socket hot. The
+           read that finds it empty (a system call inside libzmq) then
+           comes after their turns, where it also serves as the check a
+           send needs (s_send_frame): one such read instead of two per
+           exchange. */
+        if (c->rq_head)
+            return;
     }
 }
 
@@ -874,8 +883,8 @@ tp__gw_serve (tp__ctx *c)
 {
     tp__gw *g = c->sys->gw;
     uint64_t now = tp__now_ns ();
-    if (now >= g->next_check)
-        s_poll_fds (g, -1, 0);
+    if (c->rq_head && now >= g->next_check)
+        s_poll_fds (g, -1, 0); /* (idle, the host sleeps on the fds) */
     /* With actors waiting to run, take few frames (each may be a batch of
        many messages): the rest waits in ZeroMQ as compact frames instead
        of piling up as message nodes faster than the actors run them. */
