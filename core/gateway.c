@@ -62,6 +62,7 @@ typedef struct gw_peer {
 } gw_peer;
 
 struct tp__gw {
+    tp_system *sys;
     void *router;
     char endpoints[8][256];
     int nendpoints;
@@ -97,10 +98,22 @@ s_incarnation (void)
     return v ? v : 1;
 }
 
+/*  Wakes the threads in tp_node_wait: a peer went up or down, or a bad
+    frame was counted. Takes sys->lock. */
+static void
+s_changed (tp_system *sys)
+{
+    pthread_mutex_lock (&sys->lock);
+    sys->node_seq++;
+    pthread_cond_broadcast (&sys->node_cond);
+    pthread_mutex_unlock (&sys->lock);
+}
+
 static void
 s_bad (tp__gw *g, const char *why)
 {
     atomic_fetch_add (&g->frames_bad, 1);
+    s_changed (g->sys);
     if (!g->bad_logged) {
         g->bad_logged = true;
         fprintf (stderr, "troupe: gateway dropped a bad frame (%s); further "
@@ -309,13 +322,15 @@ s_set_up (tp_system *sys, gw_peer *p, bool up)
 {
     if (p->up == up)
         return;
-    pthread_mutex_lock (&sys->lock);
-    p->up = up;
-    pthread_mutex_unlock (&sys->lock);
     if (up)
         atomic_fetch_add (&sys->gw->peers_up, 1);
     else
         atomic_fetch_sub (&sys->gw->peers_up, 1);
+    pthread_mutex_lock (&sys->lock);
+    p->up = up;
+    sys->node_seq++;
+    pthread_cond_broadcast (&sys->node_cond);
+    pthread_mutex_unlock (&sys->lock);
 }
 
 static void
@@ -1039,6 +1054,7 @@ s_gw_start (tp_system *sys)
         return TP_ESTOPPED;
     }
     tp__gw *g = tp__calloc (1, sizeof *g);
+    g->sys = sys;
     g->incarnation = s_incarnation ();
     g->router = zmq_socket (sys->zctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
@@ -1259,13 +1275,43 @@ tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
     tp_msg_destroy (&r);
     if (crc)
         return crc;
+    uint64_t seq = 0;
     while (!s_peer_up_at (sys, endpoint, node)) {
-        if (tp__now_ns () >= end)
+        uint64_t now = tp__now_ns ();
+        if (now >= end
+            || tp_node_wait (sys, &seq, (int) ((end - now) / 1000000u) + 1))
             return TP_ETIMEDOUT;
-        struct timespec ts = {0, 1000000};
-        nanosleep (&ts, NULL);
     }
     return 0;
+}
+
+int
+tp_node_wait (tp_system *sys, uint64_t *seq, int timeout_ms)
+{
+    if (!sys || !seq)
+        return TP_EINVAL;
+    struct timespec dl;
+    clock_gettime (CLOCK_MONOTONIC, &dl);
+    if (timeout_ms >= 0) {
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+    }
+    int rc = 0;
+    pthread_mutex_lock (&sys->lock);
+    while (sys->node_seq == *seq && rc == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait (&sys->node_cond, &sys->lock);
+        else if (pthread_cond_timedwait (&sys->node_cond, &sys->lock, &dl)
+                 == ETIMEDOUT)
+            rc = sys->node_seq == *seq ? TP_ETIMEDOUT : 0;
+    }
+    *seq = sys->node_seq;
+    pthread_mutex_unlock (&sys->lock);
+    return rc;
 }
 
 bool

@@ -79,6 +79,16 @@ tp_whereis_any (tp_system *sys, const char *name, int timeout_ms, tp_ref *ref);
 TP_EXPORT bool
 tp_node_up (tp_system *sys, uint32_t node);
 
+/*  Waits until this node's view of its peers changes: a peer goes up or
+    down, or a bad frame is counted (tp_node_stats.frames_bad). *seq is
+    the caller's last seen state; start with 0, which returns at once.
+    On return *seq holds the current state. Wait for a condition by
+    checking it, then calling this, in a loop. timeout_ms < 0 waits
+    without bound. Returns 0 (changed), TP_ETIMEDOUT or TP_EINVAL. Safe
+    from any thread; not from a loop actor (it blocks its worker). */
+TP_EXPORT int
+tp_node_wait (tp_system *sys, uint64_t *seq, int timeout_ms);
+
 /*  Fills *stats for the gateway (all zero before it starts). */
 TP_EXPORT void
 tp_node_stats_get (tp_system *sys, tp_node_stats *stats);

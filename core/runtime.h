@@ -212,6 +212,8 @@ struct tp_system {
     struct tp__gw *gw;            /* its state (owned by its thread) */
     int heartbeat_ms;
     bool gw_thread;               /* gateway on a thread of its own */
+    uint64_t node_seq;            /* peer up/down, bad frame (under lock) */
+    pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */
     /* dead-letter watcher */
     pthread_mutex_t dl_lock;
     tp_ref dl_watcher;

@@ -222,6 +222,11 @@ tp_system_new (const tp_system_opts *opts)
     pthread_mutex_init (&sys->slot_lock, NULL);
     pthread_mutex_init (&sys->wait_lock, NULL);
     pthread_cond_init (&sys->wait_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init (&ca);
+    pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+    pthread_cond_init (&sys->node_cond, &ca);
+    pthread_condattr_destroy (&ca);
     pthread_mutex_init (&sys->reg_lock, NULL);
     pthread_mutex_init (&sys->dl_lock, NULL);
     sys->zctx = zmq_ctx_new ();
@@ -303,6 +308,7 @@ tp_system_destroy (tp_system **sys_p)
     pthread_mutex_destroy (&sys->slot_lock);
     pthread_mutex_destroy (&sys->wait_lock);
     pthread_cond_destroy (&sys->wait_cond);
+    pthread_cond_destroy (&sys->node_cond);
     pthread_mutex_destroy (&sys->reg_lock);
     pthread_mutex_destroy (&sys->dl_lock);
     if (tl_ext.sys_id == sys->id)

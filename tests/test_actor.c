@@ -41,7 +41,7 @@ pinger_receive (tp_actor *self, tp_msg *msg)
     TT_CHECK ((n) == ((int) atomic_load (a->count)));
     atomic_fetch_add (a->count, 1);
     if (n + 1 == a->rounds) {
-        atomic_store (a->done, 1);
+        tt_set (a->done, 1);
         return;
     }
     /* both ways of sending one integer, read back with "i" by the ponger */
@@ -142,7 +142,7 @@ excl_receive (tp_actor *self, tp_msg *msg)
     for (volatile int i = 0; i < 200; i++)
         ;
     atomic_fetch_sub (&s->inside, 1);
-    atomic_fetch_add (&s->seen, 1);
+    tt_add (&s->seen, 1);
 }
 
 static const tp_behavior excl = {"excl", NULL, excl_receive, NULL};
@@ -201,7 +201,7 @@ count_terminate (tp_actor *self, tp_tag_t reason)
 {
     _Atomic long *n = tp_arg (self);
     if (reason == tp_tag ("init"))
-        atomic_fetch_add (n, 1);
+        tt_add (n, 1);
 }
 
 Test (actor, init_failure_stops_actor_and_runs_terminate, .timeout = 30)

@@ -42,7 +42,7 @@ s_cont1 (tp_actor *self, int status, tp_msg *reply, void *arg)
     TT_CHECK (tp_msg_unpack (reply, "i", &s) == 0);
     TT_CHECK (tp_ref_eq (tp_msg_from (reply), r->adder));
     atomic_store (&r->sum1, s);
-    atomic_fetch_add (&r->steps, 1);
+    tt_add (&r->steps, 1);
     TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), 5000, s_cont2, r, "ii",
                       3, 4)
               == 0);
@@ -56,7 +56,7 @@ s_cont2 (tp_actor *self, int status, tp_msg *reply, void *arg)
     TT_CHECK (status == 0);
     TT_CHECK (tp_msg_unpack (reply, "i", &s) == 0);
     atomic_store (&r->sum2, s);
-    atomic_fetch_add (&r->steps, 1);
+    tt_add (&r->steps, 1);
     TT_CHECK (tp_ask (self, r->adder, tp_tag ("ignore"), 20, s_cont3, r, NULL)
               == 0);
 }
@@ -68,7 +68,7 @@ s_cont3 (tp_actor *self, int status, tp_msg *reply, void *arg)
     TT_CHECK (status == TP_ETIMEDOUT);
     TT_CHECK (reply == NULL);
     atomic_fetch_add (&r->timeouts, 1);
-    atomic_fetch_add (&r->steps, 1);
+    tt_add (&r->steps, 1);
 }
 
 static void
@@ -134,7 +134,7 @@ s_cancel_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
 {
     ask_rec *r = arg;
     TT_CHECK (status == TP_ECANCELED);
-    atomic_fetch_add (&r->cancels, 1);
+    tt_add (&r->cancels, 1);
 }
 
 static void
@@ -257,7 +257,7 @@ caller_receive (tp_actor *self, tp_msg *msg)
     int rc = tp_call (tp_system_of (self), tp_self (self), tp_tag ("x"), 10,
                       &reply, NULL);
     TT_CHECK (rc == TP_ESTATE);
-    atomic_store (&estate_seen, 1);
+    tt_set (&estate_seen, 1);
 }
 static const tp_behavior caller = {"caller", NULL, caller_receive, NULL};
 

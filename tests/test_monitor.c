@@ -28,7 +28,7 @@ target_terminate (tp_actor *self, tp_tag_t reason)
 {
     if (tp_arg (self) == &W) {
         W.term_reason = reason;
-        atomic_fetch_add (&W.terminated, 1);
+        tt_add (&W.terminated, 1);
     }
 }
 
@@ -58,6 +58,11 @@ watcher_receive (tp_actor *self, tp_msg *msg)
         TT_CHECK (tp_msg_unpack (msg, "r", &r) == 0);
         TT_CHECK (tp_unlink (self, r) == 0);
     }
+    else if (tp_msg_is (msg, "kill")) {
+        tp_tag_t why;
+        TT_CHECK (tp_msg_unpack (msg, "rt", &r, &why) == 0);
+        TT_CHECK (tp_tell (self, r, tp_tag ("die"), "t", why) == 0);
+    }
     else if (tp_msg_is (msg, "trap")) {
         TT_CHECK (tp_msg_unpack (msg, "b", &on) == 0);
         tp_trap_exit (self, on);
@@ -67,11 +72,11 @@ watcher_receive (tp_actor *self, tp_msg *msg)
         TT_CHECK (tp_msg_unpack (msg, "Urt", &id, &W.down_who, &W.down_reason)
                   == 0);
         W.down_id = (int64_t) id;
-        atomic_fetch_add (&W.downs, 1);
+        tt_add (&W.downs, 1);
     }
     else if (tp_msg_is (msg, "_exit")) {
         TT_CHECK (tp_msg_unpack (msg, "rt", &W.exit_who, &W.exit_reason) == 0);
-        atomic_fetch_add (&W.exits, 1);
+        tt_add (&W.exits, 1);
     }
 }
 
@@ -79,7 +84,7 @@ static void
 watcher_terminate (tp_actor *self, tp_tag_t reason)
 {
     W.term_reason = reason;
-    atomic_fetch_add (&W.terminated, 1);
+    tt_add (&W.terminated, 1);
 }
 
 static const tp_behavior watcher = {"watcher", NULL, watcher_receive,
@@ -101,16 +106,14 @@ s_sync_send (tp_system *sys, tp_ref to, const char *tag, const char *fmt,
     cr_assert_eq (tp_send (sys, to, tp_tag (tag), fmt, arg), 0);
 }
 
+/*  Has the watcher w tell t to die with reason: what w sent t before
+    (monitor, link) reaches t first, messages from one sender to one
+    receiver being FIFO, so no wait is needed in between. */
 static void
-s_wait_processed (tp_system *sys, tp_ref r, uint64_t n)
+s_kill_via (tp_system *sys, tp_ref w, tp_ref t, const char *reason)
 {
-    tp_actor_stats st;
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
-    while (tp_actor_stats_get (sys, r, &st) == 0 && st.processed < n) {
-        cr_assert (tt_now_ms () < end, "actor did not process %" PRIu64, n);
-        struct timespec ts = {0, 1000000};
-        nanosleep (&ts, NULL);
-    }
+    cr_assert_eq (tp_send (sys, w, tp_tag ("kill"), "rt", t, tp_tag (reason)),
+                  0);
 }
 
 Test (monitor, down_notice_carries_the_exit_reason, .timeout = 30)
@@ -122,8 +125,7 @@ Test (monitor, down_notice_carries_the_exit_reason, .timeout = 30)
     cr_assert_eq (tp_spawn (sys, &target, NULL, &o1, &t), 0);
     cr_assert_eq (tp_spawn (sys, &watcher, NULL, &o2, &w), 0);
     s_sync_send (sys, w, "watch", "r", t);
-    s_wait_processed (sys, t, 1); /* the monitor reached t */
-    cr_assert_eq (tp_send (sys, t, tp_tag ("die"), "t", tp_tag ("boom")), 0);
+    s_kill_via (sys, w, t, "boom");
     cr_assert (tt_wait_ge (&W.downs, 1, 5000));
     cr_assert_eq (W.down_reason, tp_tag ("boom"));
     cr_assert (tp_ref_eq (W.down_who, t));
@@ -157,8 +159,7 @@ Test (monitor, demonitor_suppresses_the_notice, .timeout = 30)
     s_sync_send (sys, w, "unwatch", NULL, t);
     /* a second monitor whose notice must arrive: proves the first did not */
     s_sync_send (sys, w, "watch", "r", t);
-    s_wait_processed (sys, t, 3);
-    cr_assert_eq (tp_send (sys, t, tp_tag ("die"), "t", tp_tag ("x")), 0);
+    s_kill_via (sys, w, t, "x");
     cr_assert (tt_wait_ge (&W.downs, 1, 5000));
     tp_system_destroy (&sys);
     cr_assert_eq (atomic_load (&W.downs), 1);
@@ -173,9 +174,7 @@ Test (link, exit_propagates_to_linked_actor, .timeout = 30)
     cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
     cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
     s_sync_send (sys, w, "link", "r", t);
-    s_wait_processed (sys, w, 1);
-    s_wait_processed (sys, t, 1); /* the link message reached t */
-    cr_assert_eq (tp_send (sys, t, tp_tag ("die"), "t", tp_tag ("crash")), 0);
+    s_kill_via (sys, w, t, "crash");
     cr_assert (tt_wait_ge (&W.terminated, 1, 5000));
     cr_assert_eq (W.term_reason, tp_tag ("crash"));
     cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
@@ -190,10 +189,8 @@ Test (link, normal_exit_does_not_propagate, .timeout = 30)
     cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
     cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
     s_sync_send (sys, w, "link", "r", t);
-    s_wait_processed (sys, t, 1);
     s_sync_send (sys, w, "watch", "r", t);
-    s_wait_processed (sys, t, 2);
-    cr_assert_eq (tp_send (sys, t, tp_tag ("die"), "t", tp_tag ("normal")), 0);
+    s_kill_via (sys, w, t, "normal");
     cr_assert (tt_wait_ge (&W.downs, 1, 5000));
     /* the EXIT signal was sent before the down notice; both from t */
     tp_actor_stats st;
@@ -211,8 +208,7 @@ Test (link, trapped_exit_arrives_as_message, .timeout = 30)
     cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
     cr_assert_eq (tp_send (sys, w, tp_tag ("trap"), "b", 1), 0);
     s_sync_send (sys, w, "link", "r", t);
-    s_wait_processed (sys, t, 1);
-    cr_assert_eq (tp_send (sys, t, tp_tag ("die"), "t", tp_tag ("crash")), 0);
+    s_kill_via (sys, w, t, "crash");
     cr_assert (tt_wait_ge (&W.exits, 1, 5000));
     cr_assert_eq (W.exit_reason, tp_tag ("crash"));
     cr_assert (tp_ref_eq (W.exit_who, t));
@@ -230,8 +226,7 @@ Test (link, killed_is_not_trappable, .timeout = 30)
     cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
     cr_assert_eq (tp_send (sys, w, tp_tag ("trap"), "b", 1), 0);
     s_sync_send (sys, w, "link", "r", t);
-    s_wait_processed (sys, t, 1);
-    cr_assert_eq (tp_send (sys, t, tp_tag ("die"), "t", tp_tag ("killed")), 0);
+    s_kill_via (sys, w, t, "killed");
     cr_assert (tt_wait_ge (&W.terminated, 1, 5000));
     cr_assert_eq (W.term_reason, tp_tag ("killed"));
     tp_system_destroy (&sys);
@@ -247,8 +242,7 @@ Test (link, unlink_stops_propagation, .timeout = 30)
     s_sync_send (sys, w, "link", "r", t);
     s_sync_send (sys, w, "unlink", "r", t);
     s_sync_send (sys, w, "watch", "r", t);
-    s_wait_processed (sys, t, 3);
-    cr_assert_eq (tp_send (sys, t, tp_tag ("die"), "t", tp_tag ("crash")), 0);
+    s_kill_via (sys, w, t, "crash");
     cr_assert (tt_wait_ge (&W.downs, 1, 5000));
     tp_actor_stats st;
     cr_assert_eq (tp_actor_stats_get (sys, w, &st), 0, "unlinked actor died");

@@ -177,6 +177,35 @@ s_kill (child_t *c, int sig)
     }
 }
 
+/*  Bounded waits on the node's own events (tp_node_wait), no polling. */
+static bool
+s_wait_node (tp_system *sys, uint32_t node, int ms)
+{
+    uint64_t seq = 0, end = tt_now_ms () + (uint64_t) tt_ms (ms);
+    while (!tp_node_up (sys, node)) {
+        uint64_t now = tt_now_ms ();
+        if (now >= end || tp_node_wait (sys, &seq, (int) (end - now)) != 0)
+            return tp_node_up (sys, node);
+    }
+    return true;
+}
+
+/*  Waits until frames_bad reaches want; *st holds the last stats read. */
+static bool
+s_wait_bad (tp_system *sys, uint64_t want, int ms, tp_node_stats *st)
+{
+    uint64_t seq = 0, end = tt_now_ms () + (uint64_t) tt_ms (ms);
+    for (;;) {
+        tp_node_stats_get (sys, st);
+        uint64_t now = tt_now_ms ();
+        if (st->frames_bad >= want || now >= end
+            || tp_node_wait (sys, &seq, (int) (end - now)) != 0) {
+            tp_node_stats_get (sys, st);
+            return st->frames_bad >= want;
+        }
+    }
+}
+
 static tp_system *
 s_parent (const char *name)
 {
@@ -264,7 +293,7 @@ rpp_receive (tp_actor *self, tp_msg *msg)
     TT_CHECK (tp_msg_is (msg, "pong"));
     tp_msg_unpack (msg, "i", &v);
     if (--s->left == 0)
-        atomic_store (&s->done, 1);
+        tt_set (&s->done, 1);
     else
         tp_tell (self, s->peer, tp_tag ("ping"), "i", v);
 }
@@ -308,7 +337,7 @@ mon_receive (tp_actor *self, tp_msg *msg)
     else if (tp_msg_is (msg, "_down")) {
         uint64_t id;
         TT_CHECK (tp_msg_unpack (msg, "Urt", &id, &s->who, &s->reason) == 0);
-        atomic_fetch_add (&s->downs, 1);
+        tt_add (&s->downs, 1);
     }
 }
 
@@ -370,11 +399,7 @@ Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
                   TP_ETIMEDOUT);
     /* restart on the same endpoint: the connection is re-made */
     child_t c2 = s_spawn_server ("srv", c.ep);
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
-    while (!tp_node_up (sys, node)) {
-        cr_assert (tt_now_ms () < end, "peer did not come back");
-        usleep (5000);
-    }
+    cr_assert (s_wait_node (sys, node, 5000), "peer did not come back");
     tp_ref echo2;
     cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo2), 0);
     cr_assert (!tp_ref_is_nil (echo2));
@@ -435,7 +460,7 @@ sink_receive (tp_actor *self, tp_msg *msg)
     if (tp_msg_unpack (msg, "i", &v) != 0 || v != s->next)
         atomic_fetch_add (&s->errors, 1);
     s->next = v + 1;
-    atomic_fetch_add (&s->got, 1);
+    tt_add (&s->got, 1);
 }
 
 static const tp_behavior sink_b = {"sink", NULL, sink_receive, NULL};
@@ -529,11 +554,7 @@ Test (node, malformed_frames_are_counted_and_dropped, .timeout = 60)
     free (huge);
 
     tp_node_stats st;
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
-    do {
-        usleep (5000);
-        tp_node_stats_get (sys, &st);
-    } while (st.frames_bad < 8 && tt_now_ms () < end);
+    s_wait_bad (sys, 8, 5000, &st);
     cr_assert_geq (st.frames_bad, 8, "bad frames counted: %" PRIu64,
                    st.frames_bad);
     zmq_close (d);
@@ -663,9 +684,7 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
                 tp_msg_size (hello));
     tp_msg_destroy (&hello);
     uint32_t evil = tp_node_id ("evil");
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
-    while (!tp_node_up (sys, evil) && tt_now_ms () < end)
-        usleep (1000);
+    s_wait_node (sys, evil, 5000);
     cr_assert (tp_node_up (sys, evil), "raw peer not greeted");
 
     uint8_t body[512];
@@ -702,11 +721,7 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
     n = s_raw_item (body, echo, 80);
     memcpy (body + n, "\xc4\x03\xc1\xc1\xc1", 5);
     s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n + 5);
-    end = tt_now_ms () + (uint64_t) tt_ms (5000);
-    do {
-        usleep (2000);
-        tp_node_stats_get (sys, &st);
-    } while (st.frames_bad < st0.frames_bad + 4 && tt_now_ms () < end);
+    s_wait_bad (sys, st0.frames_bad + 4, 5000, &st);
     /* one each: the inner BATCH, the HELLO inside, the one-item BATCH,
        the garbage item */
     cr_assert_eq (st.frames_bad, st0.frames_bad + 4,
@@ -777,20 +792,14 @@ Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
     }
     /* wait (bounded) for the ready file with the bound endpoint */
     char ep[256] = "";
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (10000);
-    while (!ep[0]) {
-        FILE *f = fopen (ready, "r");
-        if (f) {
-            if (!fgets (ep, sizeof ep, f))
-                ep[0] = '\0';
-            fclose (f);
-            ep[strcspn (ep, "\n")] = '\0';
-        }
-        if (!ep[0]) {
-            cr_assert (tt_now_ms () < end, "troupe-node did not get ready");
-            usleep (10000);
-        }
-    }
+    cr_assert (tt_wait_file (ready, 10000), "troupe-node did not get ready");
+    FILE *f = fopen (ready, "r");
+    cr_assert_not_null (f);
+    if (!fgets (ep, sizeof ep, f))
+        ep[0] = '\0';
+    fclose (f);
+    ep[strcspn (ep, "\n")] = '\0';
+    cr_assert (ep[0], "empty ready file");
     snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ask counter add 5", build,
               ep);
     strcat (cmd, " 2>/dev/null");
@@ -907,15 +916,8 @@ Test (netns, three_hosts_talk_over_tcp, .timeout = 120)
             }
         }
     /* wait (bounded) for both nodes */
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (10000);
     for (int h = 0; ok && h < 2; h++)
-        while (access (ready[h], R_OK) != 0) {
-            if (tt_now_ms () > end) {
-                ok = 0;
-                break;
-            }
-            usleep (10000);
-        }
+        ok = tt_wait_file (ready[h], 10000);
     int ask1 = -1, ask2 = -1;
     char out2[4096] = "";
     if (ok) {

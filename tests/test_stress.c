@@ -27,7 +27,7 @@ sink_receive (tp_actor *self, tp_msg *msg)
         atomic_fetch_add (&s->errors, 1);
     else
         s->next[who]++;
-    atomic_fetch_add (&s->got, 1); /* publishes next[] to the test */
+    tt_add (&s->got, 1); /* publishes next[] to the test */
 }
 
 static const tp_behavior sink = {"sink", NULL, sink_receive, NULL};
@@ -123,7 +123,7 @@ ring_receive (tp_actor *self, tp_msg *msg)
     TT_CHECK (tp_msg_unpack (msg, "I", &left) == 0);
     atomic_fetch_add_explicit (s->hops, 1, memory_order_relaxed);
     if (left == 0)
-        atomic_store (s->done, 1);
+        tt_set (s->done, 1);
     else
         tp_tell (self, s->next, tp_tag ("tok"), "I", left - 1);
 }

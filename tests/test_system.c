@@ -10,7 +10,7 @@ static _Atomic long g_received, g_terminated;
 static void
 count_receive (tp_actor *self, tp_msg *msg)
 {
-    atomic_fetch_add (&g_received, 1);
+    tt_add (&g_received, 1);
     if (tp_msg_is (msg, "stop"))
         tp_exit (self, 0);
     if (tp_msg_is (msg, "ask"))
@@ -20,7 +20,7 @@ count_receive (tp_actor *self, tp_msg *msg)
 static void
 count_terminate (tp_actor *self, tp_tag_t reason)
 {
-    atomic_fetch_add (&g_terminated, 1);
+    tt_add (&g_terminated, 1);
 }
 
 static const tp_behavior counter = {"counter", NULL, count_receive,
@@ -29,8 +29,8 @@ static const tp_behavior counter = {"counter", NULL, count_receive,
 static void
 s_reset (void)
 {
-    atomic_store (&g_received, 0);
-    atomic_store (&g_terminated, 0);
+    tt_set (&g_received, 0);
+    tt_set (&g_terminated, 0);
 }
 
 Test (system, new_and_destroy_with_defaults)
@@ -105,14 +105,14 @@ blaster_receive (tp_actor *self, tp_msg *msg)
         tp_tell (self, peer, tp_tag ("hop"), "rx", tp_self (self), big,
                  sizeof big);
     }
-    atomic_fetch_add (&g_received, 1);
+    tt_add (&g_received, 1);
 }
 
 static void
 blaster_terminate (tp_actor *self, tp_tag_t reason)
 {
     TT_CHECK (reason == tp_tag ("shutdown"));
-    atomic_fetch_add (&g_terminated, 1);
+    tt_add (&g_terminated, 1);
 }
 
 static const tp_behavior blaster = {"blaster", NULL, blaster_receive,
@@ -151,7 +151,7 @@ dl_receive (tp_actor *self, tp_msg *msg)
 {
     if (tp_msg_is (msg, "_dead")) {
         TT_CHECK (tp_msg_unpack (msg, "rt", &g_dead_to, &g_dead_tag) == 0);
-        atomic_fetch_add (&g_dead_notices, 1);
+        tt_add (&g_dead_notices, 1);
     }
 }
 
@@ -186,18 +186,15 @@ Test (system, dead_letters_are_counted_and_observable, .timeout = 30)
 
 /* ---- bounded mailboxes --------------------------------------------- */
 
-static _Atomic int g_gate;    /* the slow actor blocks while 0 */
+static _Atomic long g_gate;   /* the slow actor blocks while 0 */
 static _Atomic long g_inside; /* receive calls entered */
 
 static void
 slow_receive (tp_actor *self, tp_msg *msg)
 {
-    atomic_fetch_add (&g_inside, 1);
-    while (!atomic_load (&g_gate)) {
-        struct timespec ts = {0, 200000};
-        nanosleep (&ts, NULL);
-    }
-    atomic_fetch_add (&g_received, 1);
+    tt_add (&g_inside, 1);
+    TT_CHECK (tt_wait_ge (&g_gate, 1, 30000)); /* the test opens it */
+    tt_add (&g_received, 1);
 }
 
 static const tp_behavior slow = {"slow", NULL, slow_receive, NULL};
@@ -206,13 +203,13 @@ Test (mailbox, bounded_send_fails_with_efull_and_sender_keeps_message,
       .timeout = 30)
 {
     s_reset ();
-    atomic_store (&g_gate, 0);
+    tt_set (&g_gate, 0);
     tp_system *sys = tp_system_new (NULL);
     tp_spawn_opts o = {.kind = TP_THREAD, .capacity = 4};
     tp_ref r;
     cr_assert_eq (tp_spawn (sys, &slow, NULL, &o, &r), 0);
     /* the first message is taken out of the mailbox and blocks receive */
-    atomic_store (&g_inside, 0);
+    tt_set (&g_inside, 0);
     cr_assert_eq (tp_send (sys, r, tp_tag ("m"), "i", -1), 0);
     cr_assert (tt_wait_ge (&g_inside, 1, 5000));
     int ok = 0, full = 0;
@@ -236,7 +233,7 @@ Test (mailbox, bounded_send_fails_with_efull_and_sender_keeps_message,
     cr_assert_eq (tp_actor_stats_get (sys, r, &st), 0);
     cr_assert_eq (st.capacity, 4);
     /* a waiting send gets through once the receiver drains */
-    atomic_store (&g_gate, 1);
+    tt_set (&g_gate, 1);
     tp_msg *m = tp_msg_new (tp_tag ("m"), "i", 99);
     for (int i = 0; i < 8; i++) {
         tp_msg *n = tp_msg_new (tp_tag ("m"), "i", i);
@@ -246,19 +243,20 @@ Test (mailbox, bounded_send_fails_with_efull_and_sender_keeps_message,
     cr_assert (tt_wait_ge (&g_received, 14, 5000), "received %ld",
                atomic_load (&g_received));
     tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
 }
 
 Test (mailbox, waiting_send_times_out_and_keeps_message, .timeout = 30)
 {
     s_reset ();
-    atomic_store (&g_gate, 0);
+    tt_set (&g_gate, 0);
     tp_system *sys = tp_system_new (NULL);
     tp_spawn_opts o = {.kind = TP_THREAD, .capacity = 1};
     tp_ref r;
     cr_assert_eq (tp_spawn (sys, &slow, NULL, &o, &r), 0);
     tp_msg *a = tp_msg_new (tp_tag ("m"), NULL);
     tp_msg *b = tp_msg_new (tp_tag ("m"), NULL);
-    atomic_store (&g_inside, 0);
+    tt_set (&g_inside, 0);
     cr_assert_eq (tp_send (sys, r, tp_tag ("m"), NULL), 0);
     cr_assert (tt_wait_ge (&g_inside, 1, 5000)); /* receive is blocked */
     cr_assert_eq (tp_send_msg (sys, r, &a), 0);  /* fills the mailbox */
@@ -267,8 +265,9 @@ Test (mailbox, waiting_send_times_out_and_keeps_message, .timeout = 30)
     cr_assert_geq (tt_now_ms () - t0, 29);
     cr_assert_not_null (b);
     tp_msg_destroy (&b);
-    atomic_store (&g_gate, 1);
+    tt_set (&g_gate, 1);
     tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
 }
 
 /* ---- registry ------------------------------------------------------ */

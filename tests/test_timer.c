@@ -49,7 +49,7 @@ tm_receive (tp_actor *self, tp_msg *msg)
             r->t_first = tt_now_ms ();
         if (i < 16)
             r->order[i] = v;
-        atomic_store (&r->n, i + 1);
+        tt_set (&r->n, i + 1);
     }
     else if (tp_msg_is (msg, "tick")) {
         if (atomic_fetch_add (&r->ticks, 1) + 1 == 3) {
@@ -59,7 +59,7 @@ tm_receive (tp_actor *self, tp_msg *msg)
         }
     }
     else if (tp_msg_is (msg, "end"))
-        atomic_store (&r->done, 1);
+        tt_set (&r->done, 1);
 }
 
 static const tp_behavior tm = {"timers", tm_init, tm_receive, NULL};

@@ -7,8 +7,17 @@
 #ifndef TP_TESTUTIL_H_INCLUDED
 #define TP_TESTUTIL_H_INCLUDED
 
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,19 +58,118 @@ tt_now_ms (void)
     return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
 }
 
-/*  Waits until *flag >= want or ms (scaled) pass, polling every 1 ms.
-    Returns true if the condition held in time. */
+/*  Event flags. Actors (any thread) change a flag with tt_add / tt_set;
+    the test waits with tt_wait_ge, asleep on a futex until a change
+    brings the flag to what it waits for, or the bound passes. A waiter
+    registers (flag, want) in one of a few slots first, so that a change
+    nobody waits for costs no system call. Registration, then check; change,
+    then look at the slots: with sequentially consistent atomics one side
+    always sees the other, so no wake-up is lost. */
+#define TT_WAITERS 4
+static _Atomic uint32_t tt_seq; /* bumped on each wake-up */
+static _Atomic (_Atomic long *) tt_wflag[TT_WAITERS];
+static _Atomic long tt_wwant[TT_WAITERS];
+
+static inline void
+tt__changed (_Atomic long *flag, long v)
+{
+    for (int i = 0; i < TT_WAITERS; i++)
+        if (atomic_load (&tt_wflag[i]) == flag && v >= atomic_load (&tt_wwant[i])) {
+            atomic_fetch_add (&tt_seq, 1);
+            syscall (SYS_futex, &tt_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+                     NULL, 0);
+            return;
+        }
+}
+
+/*  Adds n to *flag and wakes a waiter it satisfies; returns the new value. */
+static inline long
+tt_add (_Atomic long *flag, long n)
+{
+    long v = atomic_fetch_add (flag, n) + n;
+    tt__changed (flag, v);
+    return v;
+}
+
+/*  Sets *flag to v and wakes a waiter it satisfies. */
+static inline void
+tt_set (_Atomic long *flag, long v)
+{
+    atomic_store (flag, v);
+    tt__changed (flag, v);
+}
+
+/*  Waits until *flag >= want or ms (scaled) pass. Returns true if the
+    condition held in time. Safe from any thread, TT_WAITERS at a time. */
 static inline bool
 tt_wait_ge (_Atomic long *flag, long want, int ms)
 {
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (ms);
-    while (atomic_load (flag) < want) {
-        if (tt_now_ms () > end)
-            return false;
-        struct timespec ts = {0, 1000000};
-        nanosleep (&ts, NULL);
+    int slot = -1;
+    for (int i = 0; slot < 0; i = (i + 1) % TT_WAITERS) {
+        _Atomic long *none = NULL;
+        atomic_store (&tt_wwant[i], want); /* (harmless if the CAS fails) */
+        if (atomic_compare_exchange_strong (&tt_wflag[i], &none, flag))
+            slot = i;
     }
-    return true;
+    atomic_store (&tt_wwant[slot], want);
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (ms);
+    bool ok;
+    for (;;) {
+        uint32_t seq = atomic_load (&tt_seq);
+        if ((ok = atomic_load (flag) >= want))
+            break;
+        uint64_t now = tt_now_ms ();
+        if (now >= end)
+            break;
+        uint64_t left = end - now;
+        struct timespec ts = {(time_t) (left / 1000),
+                              (long) (left % 1000) * 1000000L};
+        syscall (SYS_futex, &tt_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+    }
+    atomic_store (&tt_wflag[slot], NULL);
+    return ok;
+}
+
+/*  Waits until the file at path exists with something in it (a process
+    we started writes it when ready), or ms (scaled) pass: inotify on its
+    directory, no polling. Returns true if it did in time. */
+static inline bool
+tt_wait_file (const char *path, int ms)
+{
+    char dir[4096];
+    snprintf (dir, sizeof dir, "%s", path);
+    char *slash = strrchr (dir, '/');
+    if (!slash)
+        snprintf (dir, sizeof dir, ".");
+    else
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    int fd = inotify_init1 (IN_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = false;
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (ms);
+    if (inotify_add_watch (fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)
+        >= 0)
+        for (;;) {
+            FILE *f = fopen (path, "r"); /* after the watch: nothing missed */
+            if (f) {
+                ok = fgetc (f) != EOF;
+                fclose (f);
+                if (ok)
+                    break;
+            }
+            uint64_t now = tt_now_ms ();
+            if (now >= end)
+                break;
+            struct pollfd p = {fd, POLLIN, 0};
+            if (poll (&p, 1, (int) (end - now)) > 0) {
+                char buf[4096];
+                if (read (fd, buf, sizeof buf) < 0 && errno != EAGAIN)
+                    break;
+            }
+        }
+    close (fd);
+    return ok;
 }
 
 #endif

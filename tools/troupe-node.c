@@ -303,11 +303,16 @@ main (int argc, char **argv)
         sigaction (SIGTERM, &sa, NULL);
         sigaction (SIGINT, &sa, NULL);
         if (o.ready_file) {
-            FILE *f = fopen (o.ready_file, "w");
-            if (f) {
-                fprintf (f, "%s\n", bound);
-                fclose (f);
-            }
+            /* written aside, then renamed: a reader never sees half of it */
+            char tmp[4096];
+            snprintf (tmp, sizeof tmp, "%s.tmp", o.ready_file);
+            FILE *f = fopen (tmp, "w");
+            bool ok = f && fprintf (f, "%s\n", bound) >= 0;
+            if (f && fclose (f) != 0)
+                ok = false;
+            if (!ok || rename (tmp, o.ready_file) != 0)
+                s_log ("error", "cannot write the ready file %s",
+                       o.ready_file);
         }
         s_log ("info", "ready");
         while (!s_stop)
