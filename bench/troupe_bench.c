@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,7 +35,7 @@ s_now (void)
     return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
-static _Atomic int g_done;
+static _Atomic uint32_t g_done; /* a futex word */
 static double g_t0, g_t1;
 
 static void
@@ -41,19 +43,27 @@ s_finish (void)
 {
     g_t1 = s_now ();
     atomic_store (&g_done, 1);
+    syscall (SYS_futex, &g_done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/*  Waits for g_done (bounded: a benchmark that hangs is a failure). */
+/*  Waits for g_done, asleep on it (a timer in the main thread would wake
+    it every millisecond during the measurement); bounded: a benchmark
+    that hangs is a failure. */
 static int
 s_wait_done (int seconds)
 {
-    for (long i = 0; i < seconds * 1000L; i++) {
-        if (atomic_load (&g_done))
-            return 0;
-        usleep (1000);
+    double end = s_now () + seconds;
+    while (!atomic_load (&g_done)) {
+        double left = end - s_now ();
+        if (left <= 0) {
+            fprintf (stderr, "troupe_bench: timed out\n");
+            return -1;
+        }
+        struct timespec ts = {(time_t) left,
+                              (long) ((left - (double) (time_t) left) * 1e9)};
+        syscall (SYS_futex, &g_done, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
     }
-    fprintf (stderr, "troupe_bench: timed out\n");
-    return -1;
+    return 0;
 }
 
 static tp_system *
