@@ -64,10 +64,9 @@ s_peers_free (tp__peer **list)
     }
 }
 
-/*  Sends a runtime message of kind `aux` from `from` to `to`. */
-static void
-s_sys_send (tp__ctx *c, tp_ref from, tp_ref to, int aux, uint64_t corr,
-            const char *fmt, ...)
+void
+tp__sys_send (tp__ctx *c, tp_ref from, tp_ref to, int aux, uint64_t corr,
+              const char *fmt, ...)
 {
     tp_msg *m = tp__msg_alloc ();
     m->tag = tp__tag_sys;
@@ -92,10 +91,10 @@ void
 tp__sys_undeliverable (tp__ctx *c, tp_ref to, tp_msg *m)
 {
     if (m->aux == TP__SYS_MONITOR)
-        s_sys_send (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
+        tp__sys_send (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
                     tp__tag_noproc);
     else if (m->aux == TP__SYS_LINK)
-        s_sys_send (c, to, m->from, TP__SYS_EXIT, 0, "t", tp__tag_noproc);
+        tp__sys_send (c, to, m->from, TP__SYS_EXIT, 0, "t", tp__tag_noproc);
     tp__msg_free (m);
 }
 
@@ -127,10 +126,10 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
 
     if (notify) {
         for (tp__peer *p = a->watchers; p; p = p->next)
-            s_sys_send (c, a->ref, p->ref, TP__SYS_DOWN, (uint64_t) p->id,
+            tp__sys_send (c, a->ref, p->ref, TP__SYS_DOWN, (uint64_t) p->id,
                         "rt", a->ref, reason);
         for (tp__peer *p = a->links; p; p = p->next)
-            s_sys_send (c, a->ref, p->ref, TP__SYS_EXIT, 0, "t", reason);
+            tp__sys_send (c, a->ref, p->ref, TP__SYS_EXIT, 0, "t", reason);
     }
     s_peers_free (&a->watchers);
     s_peers_free (&a->links);
@@ -735,7 +734,7 @@ tp_monitor (tp_actor *self, tp_ref target)
         return TP_EINVAL;
     int64_t id = (int64_t) ++self->ctx->corr_next;
     s_peer_add (&self->monitors, target, id);
-    s_sys_send (self->ctx, self->ref, target, TP__SYS_MONITOR, (uint64_t) id,
+    tp__sys_send (self->ctx, self->ref, target, TP__SYS_MONITOR, (uint64_t) id,
                 NULL);
     return id;
 }
@@ -747,7 +746,7 @@ tp_demonitor (tp_actor *self, int64_t monitor)
         if (p->id == monitor) {
             tp_ref target = p->ref;
             s_peer_remove (&self->monitors, target, monitor, true);
-            s_sys_send (self->ctx, self->ref, target, TP__SYS_DEMONITOR,
+            tp__sys_send (self->ctx, self->ref, target, TP__SYS_DEMONITOR,
                         (uint64_t) monitor, NULL);
             return 0;
         }
@@ -761,7 +760,7 @@ tp_link (tp_actor *self, tp_ref other)
         return TP_EINVAL;
     if (!s_peer_has (self->links, other))
         s_peer_add (&self->links, other, 0);
-    s_sys_send (self->ctx, self->ref, other, TP__SYS_LINK, 0, NULL);
+    tp__sys_send (self->ctx, self->ref, other, TP__SYS_LINK, 0, NULL);
     return 0;
 }
 
@@ -769,7 +768,7 @@ int
 tp_unlink (tp_actor *self, tp_ref other)
 {
     s_peer_remove (&self->links, other, 0, true);
-    s_sys_send (self->ctx, self->ref, other, TP__SYS_UNLINK, 0, NULL);
+    tp__sys_send (self->ctx, self->ref, other, TP__SYS_UNLINK, 0, NULL);
     return 0;
 }
 
@@ -795,7 +794,7 @@ tp_stop (tp_actor *self, tp_ref target, tp_tag_t reason)
         s_exit (self, reason);
         return 0;
     }
-    s_sys_send (self->ctx, self->ref, target, TP__SYS_STOP, 0, "t",
+    tp__sys_send (self->ctx, self->ref, target, TP__SYS_STOP, 0, "t",
                 reason ? reason : tp__tag_normal);
     return 0;
 }
@@ -804,7 +803,7 @@ tp_stop (tp_actor *self, tp_ref target, tp_tag_t reason)
 int
 tp__stop_from (tp__ctx *c, tp_ref target, tp_tag_t reason)
 {
-    s_sys_send (c, TP_REF_NIL, target, TP__SYS_STOP, 0, "t",
+    tp__sys_send (c, TP_REF_NIL, target, TP__SYS_STOP, 0, "t",
                 reason ? reason : tp__tag_normal);
     return 0;
 }

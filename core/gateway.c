@@ -46,6 +46,7 @@ typedef struct gw_watch {
 typedef struct gw_peer {
     uint32_t node;          /* node id, 0 until its HELLO */
     char name[TP_NODE_NAME_MAX + 1];
+    size_t name_len;        /* strlen (name) */
     char endpoint[256];     /* when we connected to it */
     void *dealer;           /* our connection to it, or NULL */
     bool via_router;        /* it connected to us: answer over the ROUTER */
@@ -145,7 +146,7 @@ s_send_frame (tp_system *sys, gw_peer *p, const uint8_t *head, size_t hlen,
     }
     else {
         g->router_hot = true;
-        rc = zmq_send (g->router, p->name, strlen (p->name),
+        rc = zmq_send (g->router, p->name, p->name_len,
                        ZMQ_SNDMORE | ZMQ_DONTWAIT);
         if (rc >= 0)
             rc = zmq_msg_send (&f, g->router, ZMQ_DONTWAIT);
@@ -298,7 +299,7 @@ static gw_peer *
 s_peer_by_name (tp__gw *g, const char *name, size_t len)
 {
     for (int i = 0; i < g->npeers; i++)
-        if (strlen (g->peers[i].name) == len
+        if (g->peers[i].name_len == len
             && memcmp (g->peers[i].name, name, len) == 0)
             return &g->peers[i];
     return NULL;
@@ -359,24 +360,6 @@ s_watch_remove (gw_peer *p, bool link, tp_ref local, tp_ref remote, int64_t id)
     }
 }
 
-/*  Sends a runtime message to a local actor as if it came from `from`. */
-static void
-s_local_sys (tp__ctx *c, tp_ref from, tp_ref to, int aux, uint64_t corr,
-             const char *fmt, ...)
-{
-    tp_msg *m = tp__msg_alloc ();
-    m->tag = tp__tag_sys;
-    m->from = from;
-    m->flags = TP__MSG_SYS;
-    m->aux = (uint16_t) aux;
-    m->corr = corr;
-    va_list ap;
-    va_start (ap, fmt);
-    tp_msg_vpack (m, fmt, ap);
-    va_end (ap);
-    tp__route (c, to, m, 0);
-}
-
 /*  The peer stopped answering: tell every local actor that watched one of
     its actors, and forget the watches. */
 static void
@@ -396,9 +379,9 @@ s_peer_down (tp__ctx *c, gw_peer *p)
         gw_watch *w = p->watches;
         p->watches = w->next;
         if (w->link)
-            s_local_sys (c, w->remote, w->local, TP__SYS_EXIT, 0, "t", noconn);
+            tp__sys_send (c, w->remote, w->local, TP__SYS_EXIT, 0, "t", noconn);
         else
-            s_local_sys (c, w->remote, w->local, TP__SYS_DOWN,
+            tp__sys_send (c, w->remote, w->local, TP__SYS_DOWN,
                          (uint64_t) w->id, "rt", w->remote, noconn);
         free (w);
     }
@@ -408,22 +391,37 @@ s_peer_down (tp__ctx *c, gw_peer *p)
 /* ------------------------------------------------------------------ */
 /*  Local -> remote                                                    */
 
+/*  The runtime messages that cross nodes, and their wire kinds. */
+static const struct {
+    int aux;
+    uint32_t kind;
+} s_sys_kinds[] = {
+    {TP__SYS_MONITOR, TP__WIRE_MONITOR}, {TP__SYS_DEMONITOR, TP__WIRE_DEMONITOR},
+    {TP__SYS_DOWN, TP__WIRE_DOWN},       {TP__SYS_LINK, TP__WIRE_LINK},
+    {TP__SYS_UNLINK, TP__WIRE_UNLINK},   {TP__SYS_EXIT, TP__WIRE_EXIT},
+    {TP__SYS_STOP, TP__WIRE_STOP},       {TP__SYS_LOOKUP, TP__WIRE_LOOKUP},
+};
+
+/*  The wire kind of a local message, 0 if it cannot cross. */
 static uint32_t
 s_kind_of (const tp_msg *m)
 {
     if (!(m->flags & TP__MSG_SYS))
         return TP__WIRE_USER;
-    switch (m->aux) {
-    case TP__SYS_MONITOR: return TP__WIRE_MONITOR;
-    case TP__SYS_DEMONITOR: return TP__WIRE_DEMONITOR;
-    case TP__SYS_DOWN: return TP__WIRE_DOWN;
-    case TP__SYS_LINK: return TP__WIRE_LINK;
-    case TP__SYS_UNLINK: return TP__WIRE_UNLINK;
-    case TP__SYS_EXIT: return TP__WIRE_EXIT;
-    case TP__SYS_STOP: return TP__WIRE_STOP;
-    case TP__SYS_LOOKUP: return TP__WIRE_LOOKUP;
-    default: return 0;
-    }
+    for (size_t i = 0; i < sizeof s_sys_kinds / sizeof *s_sys_kinds; i++)
+        if (s_sys_kinds[i].aux == m->aux)
+            return s_sys_kinds[i].kind;
+    return 0;
+}
+
+/*  The runtime message kind of a wire kind, -1 if it is not one. */
+static int
+s_aux_of (uint32_t kind)
+{
+    for (size_t i = 0; i < sizeof s_sys_kinds / sizeof *s_sys_kinds; i++)
+        if (s_sys_kinds[i].kind == kind)
+            return s_sys_kinds[i].aux;
+    return -1;
 }
 
 /*  A record from a local ctx for an actor on another node (consumes m). */
@@ -439,10 +437,10 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
            expects, with reason noconnect. */
         tp_tag_t noconn = tp_tag ("noconnect");
         if ((m->flags & TP__MSG_SYS) && m->aux == TP__SYS_MONITOR)
-            s_local_sys (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
+            tp__sys_send (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
                          noconn);
         else if ((m->flags & TP__MSG_SYS) && m->aux == TP__SYS_LINK)
-            s_local_sys (c, to, m->from, TP__SYS_EXIT, 0, "t", noconn);
+            tp__sys_send (c, to, m->from, TP__SYS_EXIT, 0, "t", noconn);
         else if (!(m->flags & TP__MSG_SYS))
             atomic_fetch_add_explicit (&sys->dead_letters, 1,
                                        memory_order_relaxed);
@@ -543,6 +541,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     pthread_mutex_lock (&sys->lock);
     p->node = node;
     memcpy (p->name, nm, name_len + 1);
+    p->name_len = name_len;
     p->incarnation = inc;
     pthread_mutex_unlock (&sys->lock);
     p->last_rx = tp__now_ns ();
@@ -585,7 +584,7 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         return;
     }
     /* A peer speaks for itself only: its routing id and from_node agree. */
-    bool from_peer = e.from_node_len == strlen (p->name)
+    bool from_peer = e.from_node_len == p->name_len
                      && memcmp (e.from_node, p->name, e.from_node_len) == 0;
     if (!from_peer) {
         s_bad (g, "from_node is not the connected peer");
@@ -665,41 +664,29 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         m->flags = TP__MSG_REPLY;
         break;
     case TP__WIRE_MONITOR:
-        m->flags = TP__MSG_SYS;
-        m->aux = TP__SYS_MONITOR;
-        break;
     case TP__WIRE_DEMONITOR:
-        m->flags = TP__MSG_SYS;
-        m->aux = TP__SYS_DEMONITOR;
+    case TP__WIRE_STOP:
         break;
+    /* what must be answered if the peer goes down */
     case TP__WIRE_DOWN:
-        m->flags = TP__MSG_SYS;
-        m->aux = TP__SYS_DOWN;
         s_watch_remove (p, false, to, from, (int64_t) e.corr);
         break;
     case TP__WIRE_LINK:
-        m->flags = TP__MSG_SYS;
-        m->aux = TP__SYS_LINK;
         s_watch_add (p, true, to, from, 0);
         break;
     case TP__WIRE_UNLINK:
-        m->flags = TP__MSG_SYS;
-        m->aux = TP__SYS_UNLINK;
-        s_watch_remove (p, true, to, from, 0);
-        break;
     case TP__WIRE_EXIT:
-        m->flags = TP__MSG_SYS;
-        m->aux = TP__SYS_EXIT;
         s_watch_remove (p, true, to, from, 0);
-        break;
-    case TP__WIRE_STOP:
-        m->flags = TP__MSG_SYS;
-        m->aux = TP__SYS_STOP;
         break;
     default:
         tp__msg_free (m);
         s_bad (g, "unexpected kind");
         return;
+    }
+    int aux = s_aux_of (e.kind);
+    if (aux >= 0) {
+        m->flags = TP__MSG_SYS;
+        m->aux = (uint16_t) aux;
     }
     if (m->tag == 0)
         m->tag = tp__tag_sys;
@@ -1291,15 +1278,7 @@ tp_node_wait (tp_system *sys, uint64_t *seq, int timeout_ms)
     if (!sys || !seq)
         return TP_EINVAL;
     struct timespec dl;
-    clock_gettime (CLOCK_MONOTONIC, &dl);
-    if (timeout_ms >= 0) {
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-    }
+    tp__deadline (&dl, CLOCK_MONOTONIC, timeout_ms);
     int rc = 0;
     pthread_mutex_lock (&sys->lock);
     while (sys->node_seq == *seq && rc == 0) {

@@ -227,6 +227,9 @@ extern TP__TLS tp_actor *tp__tl_actor;
 
 /* system.c */
 uint64_t tp__now_ns (void);
+/*  *dl = now on clock + timeout_ms (just now when timeout_ms < 0), for
+    pthread_cond_timedwait. */
+void tp__deadline (struct timespec *dl, clockid_t clock, int timeout_ms);
 tp__slot *tp__slot_get (tp_system *sys, uint32_t index);
 uint32_t tp__slot_acquire (tp_system *sys);
 void tp__slot_release (tp_system *sys, uint32_t index);
@@ -258,6 +261,13 @@ tp__is_gw (const tp__ctx *c)
 {
     return atomic_load_explicit (&c->sys->gw_ctx, memory_order_acquire) == c;
 }
+
+/* actor.c */
+/*  Sends a runtime message of kind `aux` (TP__SYS_*) from `from` to `to`,
+    body packed from fmt (NULL: empty). System messages ignore mailbox
+    bounds, so this cannot fail; a dead `to` is handled as a dead letter. */
+void tp__sys_send (tp__ctx *c, tp_ref from, tp_ref to, int aux,
+                   uint64_t corr, const char *fmt, ...);
 
 /* ctx.c */
 tp__ctx *tp__ctx_new (tp_system *sys, int kind);

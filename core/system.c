@@ -316,19 +316,25 @@ tp_system_destroy (tp_system **sys_p)
     free (sys);
 }
 
+void
+tp__deadline (struct timespec *dl, clockid_t clock, int timeout_ms)
+{
+    clock_gettime (clock, dl);
+    if (timeout_ms < 0)
+        return;
+    dl->tv_sec += timeout_ms / 1000;
+    dl->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    if (dl->tv_nsec >= 1000000000L) {
+        dl->tv_sec++;
+        dl->tv_nsec -= 1000000000L;
+    }
+}
+
 int
 tp_system_wait (tp_system *sys, int timeout_ms)
 {
     struct timespec dl;
-    clock_gettime (CLOCK_REALTIME, &dl);
-    if (timeout_ms >= 0) {
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-    }
+    tp__deadline (&dl, CLOCK_REALTIME, timeout_ms);
     int rc = 0;
     pthread_mutex_lock (&sys->wait_lock);
     while (atomic_load (&sys->live) > 0 && rc == 0) {

@@ -106,6 +106,14 @@ s_sync_send (tp_system *sys, tp_ref to, const char *tag, const char *fmt,
     cr_assert_eq (tp_send (sys, to, tp_tag (tag), fmt, arg), 0);
 }
 
+/*  Spawns a target *t and a watcher *w (default placement). */
+static void
+s_pair (tp_system *sys, tp_ref *t, tp_ref *w)
+{
+    cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, t), 0);
+    cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, w), 0);
+}
+
 /*  Has the watcher w tell t to die with reason: what w sent t before
     (monitor, link) reaches t first, messages from one sender to one
     receiver being FIFO, so no wait is needed in between. */
@@ -153,8 +161,7 @@ Test (monitor, demonitor_suppresses_the_notice, .timeout = 30)
 {
     tp_system *sys = s_sys ();
     tp_ref t, w;
-    cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
-    cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
+    s_pair (sys, &t, &w);
     s_sync_send (sys, w, "watch", "r", t);
     s_sync_send (sys, w, "unwatch", NULL, t);
     /* a second monitor whose notice must arrive: proves the first did not */
@@ -171,8 +178,7 @@ Test (link, exit_propagates_to_linked_actor, .timeout = 30)
 {
     tp_system *sys = s_sys ();
     tp_ref t, w;
-    cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
-    cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
+    s_pair (sys, &t, &w);
     s_sync_send (sys, w, "link", "r", t);
     s_kill_via (sys, w, t, "crash");
     cr_assert (tt_wait_ge (&W.terminated, 1, 5000));
@@ -186,8 +192,7 @@ Test (link, normal_exit_does_not_propagate, .timeout = 30)
 {
     tp_system *sys = s_sys ();
     tp_ref t, w;
-    cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
-    cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
+    s_pair (sys, &t, &w);
     s_sync_send (sys, w, "link", "r", t);
     s_sync_send (sys, w, "watch", "r", t);
     s_kill_via (sys, w, t, "normal");
@@ -204,8 +209,7 @@ Test (link, trapped_exit_arrives_as_message, .timeout = 30)
 {
     tp_system *sys = s_sys ();
     tp_ref t, w;
-    cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
-    cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
+    s_pair (sys, &t, &w);
     cr_assert_eq (tp_send (sys, w, tp_tag ("trap"), "b", 1), 0);
     s_sync_send (sys, w, "link", "r", t);
     s_kill_via (sys, w, t, "crash");
@@ -222,8 +226,7 @@ Test (link, killed_is_not_trappable, .timeout = 30)
 {
     tp_system *sys = s_sys ();
     tp_ref t, w;
-    cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
-    cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
+    s_pair (sys, &t, &w);
     cr_assert_eq (tp_send (sys, w, tp_tag ("trap"), "b", 1), 0);
     s_sync_send (sys, w, "link", "r", t);
     s_kill_via (sys, w, t, "killed");
@@ -237,8 +240,7 @@ Test (link, unlink_stops_propagation, .timeout = 30)
 {
     tp_system *sys = s_sys ();
     tp_ref t, w;
-    cr_assert_eq (tp_spawn (sys, &target, NULL, NULL, &t), 0);
-    cr_assert_eq (tp_spawn (sys, &watcher, NULL, NULL, &w), 0);
+    s_pair (sys, &t, &w);
     s_sync_send (sys, w, "link", "r", t);
     s_sync_send (sys, w, "unlink", "r", t);
     s_sync_send (sys, w, "watch", "r", t);

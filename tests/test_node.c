@@ -257,20 +257,35 @@ Test (node, call_and_lookup_across_processes_over_tcp, .timeout = 60)
     s_call_remote ("tcp://127.0.0.1:*");
 }
 
+/*  Runs a test body over tcp with the gateway on its own thread. */
+static void
+s_with_gw_thread (void (*run) (const char *ep))
+{
+    s_gw_thread = true;
+    run ("tcp://127.0.0.1:*");
+    s_gw_thread = false;
+}
+
+/*  Runs a test body over a fresh ipc endpoint, removed afterwards. */
+static void
+s_over_ipc (void (*run) (const char *ep), const char *what)
+{
+    char ep[128];
+    snprintf (ep, sizeof ep, "ipc:///tmp/troupe-%s-%d.sock", what,
+              (int) getpid ());
+    run (ep);
+    unlink (ep + 6);
+}
+
 Test (node, call_and_lookup_with_the_gateway_on_its_own_thread,
       .timeout = 60)
 {
-    s_gw_thread = true;
-    s_call_remote ("tcp://127.0.0.1:*");
-    s_gw_thread = false;
+    s_with_gw_thread (s_call_remote);
 }
 
 Test (node, call_and_lookup_across_processes_over_ipc, .timeout = 60)
 {
-    char ep[128];
-    snprintf (ep, sizeof ep, "ipc:///tmp/troupe-test-%d.sock", (int) getpid ());
-    s_call_remote (ep);
-    unlink (ep + 6);
+    s_over_ipc (s_call_remote, "test");
 }
 
 /* A local loop actor plays ping-pong with the remote echo actor. */
@@ -496,17 +511,12 @@ Test (node, clean_shutdown_delivers_everything_over_tcp, .timeout = 60)
 
 Test (node, clean_shutdown_with_the_gateway_on_its_own_thread, .timeout = 60)
 {
-    s_gw_thread = true;
-    s_clean_shutdown ("tcp://127.0.0.1:*");
-    s_gw_thread = false;
+    s_with_gw_thread (s_clean_shutdown);
 }
 
 Test (node, clean_shutdown_delivers_everything_over_ipc, .timeout = 60)
 {
-    char ep[128];
-    snprintf (ep, sizeof ep, "ipc:///tmp/troupe-drain-%d.sock", (int) getpid ());
-    s_clean_shutdown (ep);
-    unlink (ep + 6);
+    s_over_ipc (s_clean_shutdown, "drain");
 }
 
 /* ---- untrusted bytes --------------------------------------------------- */
