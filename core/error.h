@@ -34,7 +34,12 @@ extern "C" {
     X(ETRUNC, -13, "buffer too small")                                       \
     X(EZMQ, -14, "ZeroMQ call failed")                                       \
     X(ESTATE, -15, "call not allowed in this context")                       \
-    X(ENODE, -16, "node unreachable")
+    X(ENODE, -16, "node unreachable")                                        \
+    X(ELIMIT, -17, "limit reached (table full)")                              \
+    X(ESYS, -18, "system call failed")                                       \
+    X(EADDRINUSE, -19, "address in use")                                     \
+    X(EENDPOINT, -20, "bad endpoint")                                        \
+    X(ENAMETAKEN, -21, "node name already in use by another live node")
 
 typedef enum {
     TP_OK = 0,
