@@ -472,8 +472,10 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
         s_out_append (c, gw->id, to, m);
         return 0;
     }
+    /* A live actor's generation is odd: an even one (a dead slot's, or
+       0) never names an actor, whatever the slot holds now. */
     tp__slot *s = tp__slot_get (sys, to.index);
-    if (TP__UNLIKELY (!s || to.gen == 0
+    if (TP__UNLIKELY (!s || !(to.gen & 1)
                       || atomic_load_explicit (&s->gen, memory_order_acquire)
                              != to.gen)) {
         tp__dead_letter (c, to, m);
@@ -527,7 +529,9 @@ static void
 s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
 {
     tp_system *sys = c->sys;
-    if (r->dst_index == TP__CTL_INDEX) {
+    /* Route by node first: only a record for node 0 can be a control
+       record (tp__ctl), never one for an actor, local or remote. */
+    if (TP__UNLIKELY (r->dst_node == 0 && r->dst_index == TP__CTL_INDEX)) {
         if (r->aux >= 100 && tp__is_gw (c)) {
             tp_msg *m = tp__msg_alloc ();
             m->tag = r->tag;
@@ -579,7 +583,8 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
     }
     tp_ref to = {sys->node, r->dst_index, r->dst_gen};
     tp__slot *s = tp__slot_get (sys, r->dst_index);
-    if (!s || atomic_load_explicit (&s->gen, memory_order_acquire) != r->dst_gen
+    if (!s || !(r->dst_gen & 1)
+        || atomic_load_explicit (&s->gen, memory_order_acquire) != r->dst_gen
         || atomic_load_explicit (&s->home, memory_order_relaxed) != c->id) {
         /* (a bounded counter, if any, died with the actor) */
         tp__dead_letter (c, to, m);
