@@ -37,8 +37,14 @@ TEST_LIBS_PKG   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 OPT     ?= -O2 -g
 CFLAGS  ?=
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -pthread -fPIC $(SANFLAGS) \
-              -Icore $(CFLAGS_PKG) $(CFLAGS) -MMD -MP
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -pthread -fPIC $(SANFLAGS)
+# The library, tests and fuzzers reach internals: -Icore.
+ALL_CFLAGS := $(BASE_CFLAGS) -Icore $(CFLAGS_PKG) $(CFLAGS) -MMD -MP
+# Examples, tools, modules and the benchmark are applications: they see only
+# the public headers staged in $(BUILD)/include/troupe/ (what `make install`
+# puts in $(PREFIX)/include/troupe/) and write #include <troupe/troupe.h>.
+# Their rules depend on every staged header, so no -MMD.
+APP_CFLAGS := $(BASE_CFLAGS) -I$(BUILD)/include $(CFLAGS_PKG) $(CFLAGS)
 LDFLAGS ?=
 ALL_LDFLAGS := -pthread $(SANFLAGS) $(LDFLAGS)
 
@@ -59,6 +65,7 @@ SHLIB    := $(BUILD)/lib/libtroupe.so.$(VERSION)
 STLIB    := $(BUILD)/lib/libtroupe.a
 PCFILE   := $(BUILD)/lib/troupe.pc
 HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h core/node.h core/module.h
+STAGED_HEADERS := $(HEADERS:core/%=$(BUILD)/include/troupe/%)
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -79,7 +86,7 @@ TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 .PHONY: fuzz-deps all lib examples tools tests check demo sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
 all: lib examples tools tests $(BENCH_BIN)
 
-lib: $(SHLIB) $(STLIB) $(PCFILE)
+lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
 
 # --- dependencies --------------------------------------------------------
 DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config
@@ -113,33 +120,54 @@ $(PCFILE): troupe.pc.in Makefile
 	@mkdir -p $(dir $@)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
+# --- public headers, staged as they are installed ------------------------------
+# The public headers include each other with quotes ("error.h"), which find
+# their siblings in include/troupe/ first, staged or installed; an
+# application's <error.h> is glibc's.
+$(STAGED_HEADERS): $(BUILD)/include/troupe/%.h: core/%.h
+	@mkdir -p $(dir $@)
+	$(call say,STAGE,$@)cp $< $@
+
+# Every staged header compiles on its own, and an application including
+# <troupe/troupe.h> still gets glibc's <error.h> (tests/headers/app.c).
+HDR_CHECK := $(BUILD)/tests/headers.ok
+$(HDR_CHECK): tests/headers/app.c $(STAGED_HEADERS)
+	@mkdir -p $(dir $@)
+	$(call say,CHECK,$(BUILD)/include/troupe)for h in $(HEADERS:core/%=%); do \
+	  printf '#include <troupe/%s>\n' $$h | \
+	    $(CC) $(BASE_CFLAGS) $(CFLAGS) -I$(BUILD)/include -fsyntax-only -x c - || \
+	    { echo "headers: troupe/$$h does not compile on its own"; exit 1; }; \
+	done
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -I$(BUILD)/include -fsyntax-only $<
+	$(Q)touch $@
+
 # --- examples (linked against the shared library) ---------------------------
 examples: $(EX_BIN)
-$(BUILD)/examples/%: examples/%.c $(SHLIB)
+$(BUILD)/examples/%: examples/%.c $(SHLIB) $(STAGED_HEADERS)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
+	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
 	  -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG) -lm
 
 # --- tools and modules (linked against the shared library) ------------------
 TOOLS_BIN := $(BUILD)/tools/troupe-node $(BUILD)/tools/troupe
 MODULES   := $(patsubst examples/modules/%.c,$(BUILD)/modules/lib%.so,$(wildcard examples/modules/*.c))
 tools: $(TOOLS_BIN) $(MODULES)
-$(BUILD)/tools/troupe-node: tools/troupe-node.c $(SHLIB)
+$(BUILD)/tools/troupe-node: tools/troupe-node.c $(SHLIB) $(STAGED_HEADERS)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
+	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
 	  -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG) -ldl
-$(BUILD)/tools/troupe: tools/troupe.c tools/json.c tools/json.h $(SHLIB)
+$(BUILD)/tools/troupe: tools/troupe.c tools/json.c tools/json.h $(SHLIB) $(STAGED_HEADERS)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) -Itools tools/troupe.c tools/json.c -o $@ \
+	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) tools/troupe.c tools/json.c -o $@ \
 	  -L$(BUILD)/lib -ltroupe -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) $(LIBS_PKG)
-$(BUILD)/modules/lib%.so: examples/modules/%.c $(SHLIB)
+$(BUILD)/modules/lib%.so: examples/modules/%.c $(SHLIB) $(STAGED_HEADERS)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) -shared $< -o $@ -L$(BUILD)/lib -ltroupe $(ALL_LDFLAGS)
+	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) -shared $< -o $@ -L$(BUILD)/lib -ltroupe $(ALL_LDFLAGS)
 
 # --- benchmarks ---------------------------------------------------------------
-$(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB)
+$(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB) $(STAGED_HEADERS)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(ALL_CFLAGS) $< -o $@ $(STLIB) $(ALL_LDFLAGS) $(LIBS_PKG)
+	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) $< -o $@ $(STLIB) $(ALL_LDFLAGS) $(LIBS_PKG)
 
 # Peers (raw ZeroMQ, CAF, Erlang, Node.js): rules in bench/peers/peers.mk.
 PEERS_BIN :=
@@ -165,7 +193,7 @@ bench: bench-deps
 	$(Q)BUILD=$(BUILD) ./bench/run
 
 # --- tests (linked statically so they can reach internals) ------------------
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(HDR_CHECK)
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_PKG) -Itests -c $< -o $@
@@ -198,7 +226,7 @@ demo: deps
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/troupe/
+	install -m 644 $(STAGED_HEADERS) $(DESTDIR)$(PREFIX)/include/troupe/
 	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtroupe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libtroupe.so

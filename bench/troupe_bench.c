@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 static struct {
     long n, senders, actors, hops, tasks, fib;

@@ -25,7 +25,7 @@
 */
 #include <stdio.h>
 #include <time.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 /*  "calc", a loop actor: add(a, b) -> result(a+b); mul(a, b) -> result(a*b) */
 static void

@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 /* ------------------------------------------------------------------ */
 /*  The "fs" service: a tiny in-memory file system.                    */

@@ -3,7 +3,7 @@
     Run: make && build/release/examples/hello
 */
 #include <stdio.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 static void
 ping_receive (tp_actor *self, tp_msg *msg)

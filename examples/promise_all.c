@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 #define N 4 /* workers, and items per Promise.all */
 

@@ -31,7 +31,7 @@
     Run: make examples && build/release/examples/promise_chain
 */
 #include <stdio.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 /* ------------------------------------------------------------------ */
 /*  Services                                                           */

@@ -1,6 +1,6 @@
 /*  examples/readme.c: the example in README.md, compiled and run by make. */
 #include <stdio.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 /*  A loop actor: answers add(a, b) with sum(a + b). */
 static void

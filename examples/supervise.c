@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 #define MAX_RESTARTS 3
 

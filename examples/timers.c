@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 typedef struct {
     int ticks;     /* interval ticks received */

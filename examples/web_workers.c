@@ -43,7 +43,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 #define LIMIT 7000000 /* default: count the primes below this */
 #define BLOCK 10000   /* numbers per block */

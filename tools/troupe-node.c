@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 #define MAX_LIST 16
 

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 #include "json.h"
 

@@ -10,7 +10,7 @@
 */
 #include <stdint.h>
 #include <stdlib.h>
-#include <troupe.h>
+#include <troupe/troupe.h>
 
 static int
 counter_init (tp_actor *self, void *arg)
