@@ -130,6 +130,11 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
                         "rt", a->ref, reason);
         for (tp__peer *p = a->links; p; p = p->next)
             tp__sys_send (c, a->ref, p->ref, TP__SYS_EXIT, 0, "t", reason);
+        /* the actors I watched drop their watcher entries for me (a
+           remote one would keep it until its node or it ends) */
+        for (tp__peer *p = a->monitors; p; p = p->next)
+            tp__sys_send (c, a->ref, p->ref, TP__SYS_DEMONITOR,
+                          (uint64_t) p->id, NULL);
     }
     s_peers_free (&a->watchers);
     s_peers_free (&a->links);
@@ -190,8 +195,9 @@ s_handle_sys (tp__ctx *c, tp_actor *a, tp_msg *m)
     case TP__SYS_DEMONITOR:
         s_peer_remove (&a->watchers, m->from, (int64_t) m->corr, true);
         break;
-    case TP__SYS_DOWN:
-        if (s_peer_remove (&a->monitors, m->from, (int64_t) m->corr, false)
+    case TP__SYS_DOWN: /* only for a monitor of ours, by id and target */
+        if (m->corr != 0
+            && s_peer_remove (&a->monitors, m->from, (int64_t) m->corr, true)
             && tp_msg_unpack (m, "rt", &who, &reason) == 0)
             s_deliver_user (a, tp__tag_down, "Urt", m->corr, who, reason);
         break;
@@ -255,6 +261,48 @@ s_handle_reply (tp__ctx *c, tp_actor *a, tp_msg *m)
     /* late reply to an ask that timed out: dropped */
 }
 
+/*  Runs the message at the head of a's mailbox. */
+static inline void
+s_run_one (tp__ctx *c, tp_actor *a, tp__slot *s)
+{
+    tp_msg *m = a->mb_head;
+    a->mb_head = m->next;
+    if (!a->mb_head)
+        a->mb_tail = NULL;
+    a->queued--;
+    if (m->flags & TP__MSG_BOUNDED)
+        atomic_fetch_sub_explicit (&s->pending, 1, memory_order_release);
+    if (TP__LIKELY (!(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))))
+        a->b->receive (a, m);
+    else if (m->flags & TP__MSG_SYS)
+        s_handle_sys (c, a, m);
+    else
+        s_handle_reply (c, a, m);
+    tp__msg_free (m);
+}
+
+/*  A turn of more messages than a->tick_stride: reads the clock every
+    a->tick_stride messages (adapted to how long this actor's messages
+    take) and ends early when the loop's checks are due (tp__ctx_tick), so
+    that a large budget of slow messages does not hold up timers, the
+    gateway or the inbox. Returns the number of messages run. */
+static __attribute__ ((noinline)) int
+s_run_long (tp__ctx *c, tp_actor *a, tp__slot *s, int budget)
+{
+    int n = 0;
+    for (;;) {
+        int lim = budget - n > (int) a->tick_stride ? n + (int) a->tick_stride
+                                                    : budget;
+        while (a->mb_head && n < lim && !(a->flags & TP__A_EXITING)) {
+            n++;
+            s_run_one (c, a, s);
+        }
+        if (n == budget || !a->mb_head || (a->flags & TP__A_EXITING)
+            || tp__ctx_tick (c, &a->tick_stride))
+            return n;
+    }
+}
+
 /*  Runs one turn of a (just popped from the run queue). TP__A_QUEUED
     stays set during the turn, so messages the actor sends itself do not
     queue it a second time; it is cleared or the actor requeued at the end. */
@@ -268,6 +316,8 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
             s_peer_add (&a->links, a->link_to, 0);
         if (a->b->init && a->b->init (a, a->arg) != 0)
             s_exit (a, tp__tag_init);
+        if (c->tick_at > c->processed)
+            c->tick_at--; /* an init counts as a message for the clock */
     }
     /* Run at most `batch` messages, and only those present when the turn
        began: a message the actor sends itself waits for its next turn, so
@@ -282,23 +332,13 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
     if ((uint32_t) budget > a->queued)
         budget = (int) a->queued;
     tp__slot *s = a->slot;
-    while (a->mb_head && n < budget && !(a->flags & TP__A_EXITING)) {
-        tp_msg *m = a->mb_head;
-        a->mb_head = m->next;
-        if (!a->mb_head)
-            a->mb_tail = NULL;
-        a->queued--;
-        if (m->flags & TP__MSG_BOUNDED)
-            atomic_fetch_sub_explicit (&s->pending, 1, memory_order_release);
-        n++;
-        if (TP__LIKELY (!(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))))
-            a->b->receive (a, m);
-        else if (m->flags & TP__MSG_SYS)
-            s_handle_sys (c, a, m);
-        else
-            s_handle_reply (c, a, m);
-        tp__msg_free (m);
-    }
+    if (TP__UNLIKELY ((uint32_t) budget > a->tick_stride))
+        n = s_run_long (c, a, s, budget);
+    else
+        while (a->mb_head && n < budget && !(a->flags & TP__A_EXITING)) {
+            n++;
+            s_run_one (c, a, s);
+        }
     tp__tl_actor = NULL;
     c->processed += (uint64_t) n;
     atomic_store_explicit (&s->processed,
@@ -374,6 +414,7 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
     tp_actor *a = tp__calloc (1, sizeof *a);
     a->b = b;
     a->arg = arg;
+    a->tick_stride = 1;
     uint32_t idx = tp__slot_acquire (sys);
     tp__slot *s = tp__slot_get (sys, idx);
     uint32_t gen = atomic_load (&s->gen) + 1;
@@ -403,7 +444,12 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
     atomic_store_explicit (&s->actor, a, memory_order_relaxed);
     atomic_store_explicit (&s->home, home->id, memory_order_relaxed);
     atomic_store_explicit (&s->cap, o ? o->capacity : 0, memory_order_relaxed);
-    atomic_store_explicit (&s->pending, 0, memory_order_relaxed);
+    /* s->pending is not zeroed here: tp__actor_terminate zeroed it when
+       the slot's last actor ended (a fresh slot is zero), and what it has
+       gained since is a late reservation for that actor which its sender
+       gives back (s_unreserve_stale in ctx.c). Zeroing it now would wipe
+       a reservation still to be given back, and the give-back would then
+       take a place from this actor. */
     atomic_store_explicit (&s->processed, 0, memory_order_relaxed);
     atomic_store_explicit (&s->queued, 0, memory_order_relaxed);
     atomic_store_explicit (&s->gen, gen, memory_order_seq_cst);
@@ -570,6 +616,8 @@ tp_forward (tp_actor *self, tp_ref to, const tp_msg *msg)
     m->from = msg->from;
     m->corr = msg->corr;
     m->flags |= msg->flags & TP__MSG_REQUEST;
+    /* counted against my mailbox, not the next one's */
+    m->flags &= (uint16_t) ~TP__MSG_BOUNDED;
     int rc = tp__route (self->ctx, to, m, 0);
     if (rc)
         tp__msg_free (m);

@@ -43,6 +43,9 @@ typedef struct tp__rec {
 #define TP__BACKLOG_MAX 64 /* unread frames before a sender paces */
 #define TP__PACE_MAX_NS 2000000u /* longest pause per turn */
 #define TP__DRAIN_BUSY 4 /* frames read per loop while actors are runnable */
+#define TP__DRAIN_BYTES (256u * 1024u) /* per loop (a few thousand records) */
+#define TP__TICK_NS 200000u /* work between two clock reads, about */
+#define TP__TICK_STRIDE_MAX 128u /* messages between reads at most */
 #define TP__REC_ALIGN(n) (((n) + 7u) & ~(size_t) 7u)
 
 /* ------------------------------------------------------------------ */
@@ -362,10 +365,33 @@ s_send_zero_copy (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
                                memory_order_release);
 }
 
+/*  tp__route reserved a place for m in a bounded mailbox (m has
+    TP__MSG_BOUNDED) after it had found `to` alive. If `to` has ended
+    since (a tp_send_wait that backed off while the actor ended and its
+    slot was reused), the place was taken in a slot that is no longer
+    to's: give it back, or the slot's next actor keeps it (a capacity-1
+    mailbox full forever). m goes on and is a dead letter where it lands
+    (s_deliver checks the generation). The count is only lowered while
+    above zero: if the end of the actor zeroed it after the reservation
+    (tp__actor_terminate), there is nothing to give back. */
+static void
+s_unreserve_stale (tp__ctx *c, tp_ref to, tp_msg *m)
+{
+    tp__slot *s = tp__slot_get (c->sys, to.index);
+    if (!s || atomic_load (&s->gen) == to.gen)
+        return;
+    m->flags &= (uint16_t) ~TP__MSG_BOUNDED;
+    int32_t p = atomic_load (&s->pending);
+    while (p > 0 && !atomic_compare_exchange_weak (&s->pending, &p, p - 1))
+        ;
+}
+
 /*  Appends m (consumed) for actor `to` living on ctx dst. */
 static void
 s_out_append (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
 {
+    if (TP__UNLIKELY (m->flags & TP__MSG_BOUNDED))
+        s_unreserve_stale (c, to, m);
     s_grow (c, dst);
     if (m->size >= TP__ZC_MIN) {
         s_send_zero_copy (c, dst, to, m);
@@ -446,8 +472,36 @@ tp__enqueue (tp__ctx *c, tp_actor *a, tp_msg *m)
     }
 }
 
+/*  A ref typed without an incarnation ("alpha/2.1") for this node's own
+    name means this node: returns sys->node for it, else node. */
+static uint32_t
+s_node_alias (tp_system *sys, uint32_t node)
+{
+    if (tp_node_incarnation (node) == 0 && tp__node_same_name (node, sys->node))
+        return sys->node;
+    return node;
+}
+
+/*  Another node: hand m to the gateway, which owns the links. A body
+    that cannot fit a frame fails here, at the call (TP_ETOOBIG). */
+static int
+s_route_remote (tp__ctx *c, tp_ref to, tp_msg *m)
+{
+    if (TP__UNLIKELY (m->size > TP_NODE_MAX_BODY))
+        return TP_ETOOBIG;
+    tp__ctx *gw = atomic_load_explicit (&c->sys->gw_ctx, memory_order_acquire);
+    if (!gw)
+        tp__dead_letter (c, to, m);
+    else if (gw == c) /* worker 0 hosting the gateway: straight out */
+        tp__gw_forward (c, to, m);
+    else
+        s_out_append (c, gw->id, to, m);
+    return 0;
+}
+
 /*  Routes m to `to`. Consumes m on success; on TP_EFULL / TP_ETIMEDOUT
-    the caller keeps it. wait_ms: 0 = fail at once when full. */
+    the caller keeps it; TP_ETOOBIG (a body over TP_NODE_MAX_BODY for
+    another node) too. wait_ms: 0 = fail at once when full. */
 int
 tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
 {
@@ -458,20 +512,11 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
         tp__msg_free (m); /* final sweep: nothing is delivered any more */
         return 0;
     }
-    if (to.node != sys->node && to.node != 0) {
-        /* Another node: hand it to the gateway, which owns the links. */
-        tp__ctx *gw = atomic_load_explicit (&sys->gw_ctx, memory_order_acquire);
-        if (!gw) {
-            tp__dead_letter (c, to, m);
-            return 0;
-        }
-        if (gw == c) { /* worker 0 hosting the gateway: straight out */
-            tp__gw_forward (c, to, m);
-            return 0;
-        }
-        s_out_append (c, gw->id, to, m);
-        return 0;
-    }
+    if (to.node != sys->node && to.node != 0
+        && s_node_alias (sys, to.node) != sys->node)
+        return s_route_remote (c, to, m);
+    /* (dead letters below name `to` as the sender wrote it, so that a
+       monitor made with a ref without incarnation matches its DOWN) */
     /* A live actor's generation is odd: an even one (a dead slot's, or
        0) never names an actor, whatever the slot holds now. */
     tp__slot *s = tp__slot_get (sys, to.index);
@@ -518,6 +563,7 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
                      m);
         return 0;
     }
+    to.node = sys->node;
     s_out_append (c, home, to, m);
     return 0;
 }
@@ -532,7 +578,8 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
     /* Route by node first: only a record for node 0 can be a control
        record (tp__ctl), never one for an actor, local or remote. */
     if (TP__UNLIKELY (r->dst_node == 0 && r->dst_index == TP__CTL_INDEX)) {
-        if (r->aux >= 100 && tp__is_gw (c)) {
+        if ((r->aux == TP__CTL_GW_BIND || r->aux == TP__CTL_GW_CONNECT)
+            && tp__is_gw (c)) {
             tp_msg *m = tp__msg_alloc ();
             m->tag = r->tag;
             m->from = (tp_ref){r->from_node, r->from_index, r->from_gen};
@@ -629,13 +676,17 @@ s_parse_batch (tp__ctx *c, const uint8_t *p, size_t n)
     with `force` (zmq_poll said readable) read until EAGAIN. On EAGAIN the
     hint is resynchronised; a frame that was merely invisible comes with a
     ZeroMQ wake-up of its own, which zmq_poll in s_idle catches.
+    Stops after max_frames frames or once max_bytes were read (a read cut
+    short leaves the rest counted in `inbound`, so it is not lost).
     Returns frames read. */
 static int
-s_drain (tp__ctx *c, bool force, int max_frames)
+s_drain (tp__ctx *c, bool force, int max_frames, size_t max_bytes)
 {
     uint64_t avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
     int got = 0;
-    while ((force || c->consumed < avail) && got < max_frames) {
+    size_t bytes = 0;
+    while ((force || c->consumed < avail) && got < max_frames
+           && bytes < max_bytes) {
         zmq_msg_t f;
         zmq_msg_init (&f);
         if (zmq_msg_recv (&f, c->pull, ZMQ_DONTWAIT) < 0) {
@@ -657,6 +708,7 @@ s_drain (tp__ctx *c, bool force, int max_frames)
             int ok = zmq_msg_size (&f) == sizeof r
                      && zmq_msg_recv (&b, c->pull, ZMQ_DONTWAIT) >= 0;
             if (ok) {
+                bytes += zmq_msg_size (&b);
                 memcpy (&r, zmq_msg_data (&f), sizeof r);
                 s_deliver (c, &r, NULL, &b); /* moves the body out of b */
             }
@@ -664,6 +716,7 @@ s_drain (tp__ctx *c, bool force, int max_frames)
         }
         else
             s_parse_batch (c, zmq_msg_data (&f), zmq_msg_size (&f));
+        bytes += zmq_msg_size (&f);
         zmq_msg_close (&f);
         if (!force && c->consumed >= avail)
             avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
@@ -676,7 +729,7 @@ s_drain (tp__ctx *c, bool force, int max_frames)
 int
 tp__ctx_drain (tp__ctx *c, bool force, int max_frames)
 {
-    return s_drain (c, force, max_frames);
+    return s_drain (c, force, max_frames, SIZE_MAX);
 }
 
 static bool
@@ -698,7 +751,7 @@ tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
             return 0;
         force = true;
     }
-    return s_drain (c, force, INT32_MAX);
+    return s_drain (c, force, INT32_MAX, SIZE_MAX);
 }
 
 /*  Nothing to run: flush, spin briefly, then sleep in zmq_poll until a
@@ -782,6 +835,38 @@ s_shutdown_actors (tp__ctx *c)
     c->rq_head = c->rq_tail = NULL;
 }
 
+/*  The clock is read only every few messages: after a turn once
+    c->tick_stride messages ran since the last read, and within a long
+    turn every a->tick_stride messages (tp__actor_run). Each stride is
+    doubled while the work between reads takes under TP__TICK_NS / 2, and
+    cut in proportion when it takes longer than TP__TICK_NS, so that cheap
+    messages pay one read per TP__TICK_STRIDE_MAX and slow ones one read
+    per message. A read at or after c->check_at (TP__CHECK_NS after the
+    last look, or the next timer if sooner) stops the work: the turn ends
+    (the actor goes back on the run queue), the turns stop, the timers
+    fire, and the loop comes round to the gateway and the inbox. */
+bool
+tp__ctx_tick (tp__ctx *c, uint32_t *stride)
+{
+    uint64_t now = tp__now_ns ();
+    if (TP__LIKELY (c->tick_last)) { /* (0: idle since; no measure) */
+        uint64_t dt = now - c->tick_last;
+        uint32_t s = *stride;
+        if (dt > TP__TICK_NS) {
+            uint64_t k = (uint64_t) s * TP__TICK_NS / dt;
+            s = k ? (uint32_t) k : 1;
+        }
+        else if (dt < TP__TICK_NS / 2 && s < TP__TICK_STRIDE_MAX)
+            s *= 2;
+        *stride = s;
+    }
+    c->tick_last = now;
+    if (now < c->check_at)
+        return false;
+    c->preempt = true;
+    return true;
+}
+
 void *
 tp__ctx_loop (void *arg)
 {
@@ -789,17 +874,26 @@ tp__ctx_loop (void *arg)
     tp__tl_ctx = c;
     if (c->kind == TP__CTX_THREAD && c->thread_actor)
         tp__actor_adopt (c, c->thread_actor);
+    c->tick_stride = 1;
+    c->tick_at = c->processed + 1;
+    c->tick_last = tp__now_ns ();
+    c->check_at = c->tick_last + TP__CHECK_NS;
+    c->preempt = false;
     bool woke = false;
     while (!c->shutdown) {
         /* With actors waiting to run, take only a few frames: a backlog
            then waits in ZeroMQ as compact batches instead of turning into
-           message nodes faster than the actors can run them. */
-        s_drain (c, woke, c->rq_head ? TP__DRAIN_BUSY : INT32_MAX);
+           message nodes faster than the actors can run them. With none,
+           stop after TP__DRAIN_BYTES all the same: a sender as fast as
+           this reader would otherwise keep it reading while nothing runs. */
+        s_drain (c, woke, c->rq_head ? TP__DRAIN_BUSY : INT32_MAX,
+                 TP__DRAIN_BYTES);
         woke = false;
         if (TP__UNLIKELY (tp__is_gw (c)))
             tp__gw_serve (c);
         if (c->shutdown)
             break;
+        unsigned every = c->tick_stride < 8 ? 0u : 7u; /* turns mask */
         for (int turns = 0; c->rq_head && turns < 256; turns++) {
             tp_actor *a = c->rq_head;
             c->rq_head = a->run_next;
@@ -809,14 +903,22 @@ tp__ctx_loop (void *arg)
             /* Flush every few turns, not after each: with many actors
                sending across threads, one ZeroMQ message then carries
                the records of several turns. A turn that leaves the run
-               queue empty is flushed at once (below or in s_idle). */
-            if ((turns & 7) == 7 || !c->rq_head
+               queue empty is flushed at once (below or in s_idle). The
+               clock is looked at there too (tp__ctx_tick), every turn
+               while messages are slow: the turns stop by time, not by
+               count, when timers, the gateway or the inbox are due. */
+            if (((unsigned) turns & every) == every || !c->rq_head
                 || (c->ndirty && s_dst_idle (c, c->dirty[0]))) {
+                if (c->processed >= c->tick_at && !c->preempt) {
+                    tp__ctx_tick (c, &c->tick_stride);
+                    c->tick_at = c->processed + c->tick_stride;
+                    every = c->tick_stride < 8 ? 0u : 7u;
+                }
                 if (c->ndirty || c->gw_dirty)
                     tp__flush (c);
                 if (TP__UNLIKELY (c->backlogged >= 0))
                     s_pace (c);
-                if ((turns & 15) == 15 && s_has_input (c))
+                if (c->preempt || ((turns & 15) == 15 && s_has_input (c)))
                     break;
             }
         }
@@ -824,10 +926,14 @@ tp__ctx_loop (void *arg)
                                memory_order_relaxed);
         if (c->kind == TP__CTX_THREAD && !c->thread_actor)
             break; /* my one actor ended */
-        if (c->nheap)
-            tp__timer_fire (c, tp__now_ns ());
-        if (!c->rq_head && !s_has_input (c))
+        if (c->nheap || c->preempt) {
+            c->preempt = false;
+            tp__timer_fire (c, tp__now_ns ()); /* (sets c->check_at) */
+        }
+        if (!c->rq_head && !s_has_input (c)) {
             woke = s_idle (c);
+            c->tick_last = 0; /* the next read measures no work */
+        }
     }
     tp__flush (c);
     s_shutdown_actors (c);

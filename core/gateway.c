@@ -1,5 +1,6 @@
-/*  core/gateway.c: the node gateway, one thread per system that carries
-    messages for refs of other nodes (docs/PROTOCOL.md).
+/*  core/gateway.c: the node gateway, which carries messages for refs of
+    other nodes (docs/PROTOCOL.md). It rides worker 0's loop by default,
+    or a thread of its own (tp_system_opts.gateway_thread).
 
     Local ctxs hand remote-bound messages to the gateway ctx like to any
     other ctx (inproc batches; each record names its destination node).
@@ -11,11 +12,31 @@
     and speaks envelopes (core/wire.c) on both. Every frame from the
     network is validated; bad frames are counted and dropped.
 
-    Failure detection: every heartbeat interval the gateway greets peers
-    (HELLO to peers we connect to that have not answered, HEARTBEAT to
-    the others); a peer silent for 3 intervals is down. The gateway
-    remembers which local actors monitor or are linked to actors of each
-    peer, and tells them (reason noconnect) when the peer goes down.
+    Peers. A peer is known by name; its node id is the name plus the
+    incarnation its HELLO gave, so a peer that restarts is a new id and
+    refs to its previous life route nowhere. A peer that connected to us
+    is forgotten (its entry, its watches, the pin on its id) when it
+    drains or some heartbeats after it went down; a peer we connected to
+    keeps its entry (and its DEALER) so the link is re-made.
+
+    Watches. The gateway keeps, per peer, every monitor and link that
+    crosses to it, both ways: local actors watching the peer's actors
+    (answered with noconnect if the peer goes down) and the peer's actors
+    watching ours (their watcher entries are dropped when it goes down,
+    and they are told "shutdown" when this node stops cleanly). A DOWN,
+    EXIT, UNLINK or DEMONITOR frame is acted on only if its watch exists.
+
+    Liveness. Every heartbeat interval the gateway greets peers (HELLO to
+    peers we connect to that have not answered, HEARTBEAT to the others);
+    a peer silent for 3 intervals is down. Silence is judged on receipts:
+    not while the peer's socket still holds unread frames, and not across
+    a gap in this node's own clock (a paused or starved process). A frame
+    from a peer that is down but known revives it; a frame from an unknown
+    peer, or one addressed to another incarnation of this node, is
+    answered with HELLO so that the other side re-greets at once. HELLO
+    carries the incarnation the sender has up for the receiver ("seen"),
+    and a HELLO that does not show ours is answered: links heal after a
+    pause of either side, without HELLOs bouncing forever.
 */
 #include "runtime.h"
 
@@ -24,80 +45,79 @@
 #include <poll.h>
 #include <sched.h>
 
-#define TP__GW_CHECK_NS 50000u /* busy host: look at the fds this often */
+#define TP__GW_CHECK_NS 50000u    /* busy host: look at the fds this often */
 #define TP__GW_BATCH_BYTES 32768u /* a peer's batch is sent at this size */
-#define TP__GW_READ_BUSY 2 /* frames per socket per loop while busy */
-#define TP__GW_TAKE_BUSY 512 /* envelopes per loop while busy */
-#define TP__GW_TAKE_IDLE 2048 /* envelopes per loop while idle */
+#define TP__GW_READ_BUSY 2        /* frames per socket per loop while busy */
+#define TP__GW_TAKE_BUSY 512      /* envelopes per loop while busy */
+#define TP__GW_TAKE_IDLE 2048     /* envelopes per loop while idle */
 
-
-#define GW_DOWN_AFTER 3      /* heartbeat intervals of silence */
+#define GW_DOWN_AFTER 3    /* heartbeat intervals of silence */
+#define GW_FORGET_AFTER 10 /* intervals a down peer that called us is kept */
 #define TP__DRAIN_MAX_NS 30000000000ull /* longest wait for DRAIN_ACKs */
 
 /*  A monitor or link that crosses to a peer. */
+enum {
+    GW_MON_OUT = 1, /* local watches remote (a monitor we made) */
+    GW_MON_IN,      /* remote watches local (a monitor the peer made) */
+    GW_LINK,        /* local and remote are linked */
+};
+
 typedef struct gw_watch {
     struct gw_watch *next;
-    bool link;     /* link (else monitor) */
+    int kind;      /* GW_* */
     tp_ref local;  /* our actor */
-    tp_ref remote; /* the peer's actor */
-    int64_t id;    /* monitor id */
+    tp_ref remote; /* the peer's actor, as the local actor knows it */
+    int64_t id;    /* monitor id (0 for links) */
 } gw_watch;
 
 typedef struct gw_peer {
-    uint32_t node;          /* node id, 0 until its HELLO */
+    uint32_t node;          /* name + incarnation id (pinned), 0 before HELLO */
     char name[TP_NODE_NAME_MAX + 1];
-    size_t name_len;        /* strlen (name) */
-    char endpoint[256];     /* when we connected to it */
-    void *dealer;           /* our connection to it, or NULL */
-    bool via_router;        /* it connected to us: answer over the ROUTER */
+    size_t name_len;        /* strlen (name), 0 before HELLO */
+    uint32_t incarnation;   /* from its HELLO */
+    char endpoint[256];     /* when we connected to it, else "" */
+    void *dealer;           /* our connection to it, or NULL (ROUTER) */
+    int fd;                 /* ZMQ_FD of dealer */
+    bool hot;               /* dealer may hold frames */
     bool up;                /* greeted and not silent */
     bool drained;           /* DRAIN_ACK received */
-    uint64_t incarnation;
+    bool refused;           /* its name is up on another connection */
     uint64_t last_rx;       /* ns */
-    int fd;                 /* ZMQ_FD of dealer */
+    uint64_t down_at;       /* ns, when it went down */
     uint8_t *out;           /* batch: envelopes as bin items */
     size_t out_len, out_cap;
     uint32_t out_n;         /* envelopes in out */
-    bool hot;               /* dealer may hold frames */
     gw_watch *watches;
 } gw_peer;
 
 struct tp__gw {
     tp_system *sys;
     void *router;
-    char endpoints[8][256];
     int nendpoints;
-    gw_peer peers[TP__GW_MAX_PEERS];
-    int npeers;
-    uint64_t incarnation;
+    gw_peer **peers;        /* npeers entries; written under sys->lock */
+    int npeers, cap_peers;
+    char name[TP_NODE_NAME_MAX + 1]; /* ours */
+    size_t name_len;
     uint64_t next_beat;     /* ns */
+    uint64_t last_beat;     /* ns, when the last beat ran */
     uint64_t next_check;    /* ns: look at the fds again (tp__gw_serve) */
     int router_fd;          /* ZMQ_FD of router */
     bool router_hot;        /* router may hold frames */
     uint32_t taken, budget; /* envelopes read in this tp__gw_serve, cap */
-    bool bad_logged;
+    struct pollfd *pf;      /* poll set, grown with the peers */
+    gw_peer **pf_who;
+    int pf_cap;
+    char unknown[TP_NODE_NAME_MAX + 1]; /* last unknown routing id greeted */
+    uint64_t unknown_at;
+    bool bad_logged, full_logged;
     /* counters, readable by other threads */
     _Atomic uint64_t frames_in, frames_out, bytes_in, bytes_out, frames_bad,
-        nodes_down, peers_up;
+        nodes_down, peers_up, peers_refused, peers_forgotten;
 };
 
-/*  The peer table is written by the gateway thread only; other threads
+/*  The peer table is written by the gateway's thread only; other threads
     read it (tp_node_up, tp_node_connect) under sys->lock, which the
     gateway takes around every change. */
-
-static uint64_t
-s_incarnation (void)
-{
-    uint64_t v = tp__now_ns ();
-    FILE *f = fopen ("/dev/urandom", "rb");
-    if (f) {
-        uint64_t r;
-        if (fread (&r, sizeof r, 1, f) == 1)
-            v ^= r;
-        fclose (f);
-    }
-    return v ? v : 1;
-}
 
 /*  Wakes the threads in tp_node_wait: a peer went up or down, or a bad
     frame was counted. Takes sys->lock. */
@@ -123,16 +143,21 @@ s_bad (tp__gw *g, const char *why)
     }
 }
 
+static void
+s_count_dead (tp_system *sys, uint64_t n)
+{
+    atomic_fetch_add_explicit (&sys->dead_letters, n, memory_order_relaxed);
+}
+
 /* ------------------------------------------------------------------ */
 /*  Sending envelopes                                                  */
 
-/*  Sends one frame, head then body bytes, to p as one ZeroMQ message
-    written in place (no intermediate buffer). */
+/*  Sends one frame, head then body bytes, to p (or, with p NULL, over
+    the ROUTER to routing id rid) as one ZeroMQ message. */
 static int
-s_send_frame (tp_system *sys, gw_peer *p, const uint8_t *head, size_t hlen,
-              const uint8_t *body, size_t blen)
+s_send_raw (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
+            const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
 {
-    tp__gw *g = sys->gw;
     zmq_msg_t f;
     if (zmq_msg_init_size (&f, hlen + blen) != 0)
         return TP_ENODE;
@@ -140,14 +165,17 @@ s_send_frame (tp_system *sys, gw_peer *p, const uint8_t *head, size_t hlen,
     if (blen)
         memcpy ((uint8_t *) zmq_msg_data (&f) + hlen, body, blen);
     int rc;
-    if (p->dealer) {
+    if (p && p->dealer) {
         rc = zmq_msg_send (&f, p->dealer, ZMQ_DONTWAIT);
         p->hot = true;
     }
     else {
+        if (p) {
+            rid = p->name;
+            rid_len = p->name_len;
+        }
         g->router_hot = true;
-        rc = zmq_send (g->router, p->name, p->name_len,
-                       ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        rc = zmq_send (g->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         if (rc >= 0)
             rc = zmq_msg_send (&f, g->router, ZMQ_DONTWAIT);
     }
@@ -161,32 +189,39 @@ s_send_frame (tp_system *sys, gw_peer *p, const uint8_t *head, size_t hlen,
     return 0;
 }
 
-static void s_env_init (tp__env *e, tp_system *sys, uint32_t kind);
+static void
+s_env_init (tp__env *e, tp__gw *g, uint32_t kind, const gw_peer *p)
+{
+    memset (e, 0, sizeof *e);
+    e->kind = kind;
+    e->from_node = g->name;
+    e->from_node_len = g->name_len;
+    e->to_inc = p ? p->incarnation : 0;
+}
 
 /*  Sends what p's batch holds: one envelope as itself, several as one
     BATCH frame. Returns 0 or TP_ENODE (every envelope in it is lost). */
 static int
-s_batch_flush (tp_system *sys, gw_peer *p)
+s_batch_flush (tp__gw *g, gw_peer *p)
 {
     if (p->out_n == 0)
         return 0;
     int rc;
     if (p->out_n == 1) /* skip the bin header: the envelope goes alone */
-        rc = s_send_frame (sys, p, p->out + 5, p->out_len - 5, NULL, 0);
+        rc = s_send_raw (g, p, NULL, 0, p->out + 5, p->out_len - 5, NULL, 0);
     else {
         tp__env e;
-        s_env_init (&e, sys, TP__WIRE_BATCH);
+        s_env_init (&e, g, TP__WIRE_BATCH, p);
         e.body = p->out;
         e.body_len = p->out_len;
         uint8_t head[TP__WIRE_HEAD_MAX];
         size_t hlen;
         rc = tp__wire_head (&e, head, &hlen);
         if (rc == 0)
-            rc = s_send_frame (sys, p, head, hlen, p->out, p->out_len);
+            rc = s_send_raw (g, p, NULL, 0, head, hlen, p->out, p->out_len);
     }
     if (rc)
-        atomic_fetch_add_explicit (&sys->dead_letters, p->out_n,
-                                   memory_order_relaxed);
+        s_count_dead (g->sys, p->out_n);
     p->out_len = 0;
     p->out_n = 0;
     return rc;
@@ -197,7 +232,7 @@ s_batch_flush (tp_system *sys, gw_peer *p)
 static int
 s_batch_add (tp__ctx *c, gw_peer *p, const tp__env *e)
 {
-    tp_system *sys = c->sys;
+    tp__gw *g = c->sys->gw;
     uint8_t head[TP__WIRE_HEAD_MAX];
     size_t hlen;
     int rc = tp__wire_head (e, head, &hlen);
@@ -205,7 +240,7 @@ s_batch_add (tp__ctx *c, gw_peer *p, const tp__env *e)
         return rc;
     size_t need = 5 + hlen + e->body_len;
     if (p->out_n && p->out_len + need > TP__GW_BATCH_BYTES)
-        s_batch_flush (sys, p);
+        s_batch_flush (g, p);
     if (need > p->out_cap - p->out_len) {
         size_t cap = p->out_cap ? p->out_cap : 4096;
         while (cap - p->out_len < need)
@@ -226,7 +261,7 @@ s_batch_add (tp__ctx *c, gw_peer *p, const tp__env *e)
     p->out_len += need;
     p->out_n++;
     if (p->out_len >= TP__GW_BATCH_BYTES)
-        s_batch_flush (sys, p);
+        s_batch_flush (g, p);
     else
         c->gw_dirty = true;
     return 0;
@@ -240,82 +275,144 @@ tp__gw_flush (tp__ctx *c)
     tp__gw *g = c->sys->gw;
     c->gw_dirty = false;
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].out_n)
-            s_batch_flush (c->sys, &g->peers[i]);
+        if (g->peers[i]->out_n)
+            s_batch_flush (g, g->peers[i]);
 }
 
 /*  Sends e to p at once, after anything batched for p (FIFO holds). */
 static int
-s_send_env (tp_system *sys, gw_peer *p, const tp__env *e)
+s_send_env (tp__gw *g, gw_peer *p, const tp__env *e)
 {
-    s_batch_flush (sys, p);
+    s_batch_flush (g, p);
     uint8_t head[TP__WIRE_HEAD_MAX];
     size_t hlen;
     if (tp__wire_head (e, head, &hlen) != 0)
         return TP_EINVAL;
-    return s_send_frame (sys, p, head, hlen, e->body, e->body_len);
+    return s_send_raw (g, p, NULL, 0, head, hlen, e->body, e->body_len);
 }
 
+/*  Sends our HELLO to p, or (p NULL) to routing id rid over the ROUTER.
+    `seen` tells the receiver whether we have it up. */
 static void
-s_env_init (tp__env *e, tp_system *sys, uint32_t kind)
+s_send_hello (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
 {
-    memset (e, 0, sizeof *e);
-    e->kind = kind;
-    e->from_node = tp_node_name (sys->node);
-    e->from_node_len = strlen (e->from_node);
+    tp_system *sys = g->sys;
+    tp__env e;
+    s_env_init (&e, g, TP__WIRE_HELLO, NULL);
+    uint32_t seen = p && p->up ? p->incarnation : 0;
+    tp_msg *m = tp__msg_alloc ();
+    int rc = tp_msg_pack (m, "[suuu]", g->name, (unsigned) sys->incarnation,
+                          (unsigned) sys->heartbeat_ms, (unsigned) seen);
+    assert (rc == 0);
+    (void) rc;
+    e.body = m->body;
+    e.body_len = m->size;
+    if (p)
+        s_send_env (g, p, &e);
+    else {
+        uint8_t head[TP__WIRE_HEAD_MAX];
+        size_t hlen;
+        if (tp__wire_head (&e, head, &hlen) == 0)
+            s_send_raw (g, NULL, rid, rid_len, head, hlen, m->body, m->size);
+    }
+    tp__msg_free (m);
 }
 
 static void
-s_send_control (tp_system *sys, gw_peer *p, uint32_t kind)
+s_send_control (tp__gw *g, gw_peer *p, uint32_t kind)
 {
     tp__env e;
-    s_env_init (&e, sys, kind);
-    tp_msg *m = NULL;
-    if (kind == TP__WIRE_HELLO) {
-        m = tp__msg_alloc ();
-        tp_msg_pack (m, "[sUu]", tp_node_name (sys->node),
-                     (uint64_t) sys->gw->incarnation,
-                     (unsigned) sys->heartbeat_ms);
-        e.body = tp_msg_body (m);
-        e.body_len = tp_msg_size (m);
-    }
-    s_send_env (sys, p, &e);
-    tp__msg_free (m);
+    s_env_init (&e, g, kind, p);
+    s_send_env (g, p, &e);
 }
 
 /* ------------------------------------------------------------------ */
 /*  Peers                                                              */
 
+/*  The peer for node id `node`: the exact id, or for an id without an
+    incarnation the peer of that name. NULL if none. */
 static gw_peer *
 s_peer_by_node (tp__gw *g, uint32_t node)
 {
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].node == node)
-            return &g->peers[i];
-    return NULL;
-}
-
-static gw_peer *
-s_peer_by_name (tp__gw *g, const char *name, size_t len)
-{
-    for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].name_len == len
-            && memcmp (g->peers[i].name, name, len) == 0)
-            return &g->peers[i];
-    return NULL;
-}
-
-static gw_peer *
-s_peer_new (tp_system *sys)
-{
-    tp__gw *g = sys->gw;
-    if (g->npeers >= TP__GW_MAX_PEERS)
+        if (g->peers[i]->node == node)
+            return g->peers[i];
+    if (tp_node_incarnation (node) != 0)
         return NULL;
+    char name[TP_NODE_NAME_MAX + 1];
+    if (!tp__node_name_copy (node, name))
+        return NULL;
+    gw_peer *best = NULL;
+    for (int i = 0; i < g->npeers; i++) {
+        gw_peer *p = g->peers[i];
+        if (p->name_len && strcmp (p->name, name) == 0 && (!best || p->up))
+            best = p;
+    }
+    return best;
+}
+
+static gw_peer *
+s_peer_by_name (tp__gw *g, const char *name, size_t len, const gw_peer *not)
+{
+    for (int i = 0; i < g->npeers; i++) {
+        gw_peer *p = g->peers[i];
+        if (p != not && p->name_len == len && memcmp (p->name, name, len) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static void s_forget (tp__gw *g, gw_peer *p);
+
+/*  A new peer entry, or NULL when max_peers are held and none of them can
+    be forgotten (a peer that called us and is down goes first). */
+static gw_peer *
+s_peer_new (tp__gw *g)
+{
+    tp_system *sys = g->sys;
+    if (g->npeers >= sys->max_peers) {
+        gw_peer *old = NULL;
+        for (int i = 0; i < g->npeers; i++) {
+            gw_peer *p = g->peers[i];
+            if (!p->up && !p->dealer && (!old || p->down_at < old->down_at))
+                old = p;
+        }
+        if (!old)
+            return NULL;
+        s_forget (g, old);
+    }
+    gw_peer *p = tp__calloc (1, sizeof *p);
+    p->fd = -1;
     pthread_mutex_lock (&sys->lock);
-    gw_peer *p = &g->peers[g->npeers++];
-    memset (p, 0, sizeof *p);
+    if (g->npeers == g->cap_peers) {
+        g->cap_peers = g->cap_peers ? 2 * g->cap_peers : 16;
+        g->peers = tp__realloc (g->peers, (size_t) g->cap_peers
+                                              * sizeof *g->peers);
+    }
+    g->peers[g->npeers++] = p;
     pthread_mutex_unlock (&sys->lock);
     return p;
+}
+
+/*  Gives p the node id of (name, inc), pinned; unpins the old one. */
+static void
+s_peer_set_node (tp__gw *g, gw_peer *p, uint32_t node, const char *name,
+                 size_t len, uint32_t inc)
+{
+    tp_system *sys = g->sys;
+    if (p->node == node)
+        return;
+    tp__node_pin (node, 1);
+    uint32_t old = p->node;
+    pthread_mutex_lock (&sys->lock);
+    p->node = node;
+    memcpy (p->name, name, len);
+    p->name[len] = '\0';
+    p->name_len = len;
+    p->incarnation = inc;
+    pthread_mutex_unlock (&sys->lock);
+    if (old)
+        tp__node_pin (old, -1);
 }
 
 static void
@@ -334,11 +431,39 @@ s_set_up (tp_system *sys, gw_peer *p, bool up)
     pthread_mutex_unlock (&sys->lock);
 }
 
-static void
-s_watch_add (gw_peer *p, bool link, tp_ref local, tp_ref remote, int64_t id)
+/* ------------------------------------------------------------------ */
+/*  Watches                                                            */
+
+/*  True if w matches (kind, local, remote, id). The remote side is
+    matched by index and generation only: every watch of p is with p's
+    node, whose id the local actor may know with or without incarnation. */
+static bool
+s_watch_is (const gw_watch *w, int kind, tp_ref local, tp_ref remote,
+            int64_t id)
 {
+    return w->kind == kind && tp_ref_eq (w->local, local)
+           && w->remote.index == remote.index && w->remote.gen == remote.gen
+           && (kind == GW_LINK || w->id == id);
+}
+
+static gw_watch *
+s_watch_find (gw_peer *p, int kind, tp_ref local, tp_ref remote, int64_t id)
+{
+    for (gw_watch *w = p->watches; w; w = w->next)
+        if (s_watch_is (w, kind, local, remote, id))
+            return w;
+    return NULL;
+}
+
+/*  Adds a watch unless the same one exists (a second tp_link, a repeated
+    MONITOR frame). */
+static void
+s_watch_add (gw_peer *p, int kind, tp_ref local, tp_ref remote, int64_t id)
+{
+    if (s_watch_find (p, kind, local, remote, id))
+        return;
     gw_watch *w = tp__malloc (sizeof *w);
-    w->link = link;
+    w->kind = kind;
     w->local = local;
     w->remote = remote;
     w->id = id;
@@ -346,46 +471,85 @@ s_watch_add (gw_peer *p, bool link, tp_ref local, tp_ref remote, int64_t id)
     p->watches = w;
 }
 
-static void
-s_watch_remove (gw_peer *p, bool link, tp_ref local, tp_ref remote, int64_t id)
+/*  Removes the watch; returns true (and its remote ref in *remote, if
+    not NULL) if it existed. */
+static bool
+s_watch_remove (gw_peer *p, int kind, tp_ref local, tp_ref remote,
+                int64_t id, tp_ref *as)
 {
     for (gw_watch **pp = &p->watches; *pp; pp = &(*pp)->next) {
         gw_watch *w = *pp;
-        if (w->link == link && tp_ref_eq (w->local, local)
-            && (link ? tp_ref_eq (w->remote, remote) : w->id == id)) {
+        if (s_watch_is (w, kind, local, remote, id)) {
+            if (as)
+                *as = w->remote;
             *pp = w->next;
             free (w);
-            return;
+            return true;
         }
     }
+    return false;
 }
 
-/*  The peer stopped answering: tell every local actor that watched one of
-    its actors, and forget the watches. */
+/*  Ends every watch of p: local actors watching the peer get reason
+    (DOWN, or EXIT for links); watcher entries the peer's actors held on
+    ours are dropped (a DEMONITOR on the peer's behalf). */
 static void
-s_peer_down (tp__ctx *c, gw_peer *p)
+s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason)
 {
-    tp_system *sys = c->sys;
-    tp_tag_t noconn = tp_tag ("noconnect");
-    s_set_up (sys, p, false);
-    atomic_fetch_add (&sys->gw->nodes_down, 1);
-    if (p->out_n) { /* batched for the old connection: lost with it */
-        atomic_fetch_add_explicit (&sys->dead_letters, p->out_n,
-                                   memory_order_relaxed);
-        p->out_len = 0;
-        p->out_n = 0;
-    }
     while (p->watches) {
         gw_watch *w = p->watches;
         p->watches = w->next;
-        if (w->link)
-            tp__sys_send (c, w->remote, w->local, TP__SYS_EXIT, 0, "t", noconn);
-        else
+        if (w->kind == GW_LINK)
+            tp__sys_send (c, w->remote, w->local, TP__SYS_EXIT, 0, "t", reason);
+        else if (w->kind == GW_MON_OUT)
             tp__sys_send (c, w->remote, w->local, TP__SYS_DOWN,
-                         (uint64_t) w->id, "rt", w->remote, noconn);
+                          (uint64_t) w->id, "rt", w->remote, reason);
+        else
+            tp__sys_send (c, w->remote, w->local, TP__SYS_DEMONITOR,
+                          (uint64_t) w->id, NULL);
         free (w);
     }
+}
+
+/*  The peer is gone (silent, drained or restarted): tell every local
+    actor that watched one of its actors, and forget the watches.
+    `counted`: a loss (nodes_down), not a goodbye. */
+static void
+s_peer_down (tp__ctx *c, gw_peer *p, bool counted)
+{
+    tp_system *sys = c->sys;
+    tp__gw *g = sys->gw;
+    s_set_up (sys, p, false);
+    p->down_at = tp__now_ns ();
+    if (counted)
+        atomic_fetch_add (&g->nodes_down, 1);
+    if (p->out_n) { /* batched for the old connection: lost with it */
+        s_count_dead (sys, p->out_n);
+        p->out_len = 0;
+        p->out_n = 0;
+    }
+    s_watches_end (c, p, tp_tag ("noconnect"));
     tp__flush (c);
+}
+
+/*  Frees p's entry (a peer that called us and is down or drained). */
+static void
+s_forget (tp__gw *g, gw_peer *p)
+{
+    tp_system *sys = g->sys;
+    assert (!p->up && !p->watches && !p->dealer);
+    pthread_mutex_lock (&sys->lock);
+    for (int i = 0; i < g->npeers; i++)
+        if (g->peers[i] == p) {
+            g->peers[i] = g->peers[--g->npeers];
+            break;
+        }
+    pthread_mutex_unlock (&sys->lock);
+    if (p->node)
+        tp__node_pin (p->node, -1);
+    atomic_fetch_add_explicit (&g->peers_forgotten, 1, memory_order_relaxed);
+    free (p->out);
+    free (p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -424,6 +588,24 @@ s_aux_of (uint32_t kind)
     return -1;
 }
 
+/*  No way to `to`: answer for the unreachable actor as the protocol
+    expects (noproc for a ref of an earlier incarnation of a node that is
+    up now, else noconnect), or count a dead letter. Consumes m. */
+static void
+s_unreachable (tp__ctx *c, tp_ref to, tp_msg *m, bool old_life)
+{
+    tp_tag_t why = old_life ? tp__tag_noproc : tp_tag ("noconnect");
+    if (!(m->flags & TP__MSG_SYS)) {
+        tp__dead_letter (c, to, m);
+        return;
+    }
+    if (m->aux == TP__SYS_MONITOR)
+        tp__sys_send (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to, why);
+    else if (m->aux == TP__SYS_LINK)
+        tp__sys_send (c, to, m->from, TP__SYS_EXIT, 0, "t", why);
+    tp__msg_free (m);
+}
+
 /*  A record from a local ctx for an actor on another node (consumes m). */
 void
 tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
@@ -433,44 +615,47 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
     gw_peer *p = s_peer_by_node (g, to.node);
     uint32_t kind = s_kind_of (m);
     if (!p || !p->up || !kind) {
-        /* No way there: answer for the unreachable actor as the protocol
-           expects, with reason noconnect. */
-        tp_tag_t noconn = tp_tag ("noconnect");
-        if ((m->flags & TP__MSG_SYS) && m->aux == TP__SYS_MONITOR)
-            tp__sys_send (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
-                         noconn);
-        else if ((m->flags & TP__MSG_SYS) && m->aux == TP__SYS_LINK)
-            tp__sys_send (c, to, m->from, TP__SYS_EXIT, 0, "t", noconn);
-        else if (!(m->flags & TP__MSG_SYS))
-            atomic_fetch_add_explicit (&sys->dead_letters, 1,
-                                       memory_order_relaxed);
-        tp__msg_free (m);
+        bool old_life = !p && tp_node_incarnation (to.node) != 0;
+        if (old_life) {
+            char name[TP_NODE_NAME_MAX + 1];
+            gw_peer *q = tp__node_name_copy (to.node, name)
+                             ? s_peer_by_name (g, name, strlen (name), NULL)
+                             : NULL;
+            old_life = q && q->up;
+        }
+        s_unreachable (c, to, m, old_life);
         return;
     }
     /* Remember what must be answered if the peer goes down. */
     if (m->flags & TP__MSG_SYS) {
         switch (m->aux) {
         case TP__SYS_MONITOR:
-            s_watch_add (p, false, m->from, to, (int64_t) m->corr);
+            s_watch_add (p, GW_MON_OUT, m->from, to, (int64_t) m->corr);
             break;
         case TP__SYS_DEMONITOR:
-            s_watch_remove (p, false, m->from, to, (int64_t) m->corr);
+            s_watch_remove (p, GW_MON_OUT, m->from, to, (int64_t) m->corr,
+                            NULL);
+            break;
+        case TP__SYS_DOWN: /* our actor ended: the peer's watch with it */
+            s_watch_remove (p, GW_MON_IN, m->from, to, (int64_t) m->corr, NULL);
             break;
         case TP__SYS_LINK:
-            s_watch_add (p, true, m->from, to, 0);
+            s_watch_add (p, GW_LINK, m->from, to, 0);
             break;
         case TP__SYS_UNLINK:
         case TP__SYS_EXIT:
-            s_watch_remove (p, true, m->from, to, 0);
+            s_watch_remove (p, GW_LINK, m->from, to, 0, NULL);
             break;
         default:
             break;
         }
     }
     tp__env e;
-    s_env_init (&e, sys, kind);
+    s_env_init (&e, g, kind, p);
     e.to_index = to.index;
     e.to_gen = to.gen;
+    if (kind == TP__WIRE_LOOKUP) /* addressed to the node itself */
+        e.to_index = e.to_gen = 0;
     e.from_index = m->from.index;
     e.from_gen = m->from.gen;
     if (!tp_ref_is_nil (m->from) && m->from.node != sys->node) {
@@ -486,15 +671,192 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
               | (m->flags & TP__MSG_REPLY ? TP__WIRE_F_REPLY : 0);
     e.body = m->body;
     e.body_len = m->size;
-    if (s_batch_add (c, p, &e) != 0 && !(m->flags & TP__MSG_SYS))
-        atomic_fetch_add_explicit (&sys->dead_letters, 1,
-                                   memory_order_relaxed);
+    if (s_batch_add (c, p, &e) != 0 && !(m->flags & TP__MSG_SYS)) {
+        tp__dead_letter (c, to, m);
+        return;
+    }
     tp__msg_free (m);
 }
 
 /* ------------------------------------------------------------------ */
-/*  Remote -> local                                                    */
+/*  Remote -> local: one handler per kind                              */
 
+/*  What a handler gets: the connection's peer, the decoded envelope and
+    the refs it names (from: the peer's actor; to: ours). */
+typedef struct {
+    tp__ctx *c;
+    gw_peer *p;
+    const char *rid; /* ROUTER routing id, or NULL (DEALER) */
+    size_t rid_len;
+    tp__env e;
+    tp_ref from, to;
+} gw_in;
+
+static void s_on_frame (tp__ctx *c, gw_peer *p, const char *rid,
+                        size_t rid_len, const void *data, size_t len,
+                        bool inner);
+
+/*  Delivers the envelope to the local actor it names, as a message of
+    runtime kind aux (-1: a user message), from `from`. */
+static void
+s_in_deliver (gw_in *in, int aux, tp_ref from)
+{
+    tp__ctx *c = in->c;
+    const tp__env *e = &in->e;
+    tp_msg *m = tp__msg_alloc ();
+    m->from = from;
+    m->tag = e->tag ? e->tag : tp__tag_sys;
+    m->corr = e->corr;
+    if (aux >= 0) {
+        m->flags = TP__MSG_SYS;
+        m->aux = (uint16_t) aux;
+    }
+    else
+        m->flags = (uint16_t) ((e->flags & TP__WIRE_F_REQUEST ? TP__MSG_REQUEST
+                                                              : 0)
+                               | (e->flags & TP__WIRE_F_REPLY ? TP__MSG_REPLY
+                                                              : 0));
+    /* the body last: the flags above must not hide a heap body */
+    if (e->body_len && tp__msg_append (m, e->body, e->body_len) != 0) {
+        tp__msg_free (m);
+        s_bad (c->sys->gw, "body too big");
+        return;
+    }
+    if (tp__route (c, in->to, m, 0) != 0) {
+        /* a full bounded mailbox: across nodes that is a dropped message
+           (at-most-once), counted as a dead letter */
+        tp__dead_letter (c, in->to, m);
+    }
+}
+
+static void
+s_in_user (gw_in *in)
+{
+    s_in_deliver (in, -1, in->from);
+}
+
+static void
+s_in_monitor (gw_in *in)
+{
+    s_watch_add (in->p, GW_MON_IN, in->to, in->from, (int64_t) in->e.corr);
+    s_in_deliver (in, TP__SYS_MONITOR, in->from);
+}
+
+static void
+s_in_link (gw_in *in)
+{
+    s_watch_add (in->p, GW_LINK, in->to, in->from, 0);
+    s_in_deliver (in, TP__SYS_LINK, in->from);
+}
+
+/*  DOWN, EXIT, UNLINK, DEMONITOR: acted on only for a watch that exists
+    between the peer and our actor (a peer cannot end or unlink an actor
+    it has no link with, nor drop a watcher it is not). The sender the
+    local actor sees is the ref it watched with. */
+static void
+s_in_unwatch (gw_in *in)
+{
+    int kind = in->e.kind == TP__WIRE_DOWN        ? GW_MON_OUT
+               : in->e.kind == TP__WIRE_DEMONITOR ? GW_MON_IN
+                                                  : GW_LINK;
+    tp_ref as;
+    if (!s_watch_remove (in->p, kind, in->to, in->from, (int64_t) in->e.corr,
+                         &as))
+        return; /* no such watch (or it ended meanwhile): nothing to do */
+    if (kind == GW_MON_IN)
+        as = in->from;
+    s_in_deliver (in, s_aux_of (in->e.kind), as);
+}
+
+static void
+s_in_stop (gw_in *in)
+{
+    s_in_deliver (in, TP__SYS_STOP, in->from);
+}
+
+static void
+s_in_lookup_reply (gw_in *in)
+{
+    in->e.tag = tp__tag_sys;
+    in->e.flags = TP__WIRE_F_REPLY;
+    s_in_deliver (in, -1, in->from);
+}
+
+static void
+s_in_lookup (gw_in *in)
+{
+    tp__gw *g = in->c->sys->gw;
+    const char *name;
+    size_t nlen;
+    char nm[64];
+    if (tp_unpack_raw (in->e.body, in->e.body_len, "s", &name, &nlen) != 0
+        || nlen == 0 || nlen >= sizeof nm) {
+        s_bad (g, "bad LOOKUP");
+        return;
+    }
+    memcpy (nm, name, nlen);
+    nm[nlen] = '\0';
+    tp_ref r = tp_whereis (in->c->sys, nm);
+    tp_msg *m = tp__msg_alloc ();
+    tp_msg_pack (m, "r", r);
+    tp__env a;
+    s_env_init (&a, g, TP__WIRE_LOOKUP_REPLY, in->p);
+    a.to_index = in->e.from_index;
+    a.to_gen = in->e.from_gen;
+    a.corr = in->e.corr;
+    a.flags = TP__WIRE_F_REPLY;
+    a.body = m->body;
+    a.body_len = m->size;
+    s_send_env (g, in->p, &a);
+    tp__msg_free (m);
+}
+
+static void
+s_in_heartbeat (gw_in *in)
+{
+    (void) in;
+}
+
+/*  The peer is going and has sent everything: acknowledge, then it is
+    down (its actors said "shutdown" to their watchers before this). */
+static void
+s_in_drain (gw_in *in)
+{
+    tp__gw *g = in->c->sys->gw;
+    s_send_control (g, in->p, TP__WIRE_DRAIN_ACK);
+    s_peer_down (in->c, in->p, false);
+}
+
+static void
+s_in_drain_ack (gw_in *in)
+{
+    in->p->drained = true;
+}
+
+/*  Each item is an envelope of its own; a bad item ends the batch (what
+    came before it stands). */
+static void
+s_in_batch (gw_in *in)
+{
+    tp__gw *g = in->c->sys->gw;
+    const uint8_t *q = in->e.body, *env;
+    size_t left = in->e.body_len, elen;
+    int n = 0, rc;
+    while ((rc = tp__wire_batch_next (&q, &left, &env, &elen)) == 0) {
+        s_on_frame (in->c, in->p, in->rid, in->rid_len, env, elen, true);
+        n++;
+        if (!in->p->up)
+            return; /* an item (DRAIN) ended the peer: the rest is moot */
+    }
+    if (rc < 0)
+        s_bad (g, "bad BATCH item");
+    else if (n < 2)
+        s_bad (g, "BATCH of fewer than two items");
+}
+
+/*  A HELLO: the peer's name and incarnation. On a new incarnation of a
+    peer we had up, its old life's actors are gone. Answered when the
+    sender does not have us up (its `seen` is not our incarnation). */
 static void
 s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
             const tp__env *e)
@@ -503,52 +865,110 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     tp__gw *g = sys->gw;
     const char *name;
     size_t name_len;
-    uint64_t inc;
-    unsigned hb;
-    if (tp_unpack_raw (e->body, e->body_len, "[sUu]", &name, &name_len, &inc,
-                       &hb)
+    unsigned inc, hb, seen;
+    if (tp_unpack_raw (e->body, e->body_len, "[suuu]", &name, &name_len, &inc,
+                       &hb, &seen)
             != 0
-        || name_len != e->from_node_len
+        || inc == 0 || name_len != e->from_node_len
         || memcmp (name, e->from_node, name_len) != 0
         || (rid && (rid_len != name_len || memcmp (rid, name, name_len) != 0))) {
         s_bad (g, "bad HELLO");
         return;
     }
-    char nm[TP_NODE_NAME_MAX + 1];
-    memcpy (nm, name, name_len);
-    nm[name_len] = '\0';
-    uint32_t node = tp_node_id (nm);
-    if (!node || node == sys->node) {
-        s_bad (g, "HELLO with a bad or our own node name");
+    if (name_len == g->name_len && memcmp (name, g->name, name_len) == 0) {
+        s_bad (g, "HELLO with our own node name");
         return;
     }
-    if (!p) {
-        /* A peer that connected to us (or answered on a new connection). */
-        p = s_peer_by_node (g, node);
-        if (!p) {
-            p = s_peer_new (sys);
-            if (!p) {
-                s_bad (g, "too many peers");
-                return;
-            }
-        }
-        if (!p->dealer)
-            p->via_router = true;
+    uint32_t node = tp__node_intern (name, name_len, inc);
+    if (!node) {
+        s_bad (g, "HELLO refused: the node table is full");
+        return;
     }
-    bool restarted = p->node == node && p->incarnation && p->incarnation != inc;
-    if (restarted && p->up)
-        s_peer_down (c, p); /* the old incarnation's actors are gone */
-    pthread_mutex_lock (&sys->lock);
-    p->node = node;
-    memcpy (p->name, nm, name_len + 1);
-    p->name_len = name_len;
-    p->incarnation = inc;
-    pthread_mutex_unlock (&sys->lock);
+    if (p) {
+        /* A peer we connected to: its name may not be up elsewhere. */
+        gw_peer *o = s_peer_by_name (g, name, name_len, p);
+        if (o && o->up && o->incarnation != (uint32_t) inc) {
+            if (!p->refused)
+                fprintf (stderr, "troupe: refused node %.*s at %s: that name "
+                                 "is already up on another connection\n",
+                         (int) name_len, name, p->endpoint);
+            p->refused = true;
+            atomic_fetch_add (&g->peers_refused, 1);
+            s_changed (sys);
+            return;
+        }
+        p->refused = false;
+    }
+    else {
+        /* A peer that connected to us (or answered on a new connection). */
+        p = s_peer_by_name (g, name, name_len, NULL);
+        if (!p && !(p = s_peer_new (g))) {
+            atomic_fetch_add (&g->peers_refused, 1);
+            if (!g->full_logged) {
+                g->full_logged = true;
+                fprintf (stderr, "troupe: refused node %.*s: %d peers held "
+                                 "(tp_system_opts.max_peers)\n",
+                         (int) name_len, name, sys->max_peers);
+            }
+            s_changed (sys);
+            return;
+        }
+    }
+    if (p->node && p->node != node && p->up)
+        s_peer_down (c, p, true); /* restarted: the old life's actors ended */
+    s_peer_set_node (g, p, node, name, name_len, (uint32_t) inc);
     p->last_rx = tp__now_ns ();
-    bool was_up = p->up;
+    p->drained = false;
     s_set_up (sys, p, true);
-    if (p->via_router && !p->dealer && !was_up)
-        s_send_control (sys, p, TP__WIRE_HELLO); /* greet back */
+    if (seen != sys->incarnation)
+        s_send_hello (g, p, NULL, 0); /* greet back, or again */
+}
+
+static void (*const s_handlers[TP__WIRE_KIND_MAX + 1]) (gw_in *) = {
+    [TP__WIRE_USER] = s_in_user,
+    [TP__WIRE_MONITOR] = s_in_monitor,
+    [TP__WIRE_DEMONITOR] = s_in_unwatch,
+    [TP__WIRE_DOWN] = s_in_unwatch,
+    [TP__WIRE_LINK] = s_in_link,
+    [TP__WIRE_UNLINK] = s_in_unwatch,
+    [TP__WIRE_EXIT] = s_in_unwatch,
+    [TP__WIRE_STOP] = s_in_stop,
+    [TP__WIRE_LOOKUP] = s_in_lookup,
+    [TP__WIRE_LOOKUP_REPLY] = s_in_lookup_reply,
+    [TP__WIRE_HEARTBEAT] = s_in_heartbeat,
+    [TP__WIRE_DRAIN] = s_in_drain,
+    [TP__WIRE_DRAIN_ACK] = s_in_drain_ack,
+    [TP__WIRE_BATCH] = s_in_batch,
+};
+
+/*  Kinds addressed to the node rather than to one of its actors. */
+static bool
+s_node_kind (uint32_t kind)
+{
+    return kind == TP__WIRE_LOOKUP || kind == TP__WIRE_HEARTBEAT
+           || kind == TP__WIRE_DRAIN || kind == TP__WIRE_DRAIN_ACK
+           || kind == TP__WIRE_BATCH;
+}
+
+/*  Greets a connection whose peer does not know us as we are: at most
+    once per heartbeat for the same unknown routing id. */
+static void
+s_greet (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
+{
+    if (p) {
+        s_send_hello (g, p, NULL, 0);
+        return;
+    }
+    if (!rid || !tp__wire_node_name_ok (rid, rid_len))
+        return;
+    uint64_t now = tp__now_ns ();
+    if (strlen (g->unknown) == rid_len && !memcmp (g->unknown, rid, rid_len)
+        && now - g->unknown_at < (uint64_t) g->sys->heartbeat_ms * 1000000u)
+        return;
+    memcpy (g->unknown, rid, rid_len);
+    g->unknown[rid_len] = '\0';
+    g->unknown_at = now;
+    s_send_hello (g, NULL, rid, rid_len);
 }
 
 static void
@@ -561,156 +981,59 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         atomic_fetch_add_explicit (&g->frames_in, 1, memory_order_relaxed);
         atomic_fetch_add_explicit (&g->bytes_in, len, memory_order_relaxed);
     }
-    tp__env e;
-    int rc = tp__wire_decode (data, len, &e);
+    gw_in in = {.c = c, .rid = rid, .rid_len = rid_len};
+    int rc = tp__wire_decode (data, len, &in.e);
     g->taken++;
     if (rc != 0) {
         s_bad (g, rc == TP_ENOTSUP ? "unknown protocol version"
                                    : "malformed envelope");
         return;
     }
-    if (inner && (e.kind == TP__WIRE_HELLO || e.kind == TP__WIRE_BATCH)) {
+    if (inner && (in.e.kind == TP__WIRE_HELLO || in.e.kind == TP__WIRE_BATCH)) {
         s_bad (g, "HELLO or BATCH inside a BATCH");
         return;
     }
-    if (e.kind == TP__WIRE_HELLO) {
-        s_on_hello (c, p, rid, rid_len, &e);
+    if (in.e.kind == TP__WIRE_HELLO) {
+        s_on_hello (c, p, rid, rid_len, &in.e);
         return;
     }
     if (!p && rid)
-        p = s_peer_by_name (g, rid, rid_len);
-    if (!p || !p->node || !p->up) {
+        p = s_peer_by_name (g, rid, rid_len, NULL);
+    if (!p || !p->node || p->refused) {
         s_bad (g, "frame before HELLO");
+        s_greet (g, p, rid, rid_len); /* so that it greets again */
         return;
     }
     /* A peer speaks for itself only: its routing id and from_node agree. */
-    bool from_peer = e.from_node_len == p->name_len
-                     && memcmp (e.from_node, p->name, e.from_node_len) == 0;
-    if (!from_peer) {
+    if (in.e.from_node_len != p->name_len
+        || memcmp (in.e.from_node, p->name, p->name_len) != 0) {
         s_bad (g, "from_node is not the connected peer");
         return;
     }
     p->last_rx = tp__now_ns ();
-    tp_ref from = {p->node, e.from_index, e.from_gen};
-    tp_ref to = {sys->node, e.to_index, e.to_gen};
-    switch (e.kind) {
-    case TP__WIRE_HEARTBEAT:
-        return;
-    case TP__WIRE_BATCH: {
-        /* each item is an envelope of its own; a bad item ends the batch
-           (what came before it stands) */
-        const uint8_t *q = e.body, *env;
-        size_t left = e.body_len, elen;
-        int n = 0;
-        while ((rc = tp__wire_batch_next (&q, &left, &env, &elen)) == 0) {
-            s_on_frame (c, p, rid, rid_len, env, elen, true);
-            n++;
-        }
-        if (rc < 0 || n < 2)
-            s_bad (g, "malformed BATCH");
-        return;
+    if (!p->up) {
+        /* Known but judged down (a pause, a lost link): it is alive after
+           all, on the same incarnation (a new one greets first). */
+        s_set_up (sys, p, true);
+        s_send_hello (g, p, NULL, 0);
     }
-    case TP__WIRE_DRAIN:
-        s_send_control (sys, p, TP__WIRE_DRAIN_ACK);
-        return;
-    case TP__WIRE_DRAIN_ACK:
-        p->drained = true;
-        return;
-    case TP__WIRE_LOOKUP: {
-        const char *name;
-        size_t nlen;
-        char nm[64];
-        if (tp_unpack_raw (e.body, e.body_len, "s", &name, &nlen) != 0
-            || nlen == 0 || nlen >= sizeof nm) {
-            s_bad (g, "bad LOOKUP");
+    if (in.e.to_inc && in.e.to_inc != sys->incarnation) {
+        /* for an earlier life of this node: never our actors */
+        if (!inner || !s_node_kind (in.e.kind))
+            s_greet (g, p, NULL, 0);
+        if (!s_node_kind (in.e.kind)) {
+            s_count_dead (sys, 1);
             return;
         }
-        memcpy (nm, name, nlen);
-        nm[nlen] = '\0';
-        tp_ref r = tp_whereis (sys, nm);
-        tp_msg *m = tp__msg_alloc ();
-        tp_msg_pack (m, "r", r);
-        tp__env a;
-        s_env_init (&a, sys, TP__WIRE_LOOKUP_REPLY);
-        a.to_index = e.from_index;
-        a.to_gen = e.from_gen;
-        a.corr = e.corr;
-        a.flags = TP__WIRE_F_REPLY;
-        a.body = m->body;
-        a.body_len = m->size;
-        s_send_env (sys, p, &a);
-        tp__msg_free (m);
-        return;
     }
-    default:
-        break;
-    }
-    tp_msg *m = tp__msg_alloc ();
-    m->from = from;
-    m->tag = e.tag;
-    m->corr = e.corr;
-    switch (e.kind) {
-    case TP__WIRE_USER:
-        m->flags = (uint16_t) ((e.flags & TP__WIRE_F_REQUEST ? TP__MSG_REQUEST : 0)
-                               | (e.flags & TP__WIRE_F_REPLY ? TP__MSG_REPLY : 0));
-        if (!m->tag) {
-            tp__msg_free (m);
-            s_bad (g, "tag 0");
-            return;
-        }
-        break;
-    case TP__WIRE_LOOKUP_REPLY:
-        m->tag = tp__tag_sys;
-        m->flags = TP__MSG_REPLY;
-        break;
-    case TP__WIRE_MONITOR:
-    case TP__WIRE_DEMONITOR:
-    case TP__WIRE_STOP:
-        break;
-    /* what must be answered if the peer goes down */
-    case TP__WIRE_DOWN:
-        s_watch_remove (p, false, to, from, (int64_t) e.corr);
-        break;
-    case TP__WIRE_LINK:
-        s_watch_add (p, true, to, from, 0);
-        break;
-    case TP__WIRE_UNLINK:
-    case TP__WIRE_EXIT:
-        s_watch_remove (p, true, to, from, 0);
-        break;
-    default:
-        tp__msg_free (m);
-        s_bad (g, "unexpected kind");
-        return;
-    }
-    int aux = s_aux_of (e.kind);
-    if (aux >= 0) {
-        m->flags = TP__MSG_SYS;
-        m->aux = (uint16_t) aux;
-    }
-    if (m->tag == 0)
-        m->tag = tp__tag_sys;
-    /* the body last: the flags above must not hide a heap body */
-    if (e.body_len && tp__msg_append (m, e.body, e.body_len) != 0) {
-        tp__msg_free (m);
-        s_bad (g, "body too big");
-        return;
-    }
-    if (tp__route (c, to, m, 0) != 0) {
-        /* a full bounded mailbox: across nodes that is a dropped message
-           (at-most-once), counted as a dead letter */
-        atomic_fetch_add_explicit (&sys->dead_letters, 1,
-                                   memory_order_relaxed);
-        tp__msg_free (m);
-    }
+    in.p = p;
+    in.from = (tp_ref){p->node, in.e.from_index, in.e.from_gen};
+    in.to = (tp_ref){sys->node, in.e.to_index, in.e.to_gen};
+    s_handlers[in.e.kind](&in);
 }
 
 /* ------------------------------------------------------------------ */
-/*  The gateway thread                                                 */
-
-/*  Control records for the gateway carry a command in aux and a string
-    in the body. */
-enum { GW_CTL_BIND = 100, GW_CTL_CONNECT };
+/*  Liveness                                                           */
 
 static void
 s_beat (tp__ctx *c, uint64_t now)
@@ -718,17 +1041,39 @@ s_beat (tp__ctx *c, uint64_t now)
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
     uint64_t hb = (uint64_t) sys->heartbeat_ms * 1000000u;
+    if (g->last_beat && now - g->last_beat > 2 * hb) {
+        /* This node's own clock jumped (it was stopped or starved): the
+           silence is ours, not the peers'. Give them a fresh window. */
+        for (int i = 0; i < g->npeers; i++)
+            if (g->peers[i]->last_rx < now - hb)
+                g->peers[i]->last_rx = now - hb;
+    }
+    g->last_beat = now;
     for (int i = 0; i < g->npeers; i++) {
-        gw_peer *p = &g->peers[i];
-        if (p->up && now - p->last_rx > GW_DOWN_AFTER * hb)
-            s_peer_down (c, p);
-        if (p->dealer && !p->up)
-            s_send_control (sys, p, TP__WIRE_HELLO);
+        gw_peer *p = g->peers[i];
+        bool unread = p->dealer ? p->hot : g->router_hot;
+        uint64_t quiet = now - p->last_rx;
+        /* judge on receipts: not while its frames wait unread (up to a
+           bound, for a ROUTER that others keep busy) */
+        if (p->up && quiet > GW_DOWN_AFTER * hb
+            && (!unread || quiet > 2 * GW_DOWN_AFTER * hb))
+            s_peer_down (c, p, true);
+        if (!p->up && !p->dealer && !p->watches
+            && now - p->down_at > GW_FORGET_AFTER * hb) {
+            s_forget (g, p);
+            i--;
+            continue;
+        }
+        if (p->dealer && (!p->up || p->refused))
+            s_send_hello (g, p, NULL, 0);
         else if (p->up)
-            s_send_control (sys, p, TP__WIRE_HEARTBEAT);
+            s_send_control (g, p, TP__WIRE_HEARTBEAT);
     }
     g->next_beat = now + hb;
 }
+
+/* ------------------------------------------------------------------ */
+/*  Reading                                                            */
 
 /*  Readiness of the node's sockets. A ZeroMQ socket's ZMQ_FD only tells
     that the socket has commands to process; once a read has come back
@@ -816,7 +1161,7 @@ s_read_dealer (tp__ctx *c, gw_peer *p, int max)
         /* Actors have work: run it first and leave the socket hot. The
            read that finds it empty (a system call inside libzmq) then
            comes after their turns, where it also serves as the check a
-           send needs (s_send_frame): one such read instead of two per
+           send needs (s_send_raw): one such read instead of two per
            exchange. */
         if (c->rq_head)
             return;
@@ -828,8 +1173,14 @@ s_read_dealer (tp__ctx *c, gw_peer *p, int max)
 static short
 s_poll_fds (tp__gw *g, int extra, long ms)
 {
-    struct pollfd pf[2 + TP__GW_MAX_PEERS];
-    gw_peer *who[2 + TP__GW_MAX_PEERS];
+    if (g->pf_cap < 2 + g->npeers) {
+        g->pf_cap = 2 * (2 + g->npeers);
+        g->pf = tp__realloc (g->pf, (size_t) g->pf_cap * sizeof *g->pf);
+        g->pf_who = tp__realloc (g->pf_who, (size_t) g->pf_cap
+                                                * sizeof *g->pf_who);
+    }
+    struct pollfd *pf = g->pf;
+    gw_peer **who = g->pf_who;
     int n = 0;
     if (extra >= 0)
         pf[n++] = (struct pollfd){extra, POLLIN, 0};
@@ -838,9 +1189,9 @@ s_poll_fds (tp__gw *g, int extra, long ms)
         pf[n++] = (struct pollfd){g->router_fd, POLLIN, 0};
     int first_peer = n;
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].dealer && g->peers[i].fd >= 0) {
-            who[n] = &g->peers[i];
-            pf[n++] = (struct pollfd){g->peers[i].fd, POLLIN, 0};
+        if (g->peers[i]->dealer && g->peers[i]->fd >= 0) {
+            who[n] = g->peers[i];
+            pf[n++] = (struct pollfd){g->peers[i]->fd, POLLIN, 0};
         }
     if (poll (pf, (nfds_t) n, (int) (ms > INT32_MAX ? INT32_MAX : ms)) <= 0)
         return 0;
@@ -859,7 +1210,7 @@ s_any_hot (tp__gw *g)
     if (g->router_hot)
         return true;
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].hot && g->peers[i].dealer)
+        if (g->peers[i]->hot && g->peers[i]->dealer)
             return true;
     return false;
 }
@@ -896,8 +1247,8 @@ tp__gw_serve (tp__ctx *c)
     if (g->router_hot)
         s_read_router (c, max);
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].dealer && g->peers[i].hot)
-            s_read_dealer (c, &g->peers[i], max);
+        if (g->peers[i]->dealer && g->peers[i]->hot)
+            s_read_dealer (c, g->peers[i], max);
     now = tp__now_ns ();
     if (now >= g->next_beat)
         s_beat (c, now);
@@ -953,9 +1304,45 @@ s_gw_loop (void *arg)
     return NULL;
 }
 
+
+/* ------------------------------------------------------------------ */
+/*  Shutdown                                                           */
+
+/*  Tells the peer's actors that watch ours (monitors, links) that ours
+    end with reason shutdown: this node is stopping cleanly. */
+static void
+s_watches_shutdown (tp__gw *g, gw_peer *p)
+{
+    tp__env e;
+    tp_msg *m = tp__msg_alloc ();
+    for (gw_watch *w = p->watches; w; w = w->next) {
+        if (w->kind == GW_MON_OUT)
+            continue; /* ours watching theirs: the peer needs no word */
+        tp__msg_free (m);
+        m = tp__msg_alloc ();
+        bool link = w->kind == GW_LINK;
+        s_env_init (&e, g, link ? TP__WIRE_EXIT : TP__WIRE_DOWN, p);
+        if (link)
+            tp_msg_pack (m, "t", tp__tag_shutdown);
+        else
+            tp_msg_pack (m, "rt", w->local, tp__tag_shutdown);
+        e.to_index = w->remote.index;
+        e.to_gen = w->remote.gen;
+        e.from_index = w->local.index;
+        e.from_gen = w->local.gen;
+        e.tag = tp__tag_sys;
+        e.corr = link ? 0 : (uint64_t) w->id;
+        e.body = m->body;
+        e.body_len = m->size;
+        s_send_env (g, p, &e);
+    }
+    tp__msg_free (m);
+}
+
 /*  Final phase of tp_system_destroy, after every other runtime thread
-    has stopped: forward what is left, tell peers we are going (DRAIN),
-    wait (bounded) for their DRAIN_ACK, which proves they received every
+    has stopped: forward what is left, tell the peers' watchers that our
+    actors end with "shutdown", tell peers we are going (DRAIN), wait
+    (bounded) for their DRAIN_ACK, which proves they received every
     earlier frame, then close. */
 void
 tp__gw_shutdown (tp_system *sys)
@@ -975,8 +1362,9 @@ tp__gw_shutdown (tp_system *sys)
     tp__flush (c);
     int waiting = 0;
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].up) {
-            s_send_control (sys, &g->peers[i], TP__WIRE_DRAIN);
+        if (g->peers[i]->up) {
+            s_watches_shutdown (g, g->peers[i]);
+            s_send_control (g, g->peers[i], TP__WIRE_DRAIN);
             waiting++;
         }
     /* Wait for every answering peer to acknowledge. A peer that stops
@@ -992,16 +1380,17 @@ tp__gw_shutdown (tp_system *sys)
         tp__flush (c);
         waiting = 0;
         for (int i = 0; i < g->npeers; i++)
-            if (g->peers[i].up && !g->peers[i].drained)
+            if (g->peers[i]->up && !g->peers[i]->drained)
                 waiting++;
     }
     tp__tl_ctx = NULL;
     int zero = 0;
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].dealer) {
-            zmq_setsockopt (g->peers[i].dealer, ZMQ_LINGER, &zero, sizeof zero);
-            zmq_close (g->peers[i].dealer);
-            g->peers[i].dealer = NULL;
+        if (g->peers[i]->dealer) {
+            zmq_setsockopt (g->peers[i]->dealer, ZMQ_LINGER, &zero,
+                            sizeof zero);
+            zmq_close (g->peers[i]->dealer);
+            g->peers[i]->dealer = NULL;
         }
     zmq_setsockopt (g->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close (g->router);
@@ -1014,82 +1403,112 @@ tp__gw_free (tp_system *sys)
     tp__gw *g = sys->gw;
     if (!g)
         return;
-    for (int i = 0; i < g->npeers; i++)
-        free (g->peers[i].out);
-    for (int i = 0; i < g->npeers; i++)
-        while (g->peers[i].watches) {
-            gw_watch *w = g->peers[i].watches;
-            g->peers[i].watches = w->next;
+    for (int i = 0; i < g->npeers; i++) {
+        gw_peer *p = g->peers[i];
+        while (p->watches) {
+            gw_watch *w = p->watches;
+            p->watches = w->next;
             free (w);
         }
+        if (p->node)
+            tp__node_pin (p->node, -1);
+        free (p->out);
+        free (p);
+    }
+    free (g->peers);
+    free (g->pf);
+    free (g->pf_who);
     free (g);
     sys->gw = NULL;
 }
 
-/*  Starts the gateway (once). Caller holds no lock. */
+/* ------------------------------------------------------------------ */
+/*  Start, bind and connect                                            */
+
+/*  Sets the options every node socket has. Returns 0 or TP_EZMQ. */
 static int
-s_gw_start (tp_system *sys)
+s_sock_opts (void *s, const char *name)
 {
-    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock (&once);
-    if (atomic_load (&sys->gw_ctx)) {
-        pthread_mutex_unlock (&once);
-        return 0;
-    }
-    if (atomic_load (&sys->stopping)) {
-        pthread_mutex_unlock (&once);
-        return TP_ESTOPPED;
-    }
-    tp__gw *g = tp__calloc (1, sizeof *g);
-    g->sys = sys;
-    g->incarnation = s_incarnation ();
-    g->router = zmq_socket (sys->zctx, ZMQ_ROUTER);
-    int one = 1, zero = 0;
+    int zero = 0;
     int64_t maxmsg = TP__WIRE_MAX_FRAME;
-    const char *name = tp_node_name (sys->node);
-    zmq_setsockopt (g->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
-    /* Never drop silently: an unknown routing id is an error we count,
-       and queues are not capped by a high-water mark (a full queue would
-       make ZeroMQ drop or refuse frames under a burst). */
-    zmq_setsockopt (g->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    zmq_setsockopt (g->router, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt (g->router, ZMQ_RCVHWM, &zero, sizeof zero);
-    zmq_setsockopt (g->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    zmq_setsockopt (g->router, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (g->router, ZMQ_ROUTING_ID, name, strlen (name));
-    g->router_fd = s_fd_of (g->router);
-    g->router_hot = true;
-    sys->gw = g;
-    if (!sys->gw_thread) {
-        /* Hosted by worker 0 (decision 19): its loop polls these sockets.
-           The release store hands the sockets over to that thread; the
-           command that follows (bind or connect) wakes it. */
-        atomic_store_explicit (&sys->gw_ctx, sys->ctxs[0],
-                               memory_order_release);
-        pthread_mutex_unlock (&once);
-        return 0;
-    }
-    tp__ctx *c = tp__ctx_new (sys, TP__CTX_GATEWAY);
-    if (!c) {
-        zmq_close (g->router);
-        free (g);
-        sys->gw = NULL;
-        pthread_mutex_unlock (&once);
+    /* Never drop silently: queues are not capped by a high-water mark (a
+       full queue would make ZeroMQ drop or refuse frames under a burst). */
+    if (zmq_setsockopt (s, ZMQ_SNDHWM, &zero, sizeof zero)
+        || zmq_setsockopt (s, ZMQ_RCVHWM, &zero, sizeof zero)
+        || zmq_setsockopt (s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
+        || zmq_setsockopt (s, ZMQ_LINGER, &zero, sizeof zero)
+        || zmq_setsockopt (s, ZMQ_ROUTING_ID, name, strlen (name)))
         return TP_EZMQ;
-    }
-    if (pthread_create (&c->thread, NULL, s_gw_loop, c)) {
-        pthread_mutex_unlock (&once);
-        return TP_EZMQ;
-    }
-    c->has_thread = true;
-    atomic_store (&sys->gw_ctx, c);
-    pthread_mutex_unlock (&once);
     return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/*  Control: bind and connect run on the gateway thread, which owns the  */
-/*  sockets; callers wait for the reply like tp_call does.               */
+/*  Starts the gateway (once). Caller holds no lock. Returns 0, TP_EZMQ,
+    TP_ESYS (no thread) or TP_ESTOPPED. */
+int
+tp__gw_start (tp_system *sys)
+{
+    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock (&once);
+    int rc = 0;
+    if (atomic_load (&sys->gw_ctx))
+        goto done;
+    if (atomic_load (&sys->stopping)) {
+        rc = TP_ESTOPPED;
+        goto done;
+    }
+    tp__gw *g = tp__calloc (1, sizeof *g);
+    g->sys = sys;
+    snprintf (g->name, sizeof g->name, "%s", tp_node_name (sys->node));
+    g->name_len = strlen (g->name);
+    g->router = zmq_socket (sys->zctx, ZMQ_ROUTER);
+    int one = 1;
+    /* ROUTER_HANDOVER: a peer that restarts takes its routing id over
+       from the old connection at once, before TCP notices the old one is
+       dead. ROUTER_MANDATORY: an unknown routing id is an error we see. */
+    if (!g->router || s_sock_opts (g->router, g->name)
+        || zmq_setsockopt (g->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one)
+        || zmq_setsockopt (g->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one)) {
+        if (g->router)
+            zmq_close (g->router);
+        free (g);
+        rc = TP_EZMQ;
+        goto done;
+    }
+    g->router_fd = s_fd_of (g->router);
+    g->router_hot = true;
+    tp__ctx *c = sys->ctxs[0];
+    pthread_mutex_lock (&sys->lock);
+    sys->gw = g; /* (before the gateway's thread starts: it reads it) */
+    pthread_mutex_unlock (&sys->lock);
+    if (sys->gw_thread) {
+        c = tp__ctx_new (sys, TP__CTX_GATEWAY);
+        if (!c || pthread_create (&c->thread, NULL, s_gw_loop, c)) {
+            pthread_mutex_lock (&sys->lock);
+            sys->gw = NULL;
+            pthread_mutex_unlock (&sys->lock);
+            if (c) {
+                tp__ctx_close (c);
+                pthread_mutex_lock (&sys->lock);
+                c->kind = TP__CTX_THREAD; /* recycled like a thread ctx */
+                c->joined = true;
+                atomic_store (&c->finished, 1);
+                pthread_mutex_unlock (&sys->lock);
+            }
+            zmq_close (g->router);
+            free (g);
+            rc = c ? TP_ESYS : TP_EZMQ;
+            goto done;
+        }
+        c->has_thread = true;
+    }
+    /* Hosted by worker 0 (decision 19) its loop polls these sockets. The
+       release store hands the sockets over to that thread; the command
+       that follows (bind or connect) wakes it. */
+    atomic_store_explicit (&sys->gw_ctx, c, memory_order_release);
+done:
+    pthread_mutex_unlock (&once);
+    return rc;
+}
 
 static void
 s_reply (tp__ctx *c, tp_msg *req, int rc, const char *text)
@@ -1102,11 +1521,62 @@ s_reply (tp__ctx *c, tp_msg *req, int rc, const char *text)
     tp__route (c, req->from, r, 0);
 }
 
-void
-tp__gw_control (tp__ctx *c, int cmd, tp_msg *m)
+/*  The error of a failed zmq_bind / zmq_connect. */
+static int
+s_endpoint_error (int err)
+{
+    switch (err) {
+    case EADDRINUSE:
+        return TP_EADDRINUSE;
+    case EINVAL:
+    case EPROTONOSUPPORT:
+    case ENOCOMPATPROTO:
+    case EADDRNOTAVAIL:
+    case ENODEV:
+    case ENOENT:
+    case EACCES:
+        return TP_EENDPOINT;
+    default:
+        return TP_EZMQ;
+    }
+}
+
+static int
+s_connect (tp__ctx *c, const char *ep)
 {
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
+    for (int i = 0; i < g->npeers; i++)
+        if (strcmp (g->peers[i]->endpoint, ep) == 0)
+            return 0; /* connected already: the caller waits for it */
+    void *d = zmq_socket (sys->zctx, ZMQ_DEALER);
+    int ivl = 100, rc = d ? s_sock_opts (d, g->name) : TP_EZMQ;
+    if (rc == 0 && zmq_setsockopt (d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl))
+        rc = TP_EZMQ;
+    if (rc == 0 && zmq_connect (d, ep) != 0)
+        rc = s_endpoint_error (errno);
+    gw_peer *p = rc == 0 ? s_peer_new (g) : NULL;
+    if (rc == 0 && !p)
+        rc = TP_ELIMIT;
+    if (rc) {
+        if (d)
+            zmq_close (d);
+        return rc;
+    }
+    pthread_mutex_lock (&sys->lock);
+    snprintf (p->endpoint, sizeof p->endpoint, "%s", ep);
+    p->dealer = d;
+    p->fd = s_fd_of (d);
+    p->hot = true;
+    pthread_mutex_unlock (&sys->lock);
+    s_send_hello (g, p, NULL, 0);
+    return 0;
+}
+
+void
+tp__gw_control (tp__ctx *c, int cmd, tp_msg *m)
+{
+    tp__gw *g = c->sys->gw;
     char ep[256];
     const char *s;
     size_t n;
@@ -1117,283 +1587,75 @@ tp__gw_control (tp__ctx *c, int cmd, tp_msg *m)
     }
     memcpy (ep, s, n);
     ep[n] = '\0';
-    if (cmd == GW_CTL_BIND) {
-        if (g->nendpoints >= 8 || zmq_bind (g->router, ep) != 0)
-            s_reply (c, m, TP_EZMQ, NULL);
+    if (cmd == TP__CTL_GW_BIND) {
+        char bound[256];
+        size_t blen = sizeof bound;
+        int rc = 0;
+        if (g->nendpoints >= 8)
+            rc = TP_ELIMIT;
+        else if (zmq_bind (g->router, ep) != 0)
+            rc = s_endpoint_error (errno);
         else {
-            char bound[256];
-            size_t blen = sizeof bound;
+            g->nendpoints++;
             if (zmq_getsockopt (g->router, ZMQ_LAST_ENDPOINT, bound, &blen))
-                strcpy (bound, ep);
-            snprintf (g->endpoints[g->nendpoints++], 256, "%s", bound);
-            s_reply (c, m, 0, bound);
+                snprintf (bound, sizeof bound, "%s", ep);
         }
+        s_reply (c, m, rc, rc ? NULL : bound);
     }
-    else if (cmd == GW_CTL_CONNECT) {
-        gw_peer *p = NULL;
-        for (int i = 0; i < g->npeers; i++)
-            if (strcmp (g->peers[i].endpoint, ep) == 0)
-                p = &g->peers[i];
-        if (!p) {
-            p = s_peer_new (sys);
-            if (!p) {
-                s_reply (c, m, TP_EZMQ, NULL);
-                tp__msg_free (m);
-                return;
-            }
-            void *d = zmq_socket (sys->zctx, ZMQ_DEALER);
-            const char *name = tp_node_name (sys->node);
-            int zero = 0, ivl = 100;
-            int64_t maxmsg = TP__WIRE_MAX_FRAME;
-            zmq_setsockopt (d, ZMQ_ROUTING_ID, name, strlen (name));
-            zmq_setsockopt (d, ZMQ_LINGER, &zero, sizeof zero);
-            zmq_setsockopt (d, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-            zmq_setsockopt (d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-            zmq_setsockopt (d, ZMQ_SNDHWM, &zero, sizeof zero);
-            zmq_setsockopt (d, ZMQ_RCVHWM, &zero, sizeof zero);
-            if (!d || zmq_connect (d, ep) != 0) {
-                if (d)
-                    zmq_close (d);
-                pthread_mutex_lock (&sys->lock);
-                g->npeers--;
-                pthread_mutex_unlock (&sys->lock);
-                s_reply (c, m, TP_EZMQ, NULL);
-                tp__msg_free (m);
-                return;
-            }
-            pthread_mutex_lock (&sys->lock);
-            snprintf (p->endpoint, sizeof p->endpoint, "%s", ep);
-            p->dealer = d;
-            p->fd = s_fd_of (d);
-            p->hot = true;
-            pthread_mutex_unlock (&sys->lock);
-            s_send_control (sys, p, TP__WIRE_HELLO);
-        }
-        /* The caller waits for the peer to answer (polling tp_node_up). */
-        s_reply (c, m, 0, NULL);
-    }
+    else
+        s_reply (c, m, s_connect (c, ep), NULL);
     tp__msg_free (m);
 }
 
 /* ------------------------------------------------------------------ */
-/*  Public calls                                                       */
+/*  What other threads may ask (under sys->lock)                       */
 
-static int
-s_control (tp_system *sys, int cmd, const char *arg, int timeout_ms,
-           tp_msg **reply)
+uint32_t
+tp__gw_peer_at (tp_system *sys, const char *endpoint, bool *refused)
 {
-    if (tp__tl_ctx && tp__tl_ctx->sys == sys
-        && tp__tl_ctx->kind != TP__CTX_EXTERNAL)
-        return TP_ESTATE;
-    int rc = s_gw_start (sys);
-    if (rc)
-        return rc;
-    tp__ctx *me = tp__ctx_external (sys);
-    tp_msg *m = tp__msg_alloc ();
-    m->from = me->inbox;
-    m->corr = ++me->corr_next;
-    uint64_t corr = m->corr;
-    tp_msg_pack (m, "s", arg);
-    tp__ctl_msg (me, atomic_load (&sys->gw_ctx), cmd, m);
-    return tp__ext_wait_reply (me, corr, timeout_ms, reply);
-}
-
-int
-tp_node_bind (tp_system *sys, const char *endpoint, char *bound, size_t cap)
-{
-    if (!sys || !endpoint || !*endpoint || strlen (endpoint) > 255)
-        return TP_EINVAL;
-    tp_msg *r = NULL;
-    int rc = s_control (sys, GW_CTL_BIND, endpoint, 10000, &r);
-    if (rc)
-        return rc;
-    const char *b;
-    size_t n;
-    int brc;
-    if (tp_msg_unpack (r, "is", &brc, &b, &n) != 0)
-        brc = TP_EPROTO;
-    if (brc == 0 && bound && cap) {
-        if (n >= cap)
-            brc = TP_ETRUNC;
-        else {
-            memcpy (bound, b, n);
-            bound[n] = '\0';
-        }
-    }
-    tp_msg_destroy (&r);
-    return brc;
-}
-
-static int
-s_peer_up_at (tp_system *sys, const char *endpoint, uint32_t *node)
-{
-    int up = 0;
-    pthread_mutex_lock (&sys->lock);
     tp__gw *g = sys->gw;
-    for (int i = 0; g && i < g->npeers; i++)
-        if (strcmp (g->peers[i].endpoint, endpoint) == 0 && g->peers[i].up) {
-            up = 1;
-            if (node)
-                *node = g->peers[i].node;
+    *refused = false;
+    for (int i = 0; g && i < g->npeers; i++) {
+        gw_peer *p = g->peers[i];
+        if (strcmp (p->endpoint, endpoint) == 0) {
+            *refused = p->refused;
+            return p->up && !p->refused ? p->node : 0;
         }
-    pthread_mutex_unlock (&sys->lock);
-    return up;
-}
-
-int
-tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
-                 uint32_t *node)
-{
-    if (!sys || !endpoint || !*endpoint || strlen (endpoint) > 255)
-        return TP_EINVAL;
-    uint64_t end = tp__now_ns ()
-                   + (uint64_t) (timeout_ms < 0 ? 3600000 : timeout_ms)
-                         * 1000000u;
-    tp_msg *r = NULL;
-    int rc = s_control (sys, GW_CTL_CONNECT, endpoint,
-                        timeout_ms < 0 ? -1 : timeout_ms, &r);
-    if (rc)
-        return rc;
-    int crc;
-    const char *t;
-    size_t n;
-    if (tp_msg_unpack (r, "is", &crc, &t, &n) != 0)
-        crc = TP_EPROTO;
-    tp_msg_destroy (&r);
-    if (crc)
-        return crc;
-    uint64_t seq = 0;
-    while (!s_peer_up_at (sys, endpoint, node)) {
-        uint64_t now = tp__now_ns ();
-        if (now >= end
-            || tp_node_wait (sys, &seq, (int) ((end - now) / 1000000u) + 1))
-            return TP_ETIMEDOUT;
     }
     return 0;
-}
-
-int
-tp_node_wait (tp_system *sys, uint64_t *seq, int timeout_ms)
-{
-    if (!sys || !seq)
-        return TP_EINVAL;
-    struct timespec dl;
-    tp__deadline (&dl, CLOCK_MONOTONIC, timeout_ms);
-    int rc = 0;
-    pthread_mutex_lock (&sys->lock);
-    while (sys->node_seq == *seq && rc == 0) {
-        if (timeout_ms < 0)
-            pthread_cond_wait (&sys->node_cond, &sys->lock);
-        else if (pthread_cond_timedwait (&sys->node_cond, &sys->lock, &dl)
-                 == ETIMEDOUT)
-            rc = sys->node_seq == *seq ? TP_ETIMEDOUT : 0;
-    }
-    *seq = sys->node_seq;
-    pthread_mutex_unlock (&sys->lock);
-    return rc;
 }
 
 bool
-tp_node_up (tp_system *sys, uint32_t node)
+tp__gw_node_up (tp_system *sys, uint32_t node, uint32_t *exact)
 {
-    bool up = false;
-    pthread_mutex_lock (&sys->lock);
     tp__gw *g = sys->gw;
-    for (int i = 0; g && i < g->npeers; i++)
-        if (g->peers[i].node == node && g->peers[i].up)
-            up = true;
-    pthread_mutex_unlock (&sys->lock);
-    return up;
+    if (!g)
+        return false;
+    gw_peer *p = s_peer_by_node (g, node);
+    if (!p || !p->up || p->refused)
+        return false;
+    if (exact)
+        *exact = p->node;
+    return true;
 }
 
 int
-tp_whereis_at (tp_system *sys, const char *name, const char *node_name,
-               int timeout_ms, tp_ref *ref)
+tp__gw_up_nodes (tp_system *sys, uint32_t *out, int cap)
 {
-    if (!sys || !name || !*name || strlen (name) > 63 || !node_name || !ref)
-        return TP_EINVAL;
-    if (tp__tl_ctx && tp__tl_ctx->sys == sys
-        && tp__tl_ctx->kind != TP__CTX_EXTERNAL)
-        return TP_ESTATE;
-    *ref = TP_REF_NIL;
-    uint32_t node = tp_node_id (node_name);
-    if (!node)
-        return TP_EINVAL;
-    if (node == sys->node) {
-        *ref = tp_whereis (sys, name);
-        return 0;
-    }
-    if (!tp_node_up (sys, node))
-        return TP_ENODE;
-    tp__ctx *me = tp__ctx_external (sys);
-    tp_msg *m = tp__msg_alloc ();
-    m->tag = tp__tag_sys;
-    m->from = me->inbox;
-    m->corr = ++me->corr_next;
-    m->flags = TP__MSG_SYS;
-    m->aux = TP__SYS_LOOKUP;
-    uint64_t corr = m->corr;
-    tp_msg_pack (m, "s", name);
-    tp__route (me, (tp_ref){node, 0, 0}, m, 0);
-    tp__flush (me);
-    tp_msg *r = NULL;
-    int rc = tp__ext_wait_reply (me, corr, timeout_ms, &r);
-    if (rc)
-        return rc;
-    if (tp_msg_unpack (r, "r", ref) != 0)
-        rc = TP_EPROTO;
-    tp_msg_destroy (&r);
-    return rc;
-}
-
-int
-tp_whereis_any (tp_system *sys, const char *name, int timeout_ms, tp_ref *ref)
-{
-    if (!sys || !name || !ref)
-        return TP_EINVAL;
-    *ref = TP_REF_NIL;
-    const char *at = strchr (name, '@');
-    if (at) {
-        char nm[64];
-        size_t n = (size_t) (at - name);
-        if (n == 0 || n >= sizeof nm)
-            return TP_EINVAL;
-        memcpy (nm, name, n);
-        nm[n] = '\0';
-        return tp_whereis_at (sys, nm, at + 1, timeout_ms, ref);
-    }
-    *ref = tp_whereis (sys, name);
-    if (!tp_ref_is_nil (*ref))
-        return 0;
-    uint32_t nodes[TP__GW_MAX_PEERS];
+    tp__gw *g = sys->gw;
     int n = 0;
-    pthread_mutex_lock (&sys->lock);
-    tp__gw *g = sys->gw;
     for (int i = 0; g && i < g->npeers; i++)
-        if (g->peers[i].up)
-            nodes[n++] = g->peers[i].node;
-    pthread_mutex_unlock (&sys->lock);
-    uint64_t end = tp__now_ns () + (uint64_t) (timeout_ms < 0 ? 0 : timeout_ms)
-                                       * 1000000u;
-    for (int i = 0; i < n; i++) {
-        uint64_t now = tp__now_ns ();
-        if (now >= end)
-            return TP_ETIMEDOUT;
-        int left = (int) ((end - now) / 1000000u) + 1;
-        int rc = tp_whereis_at (sys, name, tp_node_name (nodes[i]), left, ref);
-        if (rc == 0 && !tp_ref_is_nil (*ref))
-            return 0;
-        if (rc == TP_ESTATE || rc == TP_EINVAL)
-            return rc;
-    }
-    *ref = TP_REF_NIL;
-    return 0;
+        if (g->peers[i]->up && !g->peers[i]->refused) {
+            if (n < cap)
+                out[n] = g->peers[i]->node;
+            n++;
+        }
+    return n;
 }
 
 void
-tp_node_stats_get (tp_system *sys, tp_node_stats *st)
+tp__gw_stats (tp_system *sys, tp_node_stats *st)
 {
-    memset (st, 0, sizeof *st);
     tp__gw *g = atomic_load (&sys->gw_ctx) ? sys->gw : NULL;
     if (!g)
         return;
@@ -1404,4 +1666,9 @@ tp_node_stats_get (tp_system *sys, tp_node_stats *st)
     st->bytes_out = atomic_load (&g->bytes_out);
     st->frames_bad = atomic_load (&g->frames_bad);
     st->nodes_down = atomic_load (&g->nodes_down);
+    st->peers_refused = atomic_load (&g->peers_refused);
+    st->peers_forgotten = atomic_load (&g->peers_forgotten);
+    pthread_mutex_lock (&sys->lock);
+    st->peers_held = (uint64_t) g->npeers;
+    pthread_mutex_unlock (&sys->lock);
 }

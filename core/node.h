@@ -29,6 +29,11 @@
 extern "C" {
 #endif
 
+/*  Largest message body that can be sent to an actor of another node:
+    a send with a bigger body fails at the call with TP_ETOOBIG (a frame
+    holds at most 16 MiB, envelope included). */
+#define TP_NODE_MAX_BODY (16u * 1024u * 1024u - 256u)
+
 typedef struct tp_node_stats {
     uint64_t peers_up;       /* peers answering now */
     uint64_t frames_in;      /* frames received from peers */
@@ -37,7 +42,14 @@ typedef struct tp_node_stats {
     uint64_t bytes_out;      /* bytes sent */
     uint64_t frames_bad;     /* malformed, truncated, unknown or spoofed:
                                 counted and dropped */
-    uint64_t nodes_down;     /* times a peer was declared down */
+    uint64_t nodes_down;     /* times a peer was declared down (lost, not
+                                a peer that said goodbye with DRAIN) */
+    uint64_t peers_held;     /* peer entries held now (up, or down and not
+                                yet forgotten) */
+    uint64_t peers_forgotten;/* peer entries freed (drained, or down for
+                                10 heartbeats, or evicted for a new one) */
+    uint64_t peers_refused;  /* greetings refused: max_peers reached, or a
+                                name already up on another connection */
 } tp_node_stats;
 
 /*  Binds the node's gateway to endpoint ("tcp://127.0.0.1:*",

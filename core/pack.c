@@ -153,19 +153,19 @@ s_pack_bytes (msgpack_packer *pk, tp_msg *msg, const void *data, size_t len,
     return rc ? rc : msgpack_pack_str_body (pk, data, len);
 }
 
-/*  Packs a ref as ext TP__EXT_REF: u32 index BE, u32 gen BE, node name.
-    The nil ref is 8 zero bytes and no name. */
+/*  Packs a ref as ext TP__EXT_REF: u32 index BE, u32 gen BE, u32
+    incarnation BE, node name. The nil ref is 12 zero bytes and no name. */
 static int
 s_pack_ref (msgpack_packer *pk, tp_ref r)
 {
-    uint8_t head[8] = {0};
-    const char *name = "";
+    uint8_t head[12] = {0};
+    char name[TP_NODE_NAME_MAX + 1] = "";
     if (!tp_ref_is_nil (r)) {
-        name = tp_node_name (r.node);
-        if (!name)
+        if (!tp__node_name_copy (r.node, name))
             return TP_EINVAL;
         s_put_be32 (head, r.index);
         s_put_be32 (head + 4, r.gen);
+        s_put_be32 (head + 8, tp_node_incarnation (r.node));
     }
     size_t len = strlen (name);
     int rc = msgpack_pack_ext (pk, sizeof head + len, TP__EXT_REF);
@@ -557,22 +557,23 @@ s_skip (s_rd *rd, int depth)
 }
 
 /*  Decodes a ref ext. Returns 0, TP_EMISMATCH (not a ref) or TP_EPROTO
-    (a ref ext with a bad payload). Does not intern when name is given:
-    then it only checks the payload and returns the name's bytes. */
+    (a ref ext with a bad payload). Does not intern: it checks the
+    payload and returns the name's bytes. */
 static int
-s_ref_decode (const s_val *v, uint32_t *index, uint32_t *gen,
+s_ref_decode (const s_val *v, uint32_t *index, uint32_t *gen, uint32_t *inc,
               const uint8_t **name, size_t *name_len)
 {
     if (v->kind != S_EXT || v->ext != TP__EXT_REF)
         return TP_EMISMATCH;
-    if (v->len < 8 || v->len > 8 + TP_NODE_NAME_MAX)
+    if (v->len < 12 || v->len > 12 + TP_NODE_NAME_MAX)
         return TP_EPROTO;
     *index = (uint32_t) s_get_be (v->data, 4);
     *gen = (uint32_t) s_get_be (v->data + 4, 4);
-    *name = v->data + 8;
-    *name_len = v->len - 8;
+    *inc = (uint32_t) s_get_be (v->data + 8, 4);
+    *name = v->data + 12;
+    *name_len = v->len - 12;
     if (*gen == 0)
-        return *index == 0 && *name_len == 0 ? 0 : TP_EPROTO;
+        return *index == 0 && *inc == 0 && *name_len == 0 ? 0 : TP_EPROTO;
     if (*name_len == 0)
         return TP_EPROTO;
     for (size_t i = 0; i < *name_len; i++) {
@@ -587,22 +588,19 @@ s_ref_decode (const s_val *v, uint32_t *index, uint32_t *gen,
 static int
 s_ref_read (const s_val *v, tp_ref *out)
 {
-    uint32_t index, gen;
+    uint32_t index, gen, inc;
     const uint8_t *name;
     size_t len;
-    int rc = s_ref_decode (v, &index, &gen, &name, &len);
+    int rc = s_ref_decode (v, &index, &gen, &inc, &name, &len);
     if (rc)
         return rc;
     if (gen == 0) {
         *out = TP_REF_NIL;
         return 0;
     }
-    char text[TP_NODE_NAME_MAX + 1];
-    memcpy (text, name, len);
-    text[len] = '\0';
-    uint32_t node = tp_node_id (text);
+    uint32_t node = tp__node_intern ((const char *) name, len, inc);
     if (node == 0)
-        return TP_EPROTO; /* the node table is full */
+        return TP_ELIMIT; /* every entry of the node table is in use */
     out->node = node;
     out->index = index;
     out->gen = gen;
@@ -1083,16 +1081,18 @@ s_print_value (s_out *o, s_rd *rd)
         s_put (o, v.kind == S_ARRAY ? "]" : "}", 1);
         break;
     case S_EXT: {
-        uint32_t index, gen;
+        uint32_t index, gen, inc;
         const uint8_t *name;
         size_t len;
-        if (s_ref_decode (&v, &index, &gen, &name, &len))
+        if (s_ref_decode (&v, &index, &gen, &inc, &name, &len))
             s_printf (o, "<ext %d %" PRIu32 ">", v.ext, v.len);
         else if (gen == 0)
             s_puts (o, "nil");
         else {
             s_put (o, (const char *) name, len);
             s_printf (o, "/%" PRIu32 ".%" PRIu32, index, gen);
+            if (inc)
+                s_printf (o, ":%08" PRIx32, inc);
         }
         break;
     }

@@ -105,8 +105,24 @@ size_t tp__pack_int64 (uint8_t out[9], int64_t d);
 void tp__msg_cache_flush (void);
 
 /* ------------------------------------------------------------------ */
+/*  The node table (core/ref.c)                                        */
+
+/*  Returns the id of node `name` (len bytes, no NUL needed) in
+    incarnation inc (0: the name only), interning it if needed, or 0 if
+    the name is invalid or every entry of the table is pinned. */
+uint32_t tp__node_intern (const char *name, size_t len, uint32_t inc);
+/*  Adds delta (+1 / -1) to the pins of id: a pinned id is never
+    reclaimed. Returns 0 or TP_ENOTFOUND (id reclaimed or never made). */
+int tp__node_pin (uint32_t id, int delta);
+/*  Copies the name of node into out; false if the id is not live. */
+bool tp__node_name_copy (uint32_t node, char out[TP_NODE_NAME_MAX + 1]);
+/*  True if a and b are live ids of the same name (any incarnations). */
+bool tp__node_same_name (uint32_t a, uint32_t b);
+
+/* ------------------------------------------------------------------ */
 /*  Msgpack ext types used by troupe                                   */
 
-#define TP__EXT_REF 1 /* payload: u32 index BE, u32 gen BE, node name */
+#define TP__EXT_REF 1 /* payload: u32 index BE, u32 gen BE, u32 incarnation
+                         BE, node name (nil: 12 zero bytes, no name) */
 
 #endif

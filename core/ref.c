@@ -1,37 +1,60 @@
-/*  core/ref.c: the node-name intern table and the text form of refs.
+/*  core/ref.c: the node table and the text form of refs.
 
-    Node names are interned once per process into a fixed table: ids run
-    from 1 to S_NODE_MAX and are never reused, so a ref stays a 12-byte
-    value and tp_node_name() can hand out borrowed pointers that live as
-    long as the process.
+    A ref names its node by a 32-bit id, so that a ref stays a 12-byte
+    value. An id stands for a node name plus an incarnation (the random
+    number a node picks when it starts, as Erlang's "creation"): a node
+    that restarts is a new id, and refs to its previous life route
+    nowhere. Incarnation 0 means "the name only": what tp_node_id and the
+    text form without an incarnation give.
 
-    Reads are lock-free. A name is looked up in an open-addressing hash
-    table of ids (linear probing, never more than half full). An insert,
-    done under s_lock, first writes the name into s_names[id], then
-    publishes the new count and finally the hash slot with release
-    stores; a reader that sees the id with an acquire load therefore sees
-    the whole name. Names are never changed or removed.
+    Ids are interned into a fixed table of S_NODE_MAX entries. Entries are
+    reclaimed: the node's own system and each connected peer pin their id;
+    an unpinned entry (a peer that went away, a name seen in a message)
+    stays until the table is full and then makes room for a new one,
+    oldest unused first. An id carries its entry's generation, so an id
+    whose entry was reclaimed never names another node: tp_node_name
+    returns NULL for it, and a send to it is a dead letter.
+
+    Lookups and inserts take s_lock (a name is interned when a peer greets
+    or a ref is unpacked, not per message). tp_node_name reads without the
+    lock: an entry's id is cleared before its name is rewritten and set
+    after, so a reader that checks the id after copying sees either the
+    whole name or a changed id.
 */
 #include "private.h"
 
-#define S_NODE_MAX 4096   /* most node names one process can know */
-#define S_NODE_SLOTS 8192 /* hash slots: a power of two, >= 2 * S_NODE_MAX */
+#define S_NODE_BITS 12
+#define S_NODE_MAX (1u << S_NODE_BITS)    /* entries; index 0 is unused */
+#define S_NODE_MASK (S_NODE_MAX - 1)
+#define S_SLOTS (2u * S_NODE_MAX)         /* hash slots, a power of two */
+#define S_EMPTY 0
+#define S_TOMB UINT16_MAX
 
-/*  s_names[id] is the name of node id; entry 0 is unused. */
-static char s_names[S_NODE_MAX + 1][TP_NODE_NAME_MAX + 1];
-/*  Ids handed out so far: s_names[1 .. s_count] are published. */
-static _Atomic uint32_t s_count;
-/*  Hash slot -> node id, 0 when empty. */
-static _Atomic uint32_t s_slots[S_NODE_SLOTS];
-/*  Serializes inserts; readers never take it. */
+typedef struct {
+    _Atomic uint32_t id;   /* (gen << S_NODE_BITS) | index; 0 when free */
+    uint32_t gen;          /* generation of the next id for this entry */
+    uint32_t inc;          /* incarnation; 0 = the name only */
+    _Atomic int32_t pins;  /* holders that must not lose the id */
+    bool recent;           /* looked up since the clock hand passed */
+    uint8_t len;
+    char name[TP_NODE_NAME_MAX + 1];
+} s_entry;
+
+static s_entry s_ent[S_NODE_MAX];
+static uint16_t s_slots[S_SLOTS];   /* hash slot -> entry index */
+static uint16_t s_free[S_NODE_MAX]; /* free entry indices (a stack) */
+static uint32_t s_nfree;
+static uint32_t s_hand = 1;         /* clock hand for reclaiming */
+static uint32_t s_used;             /* hash slots not empty (live + tombs) */
+static bool s_ready;
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*  Returns the length of name if it is a valid node name, else 0. */
 static size_t
-s_name_len (const char *name)
+s_name_len (const char *name, size_t max)
 {
     size_t len = 0;
-    for (const char *p = name; *p; p++, len++) {
+    for (const char *p = name; len < max && *p; p++, len++) {
         char c = *p;
         bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')
                   || (c >= 'a' && c <= 'z') || c == '_' || c == '.'
@@ -42,29 +65,195 @@ s_name_len (const char *name)
     return len;
 }
 
-/*  FNV-1a, 32 bits. */
+/*  FNV-1a over the name, then the incarnation. */
 static uint32_t
-s_hash (const char *name, size_t len)
+s_hash (const char *name, size_t len, uint32_t inc)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++) {
         h ^= (uint8_t) name[i];
         h *= 16777619u;
     }
+    for (int i = 0; i < 4; i++, inc >>= 8) {
+        h ^= inc & 0xffu;
+        h *= 16777619u;
+    }
     return h;
 }
 
-/*  Returns the id of name, or 0 if it is not interned. Lock-free. */
-static uint32_t
-s_lookup (const char *name, size_t len, uint32_t hash)
+static void
+s_init (void)
 {
-    for (uint32_t i = hash & (S_NODE_SLOTS - 1);; i = (i + 1) & (S_NODE_SLOTS - 1)) {
-        uint32_t id = atomic_load_explicit (&s_slots[i], memory_order_acquire);
-        if (id == 0)
-            return 0;
-        if (memcmp (s_names[id], name, len) == 0 && s_names[id][len] == '\0')
-            return id;
+    if (s_ready)
+        return;
+    for (uint32_t i = S_NODE_MAX - 1; i >= 1; i--)
+        s_free[s_nfree++] = (uint16_t) i;
+    s_ready = true;
+}
+
+/*  Under s_lock: the hash slot holding entry `want` for (name, inc), or
+    the slot where it would go (*found false). */
+static uint32_t
+s_find (const char *name, size_t len, uint32_t inc, bool *found)
+{
+    uint32_t i = s_hash (name, len, inc) & (S_SLOTS - 1), tomb = UINT32_MAX;
+    for (;; i = (i + 1) & (S_SLOTS - 1)) {
+        uint16_t x = s_slots[i];
+        if (x == S_EMPTY) {
+            *found = false;
+            return tomb != UINT32_MAX ? tomb : i;
+        }
+        if (x == S_TOMB) {
+            if (tomb == UINT32_MAX)
+                tomb = i;
+            continue;
+        }
+        s_entry *e = &s_ent[x];
+        if (e->inc == inc && e->len == len && memcmp (e->name, name, len) == 0) {
+            *found = true;
+            return i;
+        }
     }
+}
+
+/*  Under s_lock: rebuilds the hash without tombstones. */
+static void
+s_rehash (void)
+{
+    memset (s_slots, 0, sizeof s_slots);
+    s_used = 0;
+    for (uint32_t x = 1; x < S_NODE_MAX; x++) {
+        s_entry *e = &s_ent[x];
+        if (!atomic_load_explicit (&e->id, memory_order_relaxed))
+            continue;
+        bool found;
+        uint32_t slot = s_find (e->name, e->len, e->inc, &found);
+        s_slots[slot] = (uint16_t) x;
+        s_used++;
+    }
+}
+
+/*  Under s_lock: frees an unpinned entry for reuse (the clock hand skips
+    pinned entries and gives recently used ones a second chance). Returns
+    its index, or 0 if every entry is pinned. */
+static uint32_t
+s_reclaim (void)
+{
+    for (uint32_t n = 0; n < 2 * S_NODE_MAX; n++) {
+        uint32_t x = s_hand;
+        s_hand = s_hand + 1 < S_NODE_MAX ? s_hand + 1 : 1;
+        s_entry *e = &s_ent[x];
+        if (atomic_load_explicit (&e->pins, memory_order_relaxed) > 0)
+            continue;
+        if (e->recent) {
+            e->recent = false;
+            continue;
+        }
+        bool found;
+        uint32_t slot = s_find (e->name, e->len, e->inc, &found);
+        assert (found);
+        s_slots[slot] = S_TOMB;
+        atomic_store_explicit (&e->id, 0, memory_order_release);
+        return x;
+    }
+    return 0;
+}
+
+uint32_t
+tp__node_intern (const char *name, size_t len, uint32_t inc)
+{
+    if (!name || len == 0 || len > TP_NODE_NAME_MAX
+        || s_name_len (name, len) != len)
+        return 0;
+    pthread_mutex_lock (&s_lock);
+    s_init ();
+    if (s_used >= S_SLOTS - S_SLOTS / 4)
+        s_rehash ();
+    bool found;
+    uint32_t slot = s_find (name, len, inc, &found);
+    uint32_t id = 0;
+    if (found) {
+        s_entry *e = &s_ent[s_slots[slot]];
+        e->recent = true;
+        id = atomic_load_explicit (&e->id, memory_order_relaxed);
+    }
+    else {
+        uint32_t x = s_nfree ? s_free[--s_nfree] : s_reclaim ();
+        if (x) {
+            s_entry *e = &s_ent[x];
+            memcpy (e->name, name, len);
+            e->name[len] = '\0';
+            e->len = (uint8_t) len;
+            e->inc = inc;
+            e->recent = true;
+            atomic_store_explicit (&e->pins, 0, memory_order_relaxed);
+            id = (e->gen << S_NODE_BITS) | x;
+            e->gen = (e->gen + 1) & ((1u << (32 - S_NODE_BITS)) - 1);
+            if (s_slots[slot] == S_EMPTY)
+                s_used++;
+            s_slots[slot] = (uint16_t) x;
+            atomic_store_explicit (&e->id, id, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock (&s_lock);
+    return id;
+}
+
+/*  The entry of a live id, or NULL. Lock-free. */
+static s_entry *
+s_entry_of (uint32_t id)
+{
+    uint32_t x = id & S_NODE_MASK;
+    if (x == 0)
+        return NULL;
+    s_entry *e = &s_ent[x];
+    return atomic_load_explicit (&e->id, memory_order_acquire) == id ? e : NULL;
+}
+
+int
+tp__node_pin (uint32_t id, int delta)
+{
+    pthread_mutex_lock (&s_lock);
+    s_entry *e = s_entry_of (id);
+    int rc = e ? 0 : TP_ENOTFOUND;
+    if (e) {
+        int32_t was = atomic_fetch_add_explicit (&e->pins, delta,
+                                                 memory_order_relaxed);
+        assert (was + delta >= 0);
+        (void) was;
+        e->recent = true;
+    }
+    pthread_mutex_unlock (&s_lock);
+    return rc;
+}
+
+uint32_t
+tp_node_incarnation (uint32_t node)
+{
+    s_entry *e = s_entry_of (node);
+    return e ? e->inc : 0;
+}
+
+bool
+tp__node_same_name (uint32_t a, uint32_t b)
+{
+    if (a == b)
+        return a != 0;
+    char x[TP_NODE_NAME_MAX + 1], y[TP_NODE_NAME_MAX + 1];
+    return tp__node_name_copy (a, x) && tp__node_name_copy (b, y)
+           && strcmp (x, y) == 0;
+}
+
+bool
+tp__node_name_copy (uint32_t node, char out[TP_NODE_NAME_MAX + 1])
+{
+    s_entry *e = s_entry_of (node);
+    if (!e)
+        return false;
+    memcpy (out, e->name, TP_NODE_NAME_MAX + 1);
+    out[TP_NODE_NAME_MAX] = '\0';
+    /* the name is whole if the entry still holds the same id */
+    return atomic_load_explicit (&e->id, memory_order_acquire) == node;
 }
 
 uint32_t
@@ -72,49 +261,33 @@ tp_node_id (const char *name)
 {
     if (!name)
         return 0;
-    size_t len = s_name_len (name);
-    if (len == 0)
-        return 0;
-    uint32_t hash = s_hash (name, len);
-    uint32_t id = s_lookup (name, len, hash);
-    if (TP__LIKELY (id))
-        return id;
-
-    pthread_mutex_lock (&s_lock);
-    id = s_lookup (name, len, hash);
-    uint32_t count = atomic_load_explicit (&s_count, memory_order_relaxed);
-    if (id == 0 && count < S_NODE_MAX) {
-        id = count + 1;
-        memcpy (s_names[id], name, len + 1);
-        atomic_store_explicit (&s_count, id, memory_order_release);
-        uint32_t i = hash & (S_NODE_SLOTS - 1);
-        while (atomic_load_explicit (&s_slots[i], memory_order_relaxed))
-            i = (i + 1) & (S_NODE_SLOTS - 1);
-        atomic_store_explicit (&s_slots[i], id, memory_order_release);
-    }
-    pthread_mutex_unlock (&s_lock);
-    return id;
+    return tp__node_intern (name, strnlen (name, TP_NODE_NAME_MAX + 1), 0);
 }
 
 const char *
 tp_node_name (uint32_t node)
 {
-    if (node == 0
-        || node > atomic_load_explicit (&s_count, memory_order_acquire))
-        return NULL;
-    return s_names[node];
+    s_entry *e = s_entry_of (node);
+    return e ? e->name : NULL;
 }
 
 int
 tp_ref_format (tp_ref r, char *buf, size_t cap)
 {
     int n;
+    char name[TP_NODE_NAME_MAX + 1];
     if (tp_ref_is_nil (r))
         n = snprintf (buf, cap, "nil");
+    else if (!tp__node_name_copy (r.node, name))
+        n = snprintf (buf, cap, "?/%" PRIu32 ".%" PRIu32, r.index, r.gen);
     else {
-        const char *name = tp_node_name (r.node);
-        n = snprintf (buf, cap, "%s/%" PRIu32 ".%" PRIu32, name ? name : "?",
-                      r.index, r.gen);
+        uint32_t inc = tp_node_incarnation (r.node);
+        if (inc)
+            n = snprintf (buf, cap, "%s/%" PRIu32 ".%" PRIu32 ":%08" PRIx32,
+                          name, r.index, r.gen, inc);
+        else
+            n = snprintf (buf, cap, "%s/%" PRIu32 ".%" PRIu32, name, r.index,
+                          r.gen);
     }
     if (n < 0 || (size_t) n >= cap) {
         if (cap)
@@ -143,6 +316,26 @@ s_parse_u32 (const char **p, uint32_t *out)
     return 0;
 }
 
+/*  Parses exactly 8 lower-case hex digits, not all zero. */
+static int
+s_parse_inc (const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9')
+            v = v << 4 | (uint32_t) (c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v << 4 | (uint32_t) (c - 'a' + 10);
+        else
+            return TP_EINVAL;
+    }
+    if (s[8] != '\0' || v == 0)
+        return TP_EINVAL;
+    *out = v;
+    return 0;
+}
+
 int
 tp_ref_parse (const char *text, tp_ref *out)
 {
@@ -155,21 +348,23 @@ tp_ref_parse (const char *text, tp_ref *out)
     const char *slash = strchr (text, '/');
     if (!slash || slash == text || (size_t) (slash - text) > TP_NODE_NAME_MAX)
         return TP_EINVAL;
-    char name[TP_NODE_NAME_MAX + 1];
     size_t len = (size_t) (slash - text);
-    memcpy (name, text, len);
-    name[len] = '\0';
-
     const char *p = slash + 1;
-    uint32_t index, gen;
+    uint32_t index, gen, inc = 0;
     if (s_parse_u32 (&p, &index) || *p != '.')
         return TP_EINVAL;
     p++;
-    if (s_parse_u32 (&p, &gen) || *p != '\0' || gen == 0)
+    if (s_parse_u32 (&p, &gen) || gen == 0)
+        return TP_EINVAL;
+    if (*p == ':') {
+        if (s_parse_inc (p + 1, &inc))
+            return TP_EINVAL;
+    }
+    else if (*p != '\0')
         return TP_EINVAL;
 
     /*  Only now, with the whole text checked, may the name be interned. */
-    uint32_t node = tp_node_id (name);
+    uint32_t node = tp__node_intern (text, len, inc);
     if (node == 0)
         return TP_EINVAL;
     out->node = node;

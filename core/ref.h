@@ -6,7 +6,14 @@
     actor is fine; sending to it is counted as a dead letter, never a
     use-after-free (the generation tells a reused slot from the old one).
 
-    Text form: "<node>/<index>.<gen>", for example "nonode/42.1".
+    A ref's node id stands for a node name and that node's incarnation
+    (a number it picks at start): after a node restarts, refs to its
+    previous life are dead letters there, never its new actors.
+
+    Text form: "<node>/<index>.<gen>:<incarnation>" with the incarnation
+    as 8 lower-case hex digits, for example "alpha/42.1:9f86d081". The
+    form without ":<incarnation>" names the actor in whichever
+    incarnation of the node is connected (for refs typed by hand).
 */
 #ifndef TP_REF_H_INCLUDED
 #define TP_REF_H_INCLUDED
@@ -29,7 +36,7 @@ typedef struct tp_ref {
 
 #define TP_REF_NIL ((tp_ref){0, 0, 0})
 /*  Longest text form of a ref, including the NUL. */
-#define TP_REF_STRLEN 96
+#define TP_REF_STRLEN 96 /* 63 + "/" + 10 + "." + 10 + ":" + 8 + NUL */
 /*  Longest node name. */
 #define TP_NODE_NAME_MAX 63
 
@@ -59,17 +66,28 @@ tp_ref_format (tp_ref r, char *buf, size_t cap);
 TP_EXPORT int
 tp_ref_parse (const char *text, tp_ref *out);
 
-/*  Returns the process-wide id of a node name (interning it on first
-    use), or 0 if the name is empty, too long or holds characters outside
-    [0-9A-Za-z_.-]. Ids are never reused while the process lives. Safe from
-    any thread. */
+/*  Returns the process-wide id of a node name without an incarnation
+    (interning it on first use), or 0 if the name is empty, too long or
+    holds characters outside [0-9A-Za-z_.-], or if the node table is full
+    of nodes in use. Such an id means "whichever incarnation of that node
+    is connected": tp_node_up, tp_whereis_at and sends to refs made with
+    it reach the node's current incarnation. Safe from any thread. */
 TP_EXPORT uint32_t
 tp_node_id (const char *name);
 
-/*  Returns the name of a node id (borrowed, valid for the life of the
-    process), or NULL if the id is unknown. Safe from any thread. */
+/*  Returns the name of a node id (borrowed), or NULL if the id is
+    unknown or was reclaimed. The pointer stays valid while the node is
+    in use (this process's own node, a connected peer); a name kept for
+    longer must be copied. Safe from any thread. */
 TP_EXPORT const char *
 tp_node_name (uint32_t node);
+
+/*  Returns the incarnation of a node id: the nonzero number a node picks
+    at start, so that a restarted node is told apart from its previous
+    life; 0 for an id made from a name only, or an unknown id. Safe from
+    any thread. */
+TP_EXPORT uint32_t
+tp_node_incarnation (uint32_t node);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@
 #define TP__CTL_INDEX UINT32_MAX /* record addressed to the ctx itself */
 #define TP__ZC_MIN 1024     /* bodies this big cross threads zero-copy */
 #define TP__FLUSH_BYTES (64u * 1024u)
+#define TP__CHECK_NS 1000000u /* longest work between two loop checks */
 
 typedef struct tp__ctx tp__ctx;
 typedef struct tp__timer tp__timer;
@@ -48,6 +49,8 @@ enum {
     TP__CTL_SPAWN = 1, /* corr = (uintptr_t) actor to adopt */
     TP__CTL_SHUTDOWN,  /* stop every actor, close, leave the loop */
     TP__CTL_WAKE,      /* nothing: just wakes the ctx */
+    TP__CTL_GW_BIND,   /* to the gateway: body [s endpoint]; answered */
+    TP__CTL_GW_CONNECT /* to the gateway: body [s endpoint]; answered */
 };
 
 typedef struct tp__slot {
@@ -106,6 +109,8 @@ struct tp_actor {
     uint32_t queued;             /* mailbox depth */
     tp_ref link_to;              /* spawn option: link to spawner */
     tp__slot *slot;              /* my slot */
+    uint32_t tick_stride;        /* messages between clock reads in a
+                                    long turn (tp__ctx_tick adapts it) */
 };
 
 struct tp__timer {
@@ -162,6 +167,13 @@ struct tp__ctx {
     tp_actor *rq_head, *rq_tail;  /* run queue */
     tp__timer **heap;             /* timer min-heap */
     size_t nheap, capheap;
+    /* The work between two looks at timers, gateway and inbox is bounded
+       by time, not by turns (tp__ctx_tick): */
+    uint64_t tick_at;             /* `processed` at which to read the clock */
+    uint64_t tick_last;           /* ns of the last read; 0 after idle */
+    uint64_t check_at;            /* ns by which the loop must look */
+    uint32_t tick_stride;         /* messages between reads, adapted */
+    bool preempt;                 /* look now: end the turn and the turns */
     uint64_t timer_seq;
     int64_t timer_next_id;
     uint64_t corr_next;
@@ -180,7 +192,8 @@ typedef struct tp__name {
 
 struct tp_system {
     uint64_t id;                  /* process-unique, for endpoint names */
-    uint32_t node;                /* node id */
+    uint32_t node;                /* node id (name + incarnation), pinned */
+    uint32_t incarnation;         /* nonzero, random per system */
     int nworkers;
     int batch;
     int spin_us;                  /* idle spin before sleeping; 0 = none */
@@ -211,6 +224,7 @@ struct tp_system {
     _Atomic (tp__ctx *) gw_ctx;   /* the gateway, once started */
     struct tp__gw *gw;            /* its state (owned by its thread) */
     int heartbeat_ms;
+    int max_peers;                /* peers the gateway holds at once */
     bool gw_thread;               /* gateway on a thread of its own */
     uint64_t node_seq;            /* peer up/down, bad frame (under lock) */
     pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */
@@ -282,10 +296,26 @@ void tp__enqueue (tp__ctx *ctx, tp_actor *a, tp_msg *msg);
 void *tp__ctx_loop (void *arg);
 int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
 int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
+/*  Reads the clock after *stride messages of work, adapts *stride so that
+    reads come about every TP__TICK_NS of work, and returns true (setting
+    c->preempt) when the loop's checks are due: the caller ends its turn. */
+bool tp__ctx_tick (tp__ctx *c, uint32_t *stride);
 
 /* gateway.c */
-#define TP__GW_MAX_PEERS 256 /* nodes one node talks to */
 void tp__gw_forward (tp__ctx *gw, tp_ref to, tp_msg *msg);
+int tp__gw_start (tp_system *sys);
+/*  Under sys->lock: the node id of the peer connected at endpoint if it
+    is up (0 if not), *refused set when that peer was refused (its name
+    is up on another connection). */
+uint32_t tp__gw_peer_at (tp_system *sys, const char *endpoint, bool *refused);
+/*  Under sys->lock: true if a peer for node (exact id, or by name for an
+    id without incarnation) is up; *exact (if not NULL) its exact id. */
+bool tp__gw_node_up (tp_system *sys, uint32_t node, uint32_t *exact);
+/*  Under sys->lock: writes the ids of up to cap peers that are up into
+    out; returns how many are up (may exceed cap). */
+int tp__gw_up_nodes (tp_system *sys, uint32_t *out, int cap);
+/*  Adds the gateway's counters to *st (nothing before it starts). */
+void tp__gw_stats (tp_system *sys, tp_node_stats *st);
 void tp__gw_control (tp__ctx *gw, int cmd, tp_msg *msg);
 void tp__gw_shutdown (tp_system *sys);
 long tp__gw_wait_ms (tp_system *sys, uint64_t now);

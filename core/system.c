@@ -4,6 +4,7 @@
 #include "runtime.h"
 
 #include <sched.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static _Atomic uint64_t s_next_sys_id = 1;
@@ -188,13 +189,26 @@ tp__ctx_external (tp_system *sys)
 /* ------------------------------------------------------------------ */
 /*  System                                                             */
 
+/*  A nonzero random incarnation: a restarted node is a new node id, so
+    refs to its previous life reach nothing (as Erlang's creation). */
+static uint32_t
+s_incarnation (void)
+{
+    uint32_t v = 0;
+    while (v == 0) {
+        if (getrandom (&v, sizeof v, 0) != (ssize_t) sizeof v)
+            v = (uint32_t) tp__now_ns () ^ (uint32_t) getpid ();
+    }
+    return v;
+}
+
 tp_system *
 tp_system_new (const tp_system_opts *opts)
 {
     tp_system_opts o = {0};
     if (opts)
         o = *opts;
-    if (o.workers < 0 || o.workers > 1024 || o.batch < 0)
+    if (o.workers < 0 || o.workers > 1024 || o.batch < 0 || o.max_peers < 0)
         return NULL;
     if (o.workers == 0) {
         long n = sysconf (_SC_NPROCESSORS_ONLN);
@@ -202,17 +216,22 @@ tp_system_new (const tp_system_opts *opts)
         if (o.workers > 1024)
             o.workers = 1024;
     }
-    uint32_t node = tp_node_id (o.node_name ? o.node_name : "nonode");
-    if (!node)
+    const char *name = o.node_name ? o.node_name : "nonode";
+    uint32_t inc = s_incarnation ();
+    uint32_t node = tp__node_intern (name, strnlen (name, TP_NODE_NAME_MAX + 1),
+                                     inc);
+    if (!node || tp__node_pin (node, 1) != 0)
         return NULL;
     tp__tags_init ();
     tp_system *sys = tp__calloc (1, sizeof *sys);
     sys->id = atomic_fetch_add (&s_next_sys_id, 1);
     sys->node = node;
+    sys->incarnation = inc;
     sys->nworkers = o.workers;
     sys->batch = o.batch ? o.batch : 64;
     sys->heartbeat_ms = o.heartbeat_ms > 0 ? o.heartbeat_ms : 500;
     sys->gw_thread = o.gateway_thread;
+    sys->max_peers = o.max_peers > 0 ? o.max_peers : 1024;
     sys->spin_us = o.spin_us < 0 ? 0 : o.spin_us ? o.spin_us : 50;
     const char *spin_env = getenv ("TP_SPIN_US");
     if (spin_env)
@@ -313,6 +332,7 @@ tp_system_destroy (tp_system **sys_p)
     pthread_mutex_destroy (&sys->dl_lock);
     if (tl_ext.sys_id == sys->id)
         tl_ext.sys_id = 0;
+    tp__node_pin (sys->node, -1);
     free (sys);
 }
 

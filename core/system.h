@@ -44,6 +44,10 @@ typedef struct tp_system_opts {
                               longer than 3 heartbeats makes peers declare
                               this node down. true: the gateway gets a
                               thread of its own (one more hop each way). */
+    int max_peers;         /* nodes the gateway holds at once (up, or down
+                              and not yet forgotten); 0 = 1024. A greeting
+                              beyond it is refused for that peer only
+                              (counted in tp_node_stats.peers_refused). */
 } tp_system_opts;
 
 typedef struct tp_system_stats {

@@ -101,6 +101,8 @@ tp__timer_add (tp__ctx *c, tp_actor *a, uint64_t delay_ns, uint64_t interval_ns,
     c->heap[c->nheap] = t;
     t->heap_idx = c->nheap++;
     s_up (c, t->heap_idx);
+    if (t->deadline < c->check_at)
+        c->check_at = t->deadline; /* (a busy loop looks at it in time) */
     return t->id;
 }
 
@@ -146,7 +148,9 @@ tp__timer_cancel_all (tp__ctx *c, tp_actor *a)
 }
 
 /*  Fires every timer due at `now`: its message goes to the owning
-    actor's mailbox. Returns the number fired. */
+    actor's mailbox. Then sets when the loop must look again however busy
+    its actors are (c->check_at): at the next deadline, or TP__CHECK_NS
+    from now if that comes first. Returns the number fired. */
 int
 tp__timer_fire (tp__ctx *c, uint64_t now)
 {
@@ -178,6 +182,9 @@ tp__timer_fire (tp__ctx *c, uint64_t now)
             tp__enqueue (c, a, m);
         }
     }
+    c->check_at = now + TP__CHECK_NS;
+    if (c->nheap > 0 && c->heap[0]->deadline < c->check_at)
+        c->check_at = c->heap[0]->deadline;
     return fired;
 }
 

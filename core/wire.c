@@ -13,7 +13,7 @@
     DECODING first looks at the array header and the first element by
     hand, so that a frame of another version is told apart (TP_ENOTSUP)
     whatever its shape; then tp_unpack_raw (core/pack.c) checks the
-    whole envelope against "[uuuusuuUUux]": exactly 11 elements, each of
+    whole envelope against "[uuuuusuuUUux]": exactly 12 elements, each of
     its type, every length within the frame, nothing after the array.
     Neither step allocates, and neither reads outside [frame, frame+len).
 */
@@ -60,7 +60,7 @@ s_to_node (uint32_t kind)
            || kind == TP__WIRE_DRAIN_ACK || kind == TP__WIRE_BATCH;
 }
 
-/*  The field rules of a version 1 envelope, beyond msgpack types. */
+/*  The field rules of a version 2 envelope, beyond msgpack types. */
 static bool
 s_env_ok (const tp__env *e)
 {
@@ -73,8 +73,12 @@ s_env_ok (const tp__env *e)
         return false;
     if (e->kind == TP__WIRE_USER && e->tag == 0)
         return false;
-    if (s_to_node (e->kind) && (e->to_index || e->to_gen))
-        return false;
+    if (s_to_node (e->kind)) {
+        if (e->to_index || e->to_gen)
+            return false;
+    }
+    else if (e->to_inc == 0 || e->to_index == TP__WIRE_RESERVED_INDEX)
+        return false; /* an actor is named with its node's incarnation */
     return true;
 }
 
@@ -109,11 +113,12 @@ tp__wire_head (const tp__env *e, uint8_t *out, size_t *len)
     s_fbuf w = {out, 0, TP__WIRE_HEAD_MAX};
     msgpack_packer pk;
     msgpack_packer_init (&pk, &w, s_fbuf_write);
-    msgpack_pack_array (&pk, 11);
+    msgpack_pack_array (&pk, 12);
     msgpack_pack_uint32 (&pk, TP__WIRE_VERSION);
     msgpack_pack_uint32 (&pk, e->kind);
     msgpack_pack_uint32 (&pk, e->to_index);
     msgpack_pack_uint32 (&pk, e->to_gen);
+    msgpack_pack_uint32 (&pk, e->to_inc);
     msgpack_pack_str (&pk, e->from_node_len);
     msgpack_pack_str_body (&pk, e->from_node, e->from_node_len);
     msgpack_pack_uint32 (&pk, e->from_index);
@@ -250,20 +255,21 @@ tp__wire_decode (const void *frame, size_t len, tp__env *out)
     if (version != TP__WIRE_VERSION)
         return TP_ENOTSUP;
 
-    unsigned ver, kind, to_index, to_gen, from_index, from_gen, flags;
+    unsigned ver, kind, to_index, to_gen, to_inc, from_index, from_gen, flags;
     const char *node;
     const void *body;
     size_t node_len, body_len;
     uint64_t tag, corr;
-    if (tp_unpack_raw (frame, len, "[uuuusuuUUux]", &ver, &kind, &to_index,
-                       &to_gen, &node, &node_len, &from_index, &from_gen,
-                       &tag, &corr, &flags, &body, &body_len)
+    if (tp_unpack_raw (frame, len, "[uuuuusuuUUux]", &ver, &kind, &to_index,
+                       &to_gen, &to_inc, &node, &node_len, &from_index,
+                       &from_gen, &tag, &corr, &flags, &body, &body_len)
         != 0)
         return TP_EPROTO;
     tp__env e = {
         .kind = kind,
         .to_index = to_index,
         .to_gen = to_gen,
+        .to_inc = to_inc,
         .from_node = node,
         .from_node_len = node_len,
         .from_index = from_index,

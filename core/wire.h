@@ -1,9 +1,9 @@
-/*  core/wire.h: the node wire format (docs/PROTOCOL.md), version 1.
+/*  core/wire.h: the node wire format (docs/PROTOCOL.md), version 2.
 
     One ZeroMQ message = one frame = one msgpack array, the envelope
     (a BATCH envelope carries several others in its body):
-        [version, kind, to_index, to_gen, from_node, from_index, from_gen,
-         tag, corr, flags, body]
+        [version, kind, to_index, to_gen, to_inc, from_node, from_index,
+         from_gen, tag, corr, flags, body]
     Pure functions: no sockets, no runtime, no global state; safe from any
     thread. Decoding is strict, bounds checked, allocation free, and
     never aborts on any input: frames come from the network.
@@ -13,16 +13,22 @@
 
 #include "private.h"
 
-#define TP__WIRE_VERSION 1
+#define TP__WIRE_VERSION 2
+/*  to_index no envelope may carry (the runtime's own control records). */
+#define TP__WIRE_RESERVED_INDEX UINT32_MAX
 /*  Largest frame, envelope included (also the gateway's ZMQ_MAXMSGSIZE). */
 #define TP__WIRE_MAX_FRAME (16u * 1024u * 1024u)
 /*  Most envelope bytes around a body (every field at its widest): a body
     of up to TP__WIRE_MAX_FRAME - TP__WIRE_HEAD_MAX bytes always fits. */
-#define TP__WIRE_HEAD_MAX 112
+#define TP__WIRE_HEAD_MAX 128
+_Static_assert (TP__WIRE_MAX_FRAME - TP__WIRE_HEAD_MAX >= TP_NODE_MAX_BODY,
+                "a body of TP_NODE_MAX_BODY bytes always fits a frame");
 
 enum {
     TP__WIRE_HELLO = 1,    /* to the node; body [node_name, incarnation,
-                              heartbeat_ms] (one msgpack array) */
+                              heartbeat_ms, seen] (one msgpack array):
+                              seen is the receiver's incarnation if the
+                              sender has it up, else 0 */
     TP__WIRE_USER,         /* tell / ask / reply, per flags; tag != 0 */
     TP__WIRE_MONITOR,      /* corr = monitor id; from = watcher */
     TP__WIRE_DEMONITOR,    /* corr = monitor id; from = watcher */
@@ -55,6 +61,8 @@ typedef struct tp__env {
     uint32_t kind;         /* TP__WIRE_HELLO .. TP__WIRE_DRAIN_ACK */
     uint32_t to_index;     /* destination actor; 0, 0 for the node */
     uint32_t to_gen;
+    uint32_t to_inc;       /* the destination node's incarnation as the
+                              sender knows it; 0 only for node kinds */
     const char *from_node; /* sender's node name; not NUL-terminated when
                               decoded */
     size_t from_node_len;  /* 1 .. TP_NODE_NAME_MAX */
@@ -95,8 +103,8 @@ tp__wire_batch_next (const uint8_t **p, size_t *left, const uint8_t **env,
                      size_t *env_len);
 
 /*  Decodes one frame of len bytes. Returns 0, TP_EPROTO (not a valid
-    version 1 envelope), TP_ENOTSUP (an array whose first element is a
-    version other than 1) or TP_ETOOBIG (len > TP__WIRE_MAX_FRAME). On
+    version 2 envelope), TP_ENOTSUP (an array whose first element is a
+    version other than 2) or TP_ETOOBIG (len > TP__WIRE_MAX_FRAME). On
     success the pointers in *out are borrowed; valid as long as frame is.
     On failure *out is not written. */
 int

@@ -14,7 +14,7 @@
 #include <zmq.h>
 
 #include "testutil.h"
-#include "wire.h"
+#include "rawpeer.h"
 
 /* ---- child side ------------------------------------------------------ */
 
@@ -412,12 +412,29 @@ Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
     tp_msg *r = NULL;
     cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), 200, &r, "i", 1),
                   TP_ETIMEDOUT);
-    /* restart on the same endpoint: the connection is re-made */
+    /* restart on the same endpoint: the connection is re-made, to a new
+       incarnation of srv (a new node id) */
     child_t c2 = s_spawn_server ("srv", c.ep);
-    cr_assert (s_wait_node (sys, node, 5000), "peer did not come back");
+    cr_assert (s_wait_node (sys, tp_node_id ("srv"), 5000),
+               "peer did not come back");
+    cr_assert (!tp_node_up (sys, node), "the old incarnation is gone");
     tp_ref echo2;
     cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo2), 0);
     cr_assert (!tp_ref_is_nil (echo2));
+    /* the same slot in the new life, yet the old ref reaches nothing */
+    cr_assert_eq (echo2.index, echo.index);
+    cr_assert_eq (echo2.gen, echo.gen);
+    cr_assert_neq (echo2.node, echo.node);
+    cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), 300, &r, "i", 1),
+                  TP_ETIMEDOUT, "an old ref reached the new incarnation");
+    /* and so does its text form, typed with its incarnation */
+    char text[TP_REF_STRLEN];
+    tp_ref parsed;
+    cr_assert_gt (tp_ref_format (echo, text, sizeof text), 0);
+    cr_assert_eq (tp_ref_parse (text, &parsed), 0);
+    cr_assert (tp_ref_eq (parsed, echo), "%s", text);
+    cr_assert_eq (tp_call (sys, parsed, tp_tag ("ping"), 300, &r, "i", 1),
+                  TP_ETIMEDOUT);
     cr_assert_eq (tp_call (sys, echo2, tp_tag ("ping"), tt_ms (5000), &r, "i",
                            41),
                   0);
@@ -580,95 +597,6 @@ Test (node, malformed_frames_are_counted_and_dropped, .timeout = 60)
     tp_system_destroy (&sys);
 }
 
-/*  A raw peer's side of the protocol, for the BATCH test below. */
-static void
-s_raw_send (void *d, uint32_t kind, tp_ref to, uint64_t tag, const void *body,
-            size_t blen)
-{
-    tp__env e = {.kind = kind, .to_index = to.index, .to_gen = to.gen,
-                 .from_node = "evil", .from_node_len = 4, .from_index = 1,
-                 .from_gen = 1, .tag = tag, .body = body, .body_len = blen};
-    if (kind == TP__WIRE_HELLO || kind == TP__WIRE_BATCH)
-        e.from_index = e.from_gen = 0;
-    uint8_t *buf;
-    size_t len;
-    cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0, "kind %u", kind);
-    cr_assert_eq (zmq_send (d, buf, len, 0), (int) len);
-    free (buf);
-}
-
-/*  Appends envelope e, encoded, as a bin 16 item; returns its bytes. */
-static size_t
-s_raw_env_item (uint8_t *out, const tp__env *e)
-{
-    uint8_t *buf;
-    size_t len;
-    cr_assert_eq (tp__wire_encode (e, &buf, &len), 0);
-    out[0] = 0xc5;
-    out[1] = (uint8_t) (len >> 8);
-    out[2] = (uint8_t) len;
-    memcpy (out + 3, buf, len);
-    free (buf);
-    return 3 + len;
-}
-
-/*  Appends a USER "ping" envelope carrying v to `to` as a bin item. */
-static size_t
-s_raw_item (uint8_t *out, tp_ref to, int v)
-{
-    tp_msg *b = tp_msg_new (tp_tag ("x"), "i", v);
-    tp__env e = {.kind = TP__WIRE_USER, .to_index = to.index,
-                 .to_gen = to.gen, .from_node = "evil", .from_node_len = 4,
-                 .from_index = 1, .from_gen = 1, .tag = tp_tag ("ping"),
-                 .body = tp_msg_body (b), .body_len = tp_msg_size (b)};
-    size_t n = s_raw_env_item (out, &e);
-    tp_msg_destroy (&b);
-    return n;
-}
-
-/*  Collects pong values from the node (plain USER frames or BATCHes)
-    until `want` arrived or 5 s passed. Returns how many. */
-static int
-s_raw_pongs (void *d, int *vals, int want)
-{
-    int got = 0;
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
-    while (got < want && tt_now_ms () < end) {
-        zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&it, 1, 100) <= 0)
-            continue;
-        zmq_msg_t f;
-        zmq_msg_init (&f);
-        cr_assert_geq (zmq_msg_recv (&f, d, 0), 0);
-        tp__env e, in;
-        cr_assert_eq (tp__wire_decode (zmq_msg_data (&f), zmq_msg_size (&f),
-                                       &e),
-                      0);
-        const uint8_t *q = e.body, *env;
-        size_t left = e.body_len, elen;
-        int n = e.kind == TP__WIRE_BATCH ? 0 : 1;
-        for (int i = 0; i < n || e.kind == TP__WIRE_BATCH; i++) {
-            if (e.kind == TP__WIRE_BATCH) {
-                int rc = tp__wire_batch_next (&q, &left, &env, &elen);
-                if (rc == 1)
-                    break;
-                cr_assert_eq (rc, 0);
-                cr_assert_eq (tp__wire_decode (env, elen, &in), 0);
-            }
-            else
-                in = e;
-            if (in.kind != TP__WIRE_USER || in.tag != tp_tag ("pong"))
-                continue;
-            int v;
-            cr_assert_eq (tp_unpack_raw (in.body, in.body_len, "i", &v), 0);
-            if (got < want)
-                vals[got++] = v;
-        }
-        zmq_msg_close (&f);
-    }
-    return got;
-}
-
 /*  A raw peer greets the node, then sends BATCH frames: a good one is
     delivered item by item in order; a nested BATCH, a HELLO inside, a
     one-item BATCH and a bad item are counted as bad, and the items before
@@ -682,17 +610,10 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
     tp_ref echo;
     cr_assert_eq (tp_spawn (sys, &echo_b, NULL, NULL, &echo), 0);
 
-    void *zctx = zmq_ctx_new ();
-    void *d = zmq_socket (zctx, ZMQ_DEALER);
-    int zero = 0;
-    zmq_setsockopt (d, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (d, ZMQ_ROUTING_ID, "evil", 4);
-    cr_assert_eq (zmq_connect (d, ep), 0);
-    tp_msg *hello = tp_msg_new (tp_tag ("x"), "[sUu]", "evil", (uint64_t) 77,
-                                500u);
-    s_raw_send (d, TP__WIRE_HELLO, TP_REF_NIL, 0, tp_msg_body (hello),
-                tp_msg_size (hello));
-    tp_msg_destroy (&hello);
+    tt_raw raw;
+    tt_raw_open (&raw, "evil", ep, tp_node_incarnation (tp_system_node (sys)));
+    tt_raw *r = &raw;
+    tt_raw_hello (r, 0);
     uint32_t evil = tp_node_id ("evil");
     s_wait_node (sys, evil, 5000);
     cr_assert (tp_node_up (sys, evil), "raw peer not greeted");
@@ -700,10 +621,10 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
     uint8_t body[512];
     size_t n = 0;
     for (int v = 1; v <= 3; v++)
-        n += s_raw_item (body + n, echo, v);
-    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
+        n += tt_raw_item (r, body + n, echo, v);
+    tt_raw_send (r, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
     int vals[4];
-    cr_assert_eq (s_raw_pongs (d, vals, 3), 3);
+    cr_assert_eq (tt_raw_pongs (r, vals, 3), 3);
     cr_assert (vals[0] == 2 && vals[1] == 3 && vals[2] == 4,
                "pongs %d %d %d", vals[0], vals[1], vals[2]);
 
@@ -711,26 +632,24 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
     tp_node_stats_get (sys, &st0);
     /* a BATCH inside a BATCH */
     uint8_t inner[512], outer[600];
-    size_t in_n = s_raw_item (inner, echo, 50);
-    in_n += s_raw_item (inner + in_n, echo, 51);
-    tp__env be = {.kind = TP__WIRE_BATCH, .from_node = "evil",
-                  .from_node_len = 4, .body = inner, .body_len = in_n};
-    size_t on = s_raw_item (outer, echo, 40);
-    on += s_raw_env_item (outer + on, &be);
-    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, outer, on);
+    size_t in_n = tt_raw_item (r, inner, echo, 50);
+    in_n += tt_raw_item (r, inner + in_n, echo, 51);
+    tp__env be = tt_raw_env (r, TP__WIRE_BATCH, TP_REF_NIL, 0, inner, in_n);
+    size_t on = tt_raw_item (r, outer, echo, 40);
+    on += tt_raw_env_item (outer + on, &be);
+    tt_raw_send (r, TP__WIRE_BATCH, TP_REF_NIL, 0, outer, on);
     /* a HELLO inside */
-    n = s_raw_item (body, echo, 60);
-    tp__env he = {.kind = TP__WIRE_HELLO, .from_node = "evil",
-                  .from_node_len = 4};
-    n += s_raw_env_item (body + n, &he);
-    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
+    n = tt_raw_item (r, body, echo, 60);
+    tp__env he = tt_raw_env (r, TP__WIRE_HELLO, TP_REF_NIL, 0, NULL, 0);
+    n += tt_raw_env_item (body + n, &he);
+    tt_raw_send (r, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
     /* one item only */
-    n = s_raw_item (body, echo, 70);
-    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
+    n = tt_raw_item (r, body, echo, 70);
+    tt_raw_send (r, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n);
     /* a good item, then garbage */
-    n = s_raw_item (body, echo, 80);
+    n = tt_raw_item (r, body, echo, 80);
     memcpy (body + n, "\xc4\x03\xc1\xc1\xc1", 5);
-    s_raw_send (d, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n + 5);
+    tt_raw_send (r, TP__WIRE_BATCH, TP_REF_NIL, 0, body, n + 5);
     s_wait_bad (sys, st0.frames_bad + 4, 5000, &st);
     /* one each: the inner BATCH, the HELLO inside, the one-item BATCH,
        the garbage item */
@@ -738,12 +657,11 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
                    "bad: %" PRIu64 " -> %" PRIu64, st0.frames_bad,
                    st.frames_bad);
     /* items outside the bad parts arrived, in order: 40, 60, 70, 80 */
-    cr_assert_eq (s_raw_pongs (d, vals, 4), 4);
+    cr_assert_eq (tt_raw_pongs (r, vals, 4), 4);
     cr_assert (vals[0] == 41 && vals[1] == 61 && vals[2] == 71
                    && vals[3] == 81,
                "pongs %d %d %d %d", vals[0], vals[1], vals[2], vals[3]);
-    zmq_close (d);
-    zmq_ctx_term (zctx);
+    tt_raw_close (r);
     tp_system_destroy (&sys);
 }
 
