@@ -614,6 +614,10 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
     tp__gw *g = sys->gw;
     gw_peer *p = s_peer_by_node (g, to.node);
     uint32_t kind = s_kind_of (m);
+    if (to.index == TP__WIRE_RESERVED_INDEX && kind != TP__WIRE_LOOKUP) {
+        s_unreachable (c, to, m, true); /* names no actor anywhere */
+        return;
+    }
     if (!p || !p->up || !kind) {
         bool old_life = !p && tp_node_incarnation (to.node) != 0;
         if (old_life) {
@@ -671,8 +675,8 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
               | (m->flags & TP__MSG_REPLY ? TP__WIRE_F_REPLY : 0);
     e.body = m->body;
     e.body_len = m->size;
-    if (s_batch_add (c, p, &e) != 0 && !(m->flags & TP__MSG_SYS)) {
-        tp__dead_letter (c, to, m);
+    if (s_batch_add (c, p, &e) != 0) { /* (cannot fail for what we make) */
+        s_unreachable (c, to, m, true);
         return;
     }
     tp__msg_free (m);

@@ -117,3 +117,254 @@ Test (hostile, refs_to_dead_or_unused_slots_are_dead_letters_with_any_gen,
     TT_NO_FAILURES ();
     tp_system_destroy (&sys);
 }
+
+/* ---- peers that lie ----------------------------------------------------- */
+
+#include "rawpeer.h"
+
+/*  A node bound on a fresh ipc endpoint with an echo actor and a spy
+    that monitors it, for the raw-peer tests. */
+typedef struct {
+    tp_system *sys;
+    char ep[256];
+    tp_ref echo, spy;
+    uint32_t inc;
+} s_node_t;
+
+static void
+s_node_up (s_node_t *n, const char *name)
+{
+    tp_system_opts o = {.workers = 2, .node_name = name, .heartbeat_ms = 100};
+    n->sys = tp_system_new (&o);
+    cr_assert_not_null (n->sys);
+    char want[128];
+    snprintf (want, sizeof want, "ipc:///tmp/tp-hostile-%d-%s", getpid (),
+              name);
+    cr_assert_eq (tp_node_bind (n->sys, want, n->ep, sizeof n->ep), 0);
+    cr_assert_eq (tp_spawn (n->sys, &echo_b, NULL, NULL, &n->echo), 0);
+    cr_assert_eq (tp_spawn (n->sys, &spy_b, NULL, NULL, &n->spy), 0);
+    cr_assert_eq (tp_send (n->sys, n->spy, tp_tag ("watch"), "r", n->echo), 0);
+    n->inc = tp_node_incarnation (tp_system_node (n->sys));
+}
+
+static void
+s_node_down (s_node_t *n)
+{
+    tp_system_destroy (&n->sys);
+    unlink (n->ep + strlen ("ipc://"));
+}
+
+/*  Waits until the node has `name` up (or not, with up false). */
+static bool
+s_wait_peer (tp_system *sys, const char *name, bool up, int ms)
+{
+    uint64_t seq = 0, end = tt_now_ms () + (uint64_t) tt_ms (ms);
+    while (tp_node_up (sys, tp_node_id (name)) != up) {
+        uint64_t now = tt_now_ms ();
+        if (now >= end || tp_node_wait (sys, &seq, (int) (end - now)) != 0)
+            return tp_node_up (sys, tp_node_id (name)) == up;
+    }
+    return true;
+}
+
+static bool
+s_is_lookup_reply (const tp__env *e, void *arg)
+{
+    (void) arg;
+    return e->kind == TP__WIRE_LOOKUP_REPLY;
+}
+
+/*  A LOOKUP round trip: every frame the node sent the raw peer before
+    its answer has arrived by the time it returns. */
+static void
+s_raw_sync (tt_raw *r)
+{
+    tp_msg *q = tp_msg_new (tp_tag ("x"), "s", "nobody");
+    tt_raw_send (r, TP__WIRE_LOOKUP, TP_REF_NIL, 0, tp_msg_body (q),
+                 tp_msg_size (q));
+    tp_msg_destroy (&q);
+    cr_assert (tt_raw_recv (r, 5000, s_is_lookup_reply, NULL),
+               "no LOOKUP_REPLY");
+}
+
+Test (hostile, exit_down_unlink_demonitor_without_a_watch_are_ignored,
+      .timeout = 30)
+{
+    s_node_t n;
+    s_node_up (&n, "target");
+    tt_raw raw;
+    tt_raw_open (&raw, "evil", n.ep, n.inc);
+    tt_raw_hello (&raw, n.inc);
+    cr_assert (s_wait_peer (n.sys, "evil", true, 5000));
+    tp_msg *why = tp_msg_new (tp_tag ("x"), "t", tp_tag ("boom"));
+    /* EXIT for an actor that never linked with the peer */
+    tt_raw_send (&raw, TP__WIRE_EXIT, n.echo, tp_tag ("_sys"),
+                 tp_msg_body (why), tp_msg_size (why));
+    /* DOWN for a monitor the spy never made of the peer (id 0 and a
+       real-looking one), as if the peer's actor 1.1 had ended */
+    tp_msg *down = tp_msg_new (tp_tag ("x"), "rt", n.echo, tp_tag ("boom"));
+    for (uint64_t id = 0; id < 3; id++) {
+        tp__env e = tt_raw_env (&raw, TP__WIRE_DOWN, n.spy, tp_tag ("_sys"),
+                                tp_msg_body (down), tp_msg_size (down));
+        e.corr = id;
+        tt_raw_send_env (&raw, &e);
+    }
+    tt_raw_send (&raw, TP__WIRE_UNLINK, n.echo, tp_tag ("_sys"), NULL, 0);
+    tt_raw_send (&raw, TP__WIRE_DEMONITOR, n.echo, tp_tag ("_sys"), NULL, 0);
+    tp_msg_destroy (&why);
+    tp_msg_destroy (&down);
+    s_raw_sync (&raw); /* the node has read all of the above */
+    /* both actors still live and the spy saw no _down */
+    s_call_echo (n.sys, n.echo);
+    tp_actor_stats as;
+    cr_assert_eq (tp_actor_stats_get (n.sys, n.spy, &as), 0);
+    cr_assert_eq (atomic_load (&s_downs), 0, "a forged DOWN was delivered");
+    /* a real link is honoured: LINK, then EXIT ends the actor */
+    tt_raw_send (&raw, TP__WIRE_LINK, n.echo, tp_tag ("_sys"), NULL, 0);
+    why = tp_msg_new (tp_tag ("x"), "t", tp_tag ("boom"));
+    tt_raw_send (&raw, TP__WIRE_EXIT, n.echo, tp_tag ("_sys"),
+                 tp_msg_body (why), tp_msg_size (why));
+    tp_msg_destroy (&why);
+    cr_assert (tt_wait_ge (&s_downs, 1, 5000), "a linked EXIT was ignored");
+    tt_raw_close (&raw);
+    TT_NO_FAILURES ();
+    s_node_down (&n);
+}
+
+static bool
+s_count_down_until_reply (const tp__env *e, void *arg)
+{
+    if (e->kind == TP__WIRE_DOWN)
+        (*(int *) arg)++;
+    return e->kind == TP__WIRE_LOOKUP_REPLY;
+}
+
+Test (hostile, a_vanished_peers_monitors_are_dropped_with_it, .timeout = 30)
+{
+    s_node_t n;
+    s_node_up (&n, "target");
+    tt_raw raw;
+    tt_raw_open (&raw, "w1", n.ep, n.inc);
+    tt_raw_hello (&raw, n.inc);
+    cr_assert (s_wait_peer (n.sys, "w1", true, 5000));
+    for (uint64_t id = 1; id <= 100; id++) {
+        tp__env e = tt_raw_env (&raw, TP__WIRE_MONITOR, n.echo,
+                                tp_tag ("_sys"), NULL, 0);
+        e.corr = id;
+        tt_raw_send_env (&raw, &e);
+    }
+    s_raw_sync (&raw);
+    tt_raw_close (&raw); /* vanishes without a goodbye */
+    cr_assert (s_wait_peer (n.sys, "w1", false, 5000), "w1 never went down");
+    /* the next process named w1 gets none of the old one's DOWNs */
+    tt_raw_open (&raw, "w1", n.ep, n.inc);
+    raw.inc = 78;
+    tt_raw_hello (&raw, n.inc);
+    cr_assert (s_wait_peer (n.sys, "w1", true, 5000));
+    cr_assert_eq (tp_system_stop (n.sys, n.echo, 0), 0);
+    cr_assert (tt_wait_ge (&s_downs, 1, 5000));
+    /* any DOWN to w1 left before the spy's _down (same terminate call):
+       so it comes before the answer to a LOOKUP sent now */
+    int downs = 0;
+    tp_msg *q = tp_msg_new (tp_tag ("x"), "s", "nobody");
+    tt_raw_send (&raw, TP__WIRE_LOOKUP, TP_REF_NIL, 0, tp_msg_body (q),
+                 tp_msg_size (q));
+    tp_msg_destroy (&q);
+    cr_assert (tt_raw_recv (&raw, 5000, s_count_down_until_reply, &downs));
+    cr_assert_eq (downs, 0, "%d stray DOWNs reached the next w1", downs);
+    tt_raw_close (&raw);
+    TT_NO_FAILURES ();
+    s_node_down (&n);
+}
+
+static bool
+s_is_hello (const tp__env *e, void *arg)
+{
+    (void) arg;
+    return e->kind == TP__WIRE_HELLO;
+}
+
+Test (hostile, frames_for_an_earlier_incarnation_reach_no_actor, .timeout = 30)
+{
+    s_node_t n;
+    s_node_up (&n, "target");
+    tt_raw raw;
+    tt_raw_open (&raw, "evil", n.ep, n.inc);
+    tt_raw_hello (&raw, n.inc);
+    cr_assert (s_wait_peer (n.sys, "evil", true, 5000));
+    tp_system_stats st0, st;
+    tp_system_stats_get (n.sys, &st0);
+    s_call_echo (n.sys, n.echo); /* (so the spy's monitor has been run) */
+    tp_actor_stats as0, as;
+    cr_assert_eq (tp_actor_stats_get (n.sys, n.echo, &as0), 0);
+    /* an ask to echo's slot in "the node's previous life" */
+    raw.to_inc = n.inc ^ 0x5a5a5a5au;
+    tp_msg *b = tp_msg_new (tp_tag ("x"), "i", 1);
+    tp__env e = tt_raw_env (&raw, TP__WIRE_USER, n.echo, tp_tag ("ping"),
+                            tp_msg_body (b), tp_msg_size (b));
+    e.flags = TP__WIRE_F_REQUEST;
+    e.corr = 9;
+    tt_raw_send_env (&raw, &e);
+    tp_msg_destroy (&b);
+    /* answered with a HELLO (so that the peer learns the incarnation),
+       never with a pong */
+    cr_assert (tt_raw_recv (&raw, 5000, s_is_hello, NULL), "no HELLO back");
+    raw.to_inc = n.inc;
+    s_raw_sync (&raw);
+    tp_system_stats_get (n.sys, &st);
+    cr_assert_eq (st.dead_letters, st0.dead_letters + 1);
+    cr_assert_eq (tp_actor_stats_get (n.sys, n.echo, &as), 0);
+    cr_assert_eq (as.processed, as0.processed, "the ask reached the actor");
+    tt_raw_close (&raw);
+    s_node_down (&n);
+}
+
+/* ---- two nodes in one process -------------------------------------------- */
+
+Test (hostile, remote_control_index_and_too_big_bodies_fail_cleanly,
+      .timeout = 30)
+{
+    s_node_t a, b;
+    s_node_up (&a, "alpha");
+    s_node_up (&b, "bravo");
+    uint32_t bn;
+    cr_assert_eq (tp_node_connect (a.sys, b.ep, tt_ms (5000), &bn), 0);
+    /* the control index, from each of alpha's workers (worker 0 hosts
+       the gateway; worker 1 hands records over) and from outside */
+    tp_ref bad = {bn, UINT32_MAX, 1};
+    for (int w = 0; w < 2; w++) {
+        tp_spawn_opts so = {.place = TP_PLACE_WORKER, .worker = w};
+        tp_ref s;
+        cr_assert_eq (tp_spawn (a.sys, &spy_b, NULL, &so, &s), 0);
+        cr_assert_eq (tp_send (a.sys, s, tp_tag ("send"), "r", bad), 0);
+        cr_assert_eq (tp_send (a.sys, s, tp_tag ("watch"), "r", bad), 0);
+    }
+    cr_assert_eq (tp_send (a.sys, bad, tp_tag ("hit"), NULL), 0);
+    /* each watch of it is answered (not a wedged gateway) */
+    cr_assert (tt_wait_ge (&s_downs, 2, 5000), "downs %ld",
+               atomic_load (&s_downs));
+    /* alpha still reaches bravo both ways */
+    tp_ref echo_b_at_a;
+    cr_assert_eq (tp_whereis_at (a.sys, "nobody", "bravo", tt_ms (5000),
+                                 &echo_b_at_a),
+                  0);
+    tp_ref be = b.echo;
+    be.node = bn;
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (a.sys, be, tp_tag ("ping"), tt_ms (5000), &r, "i",
+                           1),
+                  0);
+    tp_msg_destroy (&r);
+    /* a body that cannot fit a frame fails at the call */
+    size_t bigsz = TP_NODE_MAX_BODY + 1;
+    void *bytes = calloc (1, bigsz);
+    tp_msg *big = tp_msg_new_raw (tp_tag ("big"), bytes, bigsz);
+    free (bytes);
+    cr_assert_not_null (big);
+    cr_assert_eq (tp_send_msg (a.sys, be, &big), TP_ETOOBIG);
+    cr_assert_not_null (big, "the caller keeps the message on failure");
+    tp_msg_destroy (&big);
+    TT_NO_FAILURES ();
+    s_node_down (&a);
+    s_node_down (&b);
+}
