@@ -82,6 +82,7 @@ typedef struct gw_peer {
     bool up;                /* greeted and not silent */
     bool drained;           /* DRAIN_ACK received */
     bool refused;           /* its name is up on another connection */
+    bool goodbye;           /* it drained: forget it at the next beat */
     uint64_t last_rx;       /* ns */
     uint64_t down_at;       /* ns, when it went down */
     uint8_t *out;           /* batch: envelopes as bin items */
@@ -829,6 +830,7 @@ s_in_drain (gw_in *in)
     tp__gw *g = in->c->sys->gw;
     s_send_control (g, in->p, TP__WIRE_DRAIN_ACK);
     s_peer_down (in->c, in->p, false);
+    in->p->goodbye = true;
 }
 
 static void
@@ -923,6 +925,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     s_peer_set_node (g, p, node, name, name_len, (uint32_t) inc);
     p->last_rx = tp__now_ns ();
     p->drained = false;
+    p->goodbye = false;
     s_set_up (sys, p, true);
     if (seen != sys->incarnation)
         s_send_hello (g, p, NULL, 0); /* greet back, or again */
@@ -1063,7 +1066,7 @@ s_beat (tp__ctx *c, uint64_t now)
             && (!unread || quiet > 2 * GW_DOWN_AFTER * hb))
             s_peer_down (c, p, true);
         if (!p->up && !p->dealer && !p->watches
-            && now - p->down_at > GW_FORGET_AFTER * hb) {
+            && (p->goodbye || now - p->down_at > GW_FORGET_AFTER * hb)) {
             s_forget (g, p);
             i--;
             continue;
