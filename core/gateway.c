@@ -292,8 +292,9 @@ s_send_env (tp__gw *g, gw_peer *p, const tp__env *e)
     return s_send_raw (g, p, NULL, 0, head, hlen, e->body, e->body_len);
 }
 
-/*  Sends our HELLO to p, or (p NULL) to routing id rid over the ROUTER.
-    `seen` tells the receiver whether we have it up. */
+/*  Sends our HELLO to p, or over the ROUTER to routing id rid when rid
+    is given (an answer goes back on the connection the greeting came
+    in on). `seen` tells the receiver whether we have it up. */
 static void
 s_send_hello (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
 {
@@ -308,7 +309,7 @@ s_send_hello (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
     (void) rc;
     e.body = m->body;
     e.body_len = m->size;
-    if (p)
+    if (p && !rid)
         s_send_env (g, p, &e);
     else {
         uint8_t head[TP__WIRE_HEAD_MAX];
@@ -860,6 +861,45 @@ s_in_batch (gw_in *in)
         s_bad (g, "BATCH of fewer than two items");
 }
 
+/*  Folds o (an entry for a peer that called us) into p (our connection
+    to the same name, now greeting with incarnation inc) and frees o. The
+    same life keeps its watches; an older one ends them (noconnect). */
+static void
+s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
+{
+    tp__gw *g = c->sys->gw;
+    if (o->up && o->incarnation != inc)
+        s_peer_down (c, o, true);
+    s_batch_flush (g, o);
+    if (o->up && !p->up && !p->node) {
+        p->last_rx = o->last_rx;
+    }
+    while (o->watches) {
+        gw_watch *w = o->watches;
+        o->watches = w->next;
+        w->next = p->watches;
+        p->watches = w;
+    }
+    if (o->up) {
+        if (p->up)
+            s_set_up (c->sys, o, false);
+        else { /* p takes o's place as the up entry */
+            atomic_fetch_sub (&g->peers_up, 1);
+            o->up = false;
+        }
+    }
+    if (p->node == 0 && o->node && o->incarnation == inc) {
+        tp__node_pin (o->node, 1);
+        p->node = o->node; /* (set under the lock below, with its name) */
+        pthread_mutex_lock (&c->sys->lock);
+        memcpy (p->name, o->name, o->name_len + 1);
+        p->name_len = o->name_len;
+        p->incarnation = inc;
+        pthread_mutex_unlock (&c->sys->lock);
+    }
+    s_forget (g, o);
+}
+
 /*  A HELLO: the peer's name and incarnation. On a new incarnation of a
     peer we had up, its old life's actors are gone. Answered when the
     sender does not have us up (its `seen` is not our incarnation). */
@@ -893,6 +933,12 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     if (p) {
         /* A peer we connected to: its name may not be up elsewhere. */
         gw_peer *o = s_peer_by_name (g, name, name_len, p);
+        if (o && !o->dealer) {
+            /* It called us too (or an old life of it did): one entry per
+               name, the one with our connection. */
+            s_merge (c, p, o, (uint32_t) inc);
+            o = NULL;
+        }
         if (o && o->up && o->incarnation != (uint32_t) inc) {
             if (!p->refused)
                 fprintf (stderr, "troupe: refused node %.*s at %s: that name "
@@ -927,8 +973,8 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     p->drained = false;
     p->goodbye = false;
     s_set_up (sys, p, true);
-    if (seen != sys->incarnation)
-        s_send_hello (g, p, NULL, 0); /* greet back, or again */
+    if (seen != sys->incarnation) /* greet back, or again */
+        s_send_hello (g, p, rid, rid_len);
 }
 
 static void (*const s_handlers[TP__WIRE_KIND_MAX + 1]) (gw_in *) = {
