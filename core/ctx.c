@@ -40,7 +40,6 @@ typedef struct tp__rec {
     uint32_t pad;
 } tp__rec;
 
-#define TP__BACKLOG_MAX 64 /* unread frames before a sender paces */
 #define TP__PACE_MAX_NS 2000000u /* longest pause per turn */
 #define TP__DRAIN_BUSY 4 /* frames read per loop while actors are runnable */
 #define TP__DRAIN_BYTES (256u * 1024u) /* per loop (a few thousand records) */
@@ -485,10 +484,32 @@ s_node_alias (tp_system *sys, uint32_t node)
 /*  Another node: hand m to the gateway, which owns the links. A body
     that cannot fit a frame fails here, at the call (TP_ETOOBIG). */
 static int
-s_route_remote (tp__ctx *c, tp_ref to, tp_msg *m)
+s_route_remote (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
 {
     if (TP__UNLIKELY (m->size > TP_NODE_MAX_BODY))
         return TP_ETOOBIG;
+    /* Flow control: the gateway holds too much for that peer (it does
+       not read). A message the sender can keep waits or fails, as for a
+       full mailbox; runtime messages and replies go on. */
+    _Atomic uint8_t *full = &c->sys->gw_full[to.node & 4095];
+    if (TP__UNLIKELY (atomic_load_explicit (full, memory_order_relaxed))
+        && !(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))) {
+        uint64_t deadline = wait_ms < 0 ? UINT64_MAX
+                                        : tp__now_ns ()
+                                              + (uint64_t) wait_ms * 1000000u;
+        unsigned backoff = 1;
+        while (atomic_load_explicit (full, memory_order_relaxed)) {
+            if (wait_ms == 0 || tp__is_gw (c))
+                return TP_EFULL; /* (the gateway cannot wait for itself) */
+            if (tp__now_ns () >= deadline)
+                return TP_ETIMEDOUT;
+            tp__flush (c);
+            struct timespec ts = {0, (long) backoff * 1000};
+            nanosleep (&ts, NULL);
+            if (backoff < 1000)
+                backoff *= 2;
+        }
+    }
     tp__ctx *gw = atomic_load_explicit (&c->sys->gw_ctx, memory_order_acquire);
     if (!gw)
         tp__dead_letter (c, to, m);
@@ -514,7 +535,7 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
     }
     if (to.node != sys->node && to.node != 0
         && s_node_alias (sys, to.node) != sys->node)
-        return s_route_remote (c, to, m);
+        return s_route_remote (c, to, m, wait_ms);
     /* (dead letters below name `to` as the sender wrote it, so that a
        monitor made with a ref without incarnation matches its DOWN) */
     /* A live actor's generation is odd: an even one (a dead slot's, or
@@ -843,7 +864,8 @@ s_shutdown_actors (tp__ctx *c)
     messages pay one read per TP__TICK_STRIDE_MAX and slow ones one read
     per message. A read at or after c->check_at (TP__CHECK_NS after the
     last look, or the next timer if sooner) stops the work: the turn ends
-    (the actor goes back on the run queue), the turns stop, the timers
+    (the actor goes back on the run queue), the turns stop at the next
+    flush point (after every turn while messages are slow), the timers
     fire, and the loop comes round to the gateway and the inbox. */
 bool
 tp__ctx_tick (tp__ctx *c, uint32_t *stride)

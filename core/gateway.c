@@ -50,6 +50,7 @@
 #define TP__GW_READ_BUSY 2        /* frames per socket per loop while busy */
 #define TP__GW_TAKE_BUSY 512      /* envelopes per loop while busy */
 #define TP__GW_TAKE_IDLE 2048     /* envelopes per loop while idle */
+#define TP__GW_HWM 100            /* frames ZeroMQ queues per connection */
 
 #define GW_DOWN_AFTER 3    /* heartbeat intervals of silence */
 #define GW_FORGET_AFTER 10 /* intervals a down peer that called us is kept */
@@ -70,6 +71,14 @@ typedef struct gw_watch {
     int64_t id;    /* monitor id (0 for links) */
 } gw_watch;
 
+/*  A message from a peer for an actor whose bounded mailbox was full:
+    delivered later, in order, while the peer is not read. */
+typedef struct gw_held_in {
+    struct gw_held_in *next;
+    tp_ref to;
+    tp_msg *m;
+} gw_held_in;
+
 typedef struct gw_peer {
     uint32_t node;          /* name + incarnation id (pinned), 0 before HELLO */
     char name[TP_NODE_NAME_MAX + 1];
@@ -89,6 +98,14 @@ typedef struct gw_peer {
     size_t out_len, out_cap;
     uint32_t out_n;         /* envelopes in out */
     gw_watch *watches;
+    /* flow control, out: frames ZeroMQ refused (its high-water mark is
+       reached: the peer does not read), sent in order when it reads */
+    zmq_msg_t *held;        /* ring of held_cap frames */
+    size_t held_head, held_n, held_cap, held_bytes;
+    /* flow control, in: while stalled this peer's socket is not read */
+    bool stalled;
+    tp_ref stall_to;        /* the local actor with the backlog */
+    gw_held_in *in_head, *in_tail;
 } gw_peer;
 
 struct tp__gw {
@@ -110,10 +127,12 @@ struct tp__gw {
     int pf_cap;
     char unknown[TP_NODE_NAME_MAX + 1]; /* last unknown routing id greeted */
     uint64_t unknown_at;
+    int router_stalled;     /* stalled peers on the ROUTER: not read */
     bool bad_logged, full_logged;
     /* counters, readable by other threads */
     _Atomic uint64_t frames_in, frames_out, bytes_in, bytes_out, frames_bad,
-        nodes_down, peers_up, peers_refused, peers_forgotten;
+        nodes_down, peers_up, peers_refused, peers_forgotten, held_frames,
+        stalls;
 };
 
 /*  The peer table is written by the gateway's thread only; other threads
@@ -153,21 +172,17 @@ s_count_dead (tp_system *sys, uint64_t n)
 /* ------------------------------------------------------------------ */
 /*  Sending envelopes                                                  */
 
-/*  Sends one frame, head then body bytes, to p (or, with p NULL, over
-    the ROUTER to routing id rid) as one ZeroMQ message. */
+/*  Sends frame f (consumed on 0) to p: its DEALER, or the ROUTER with
+    its routing id; with p NULL, to routing id rid. Returns 0, TP_EFULL
+    (ZeroMQ's high-water mark is reached: f is still ours) or TP_ENODE. */
 static int
-s_send_raw (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
-            const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
+s_zsend (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
+         zmq_msg_t *f)
 {
-    zmq_msg_t f;
-    if (zmq_msg_init_size (&f, hlen + blen) != 0)
-        return TP_ENODE;
-    memcpy (zmq_msg_data (&f), head, hlen);
-    if (blen)
-        memcpy ((uint8_t *) zmq_msg_data (&f) + hlen, body, blen);
+    size_t n = zmq_msg_size (f);
     int rc;
     if (p && p->dealer) {
-        rc = zmq_msg_send (&f, p->dealer, ZMQ_DONTWAIT);
+        rc = zmq_msg_send (f, p->dealer, ZMQ_DONTWAIT);
         p->hot = true;
     }
     else {
@@ -178,16 +193,117 @@ s_send_raw (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
         g->router_hot = true;
         rc = zmq_send (g->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         if (rc >= 0)
-            rc = zmq_msg_send (&f, g->router, ZMQ_DONTWAIT);
+            rc = zmq_msg_send (f, g->router, ZMQ_DONTWAIT);
     }
-    if (rc < 0) {
-        zmq_msg_close (&f);
-        return TP_ENODE;
-    }
+    if (rc < 0)
+        return errno == EAGAIN ? TP_EFULL : TP_ENODE;
     atomic_fetch_add_explicit (&g->frames_out, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit (&g->bytes_out, hlen + blen,
-                               memory_order_relaxed);
+    atomic_fetch_add_explicit (&g->bytes_out, n, memory_order_relaxed);
     return 0;
+}
+
+/*  Marks p's node full or not for local senders (tp__route). */
+static void
+s_set_full (tp__gw *g, gw_peer *p, bool full)
+{
+    if (p->node)
+        atomic_store_explicit (&g->sys->gw_full[p->node & 4095], full,
+                               memory_order_relaxed);
+}
+
+/*  Keeps f (moved out) for p, behind what p holds already. Past twice
+    the bound the frame is dropped and counted: local senders are told
+    TP_EFULL long before, so only runtime messages and replies get here. */
+static int
+s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f)
+{
+    size_t n = zmq_msg_size (f);
+    if (p->held_bytes + n > 2 * g->sys->peer_queue) {
+        zmq_msg_close (f);
+        s_count_dead (g->sys, 1);
+        return TP_EFULL;
+    }
+    if (p->held_n == p->held_cap) {
+        size_t cap = p->held_cap ? 2 * p->held_cap : 64;
+        zmq_msg_t *q = tp__malloc (cap * sizeof *q);
+        for (size_t i = 0; i < p->held_n; i++) {
+            zmq_msg_init (&q[i]);
+            zmq_msg_move (&q[i], &p->held[(p->held_head + i) % p->held_cap]);
+            zmq_msg_close (&p->held[(p->held_head + i) % p->held_cap]);
+        }
+        free (p->held);
+        p->held = q;
+        p->held_cap = cap;
+        p->held_head = 0;
+    }
+    zmq_msg_t *slot = &p->held[(p->held_head + p->held_n) % p->held_cap];
+    zmq_msg_init (slot);
+    zmq_msg_move (slot, f);
+    zmq_msg_close (f);
+    p->held_n++;
+    p->held_bytes += n;
+    atomic_fetch_add_explicit (&g->held_frames, 1, memory_order_relaxed);
+    if (p->held_bytes > g->sys->peer_queue)
+        s_set_full (g, p, true);
+    return 0;
+}
+
+/*  Sends what p holds, in order, until ZeroMQ refuses again. */
+static void
+s_held_flush (tp__gw *g, gw_peer *p)
+{
+    while (p->held_n) {
+        zmq_msg_t *f = &p->held[p->held_head];
+        size_t n = zmq_msg_size (f);
+        int rc = s_zsend (g, p, NULL, 0, f);
+        if (rc == TP_EFULL)
+            break;
+        if (rc) {
+            zmq_msg_close (f);
+            s_count_dead (g->sys, 1);
+        }
+        p->held_head = (p->held_head + 1) % p->held_cap;
+        p->held_n--;
+        p->held_bytes -= n;
+    }
+    if (p->held_bytes <= g->sys->peer_queue / 2)
+        s_set_full (g, p, false);
+}
+
+/*  Drops what p holds (the connection is gone). */
+static void
+s_held_drop (tp__gw *g, gw_peer *p)
+{
+    if (p->held_n)
+        s_count_dead (g->sys, p->held_n);
+    while (p->held_n) {
+        zmq_msg_close (&p->held[p->held_head]);
+        p->held_head = (p->held_head + 1) % p->held_cap;
+        p->held_n--;
+    }
+    p->held_bytes = 0;
+    s_set_full (g, p, false);
+}
+
+/*  Sends one frame, head then body bytes, to p (or, with p NULL, over
+    the ROUTER to routing id rid) as one ZeroMQ message; to p, a frame
+    ZeroMQ cannot take now is held (flow control). */
+static int
+s_send_raw (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
+            const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
+{
+    zmq_msg_t f;
+    if (zmq_msg_init_size (&f, hlen + blen) != 0)
+        return TP_ENODE;
+    memcpy (zmq_msg_data (&f), head, hlen);
+    if (blen)
+        memcpy ((uint8_t *) zmq_msg_data (&f) + hlen, body, blen);
+    int rc = p && p->held_n ? TP_EFULL : s_zsend (g, p, rid, rid_len, &f);
+    if (rc == TP_EFULL && p)
+        return s_held_push (g, p, &f);
+    if (rc)
+        zmq_msg_close (&f);
+    return rc;
 }
 
 static void
@@ -365,6 +481,7 @@ s_peer_by_name (tp__gw *g, const char *name, size_t len, const gw_peer *not)
 }
 
 static void s_forget (tp__gw *g, gw_peer *p);
+static void s_held_in_drop (tp__ctx *c, gw_peer *p);
 
 /*  A new peer entry, or NULL when max_peers are held and none of them can
     be forgotten (a peer that called us and is down goes first). */
@@ -530,6 +647,8 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted)
         p->out_len = 0;
         p->out_n = 0;
     }
+    s_held_drop (g, p);
+    s_held_in_drop (c, p);
     s_watches_end (c, p, tp_tag ("noconnect"));
     tp__flush (c);
 }
@@ -539,7 +658,8 @@ static void
 s_forget (tp__gw *g, gw_peer *p)
 {
     tp_system *sys = g->sys;
-    assert (!p->up && !p->watches && !p->dealer);
+    assert (!p->up && !p->watches && !p->dealer && !p->held_n
+            && !p->in_head && !p->stalled);
     pthread_mutex_lock (&sys->lock);
     for (int i = 0; i < g->npeers; i++)
         if (g->peers[i] == p) {
@@ -550,6 +670,7 @@ s_forget (tp__gw *g, gw_peer *p)
     if (p->node)
         tp__node_pin (p->node, -1);
     atomic_fetch_add_explicit (&g->peers_forgotten, 1, memory_order_relaxed);
+    free (p->held);
     free (p->out);
     free (p);
 }
@@ -702,6 +823,127 @@ static void s_on_frame (tp__ctx *c, gw_peer *p, const char *rid,
                         size_t rid_len, const void *data, size_t len,
                         bool inner);
 
+/* ---- flow control, in ------------------------------------------------ */
+
+/*  True when the local actor `to` has a backlog that the network must not
+    add to: its mailbox holds remote_backlog messages, or its worker has
+    many frames unread. */
+static bool
+s_backlogged (tp__ctx *c, tp_ref to, uint32_t depth, int frames)
+{
+    tp_system *sys = c->sys;
+    tp__slot *s = tp__slot_get (sys, to.index);
+    if (!s || atomic_load_explicit (&s->gen, memory_order_acquire) != to.gen)
+        return false; /* gone: nothing to wait for */
+    if (atomic_load_explicit (&s->queued, memory_order_relaxed) >= depth)
+        return true;
+    int home = atomic_load_explicit (&s->home, memory_order_relaxed);
+    if (home == c->id || home < 0 || home >= atomic_load (&sys->nctx))
+        return false;
+    tp__ctx *h = sys->ctxs[home];
+    return atomic_load_explicit (&h->inbound, memory_order_relaxed)
+               - atomic_load_explicit (&h->consumed_pub, memory_order_relaxed)
+           > (uint64_t) frames;
+}
+
+/*  Stops reading p (its socket, or the ROUTER it comes in on) until the
+    local actor `to` has run its backlog. */
+static void
+s_stall (tp__gw *g, gw_peer *p, tp_ref to)
+{
+    p->stall_to = to;
+    if (p->stalled)
+        return;
+    p->stalled = true;
+    atomic_fetch_add_explicit (&g->stalls, 1, memory_order_relaxed);
+    if (!p->dealer)
+        g->router_stalled++;
+}
+
+static void
+s_unstall (tp__gw *g, gw_peer *p)
+{
+    if (!p->stalled)
+        return;
+    p->stalled = false;
+    uint64_t now = tp__now_ns (), hb = (uint64_t) g->sys->heartbeat_ms
+                                           * 1000000u;
+    /* we did not read them: their silence is ours, give a fresh window */
+    for (int i = 0; i < g->npeers; i++) {
+        gw_peer *q = g->peers[i];
+        if ((q == p || (!p->dealer && !q->dealer)) && q->last_rx < now - hb)
+            q->last_rx = now - hb;
+    }
+    if (!p->dealer)
+        g->router_stalled--;
+}
+
+/*  Delivers m (consumed) to the local actor `to` for peer p, in order
+    behind what p holds; a full bounded mailbox holds it (the peer waits),
+    a backlog stalls the peer after it. */
+static void
+s_deliver_local (tp__ctx *c, gw_peer *p, tp_ref to, tp_msg *m)
+{
+    tp__gw *g = c->sys->gw;
+    bool user = !(m->flags & (TP__MSG_SYS | TP__MSG_REPLY));
+    int rc = p->in_head ? TP_EFULL : tp__route (c, to, m, 0);
+    if (rc == TP_EFULL) {
+        gw_held_in *h = tp__malloc (sizeof *h);
+        h->next = NULL;
+        h->to = to;
+        h->m = m;
+        if (p->in_tail)
+            p->in_tail->next = h;
+        else
+            p->in_head = h;
+        p->in_tail = h;
+        s_stall (g, p, to);
+        return;
+    }
+    if (rc)
+        tp__dead_letter (c, to, m);
+    else if (user && s_backlogged (c, to, c->sys->remote_backlog,
+                                   TP__BACKLOG_MAX))
+        s_stall (g, p, to);
+}
+
+/*  A stalled peer: delivers what it holds while there is room, and
+    reads it again once its actor has run half of its backlog. */
+static void
+s_stall_check (tp__ctx *c, gw_peer *p)
+{
+    tp__gw *g = c->sys->gw;
+    while (p->in_head) {
+        gw_held_in *h = p->in_head;
+        int rc = tp__route (c, h->to, h->m, 0);
+        if (rc == TP_EFULL)
+            return;
+        if (rc)
+            tp__dead_letter (c, h->to, h->m);
+        p->in_head = h->next;
+        if (!p->in_head)
+            p->in_tail = NULL;
+        free (h);
+    }
+    if (!s_backlogged (c, p->stall_to, c->sys->remote_backlog / 2,
+                       TP__BACKLOG_MAX / 2))
+        s_unstall (g, p);
+}
+
+/*  Drops what p holds in (the peer is gone: at-most-once). */
+static void
+s_held_in_drop (tp__ctx *c, gw_peer *p)
+{
+    while (p->in_head) {
+        gw_held_in *h = p->in_head;
+        p->in_head = h->next;
+        tp__dead_letter (c, h->to, h->m);
+        free (h);
+    }
+    p->in_tail = NULL;
+    s_unstall (c->sys->gw, p);
+}
+
 /*  Delivers the envelope to the local actor it names, as a message of
     runtime kind aux (-1: a user message), from `from`. */
 static void
@@ -728,11 +970,7 @@ s_in_deliver (gw_in *in, int aux, tp_ref from)
         s_bad (c->sys->gw, "body too big");
         return;
     }
-    if (tp__route (c, in->to, m, 0) != 0) {
-        /* a full bounded mailbox: across nodes that is a dropped message
-           (at-most-once), counted as a dead letter */
-        tp__dead_letter (c, in->to, m);
-    }
+    s_deliver_local (c, in->p, in->to, m);
 }
 
 static void
@@ -871,6 +1109,8 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
     if (o->up && o->incarnation != inc)
         s_peer_down (c, o, true);
     s_batch_flush (g, o);
+    s_held_drop (g, o);
+    s_held_in_drop (c, o);
     if (o->up && !p->up && !p->node) {
         p->last_rx = o->last_rx;
     }
@@ -1105,10 +1345,12 @@ s_beat (tp__ctx *c, uint64_t now)
     for (int i = 0; i < g->npeers; i++) {
         gw_peer *p = g->peers[i];
         bool unread = p->dealer ? p->hot : g->router_hot;
+        bool not_read = p->stalled || (!p->dealer && g->router_stalled);
         uint64_t quiet = now - p->last_rx;
-        /* judge on receipts: not while its frames wait unread (up to a
-           bound, for a ROUTER that others keep busy) */
-        if (p->up && quiet > GW_DOWN_AFTER * hb
+        /* judge on receipts: never while we do not read it (flow
+           control), not while its frames wait unread (up to a bound, for
+           a ROUTER that others keep busy) */
+        if (p->up && quiet > GW_DOWN_AFTER * hb && !not_read
             && (!unread || quiet > 2 * GW_DOWN_AFTER * hb))
             s_peer_down (c, p, true);
         if (!p->up && !p->dealer && !p->watches
@@ -1297,10 +1539,16 @@ tp__gw_serve (tp__ctx *c)
     int max = c->rq_head ? TP__GW_READ_BUSY : 256;
     g->taken = 0;
     g->budget = c->rq_head ? TP__GW_TAKE_BUSY : TP__GW_TAKE_IDLE;
-    if (g->router_hot)
+    for (int i = 0; i < g->npeers; i++) { /* flow control first */
+        if (g->peers[i]->held_n)
+            s_held_flush (g, g->peers[i]);
+        if (g->peers[i]->stalled)
+            s_stall_check (c, g->peers[i]);
+    }
+    if (g->router_hot && !g->router_stalled)
         s_read_router (c, max);
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i]->dealer && g->peers[i]->hot)
+        if (g->peers[i]->dealer && g->peers[i]->hot && !g->peers[i]->stalled)
             s_read_dealer (c, g->peers[i], max);
     now = tp__now_ns ();
     if (now >= g->next_beat)
@@ -1320,6 +1568,9 @@ tp__gw_sleep (tp__ctx *c, long ms)
     long beat = tp__gw_wait_ms (c->sys, tp__now_ns ());
     if (ms < 0 || ms > beat)
         ms = beat;
+    for (int i = 0; i < g->npeers && ms > 1; i++)
+        if (g->peers[i]->stalled || g->peers[i]->held_n)
+            ms = 1; /* (no event tells that an actor caught up) */
     if (ms == 0)
         return false;
     if (!c->pull_armed) {
@@ -1465,6 +1716,18 @@ tp__gw_free (tp_system *sys)
         }
         if (p->node)
             tp__node_pin (p->node, -1);
+        while (p->held_n) {
+            zmq_msg_close (&p->held[p->held_head]);
+            p->held_head = (p->held_head + 1) % p->held_cap;
+            p->held_n--;
+        }
+        free (p->held);
+        while (p->in_head) {
+            gw_held_in *h = p->in_head;
+            p->in_head = h->next;
+            tp__msg_free (h->m);
+            free (h);
+        }
         free (p->out);
         free (p);
     }
@@ -1482,12 +1745,14 @@ tp__gw_free (tp_system *sys)
 static int
 s_sock_opts (void *s, const char *name)
 {
-    int zero = 0;
+    int zero = 0, hwm = TP__GW_HWM;
     int64_t maxmsg = TP__WIRE_MAX_FRAME;
-    /* Never drop silently: queues are not capped by a high-water mark (a
-       full queue would make ZeroMQ drop or refuse frames under a burst). */
-    if (zmq_setsockopt (s, ZMQ_SNDHWM, &zero, sizeof zero)
-        || zmq_setsockopt (s, ZMQ_RCVHWM, &zero, sizeof zero)
+    /* Bounded queues (flow control): a frame ZeroMQ refuses at its
+       high-water mark is held by the gateway (s_held_push), never
+       dropped by ZeroMQ; a node that holds too much for a peer makes
+       local senders wait (tp__route). */
+    if (zmq_setsockopt (s, ZMQ_SNDHWM, &hwm, sizeof hwm)
+        || zmq_setsockopt (s, ZMQ_RCVHWM, &hwm, sizeof hwm)
         || zmq_setsockopt (s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
         || zmq_setsockopt (s, ZMQ_LINGER, &zero, sizeof zero)
         || zmq_setsockopt (s, ZMQ_ROUTING_ID, name, strlen (name)))
@@ -1721,6 +1986,8 @@ tp__gw_stats (tp_system *sys, tp_node_stats *st)
     st->nodes_down = atomic_load (&g->nodes_down);
     st->peers_refused = atomic_load (&g->peers_refused);
     st->peers_forgotten = atomic_load (&g->peers_forgotten);
+    st->frames_held = atomic_load (&g->held_frames);
+    st->stalls = atomic_load (&g->stalls);
     pthread_mutex_lock (&sys->lock);
     st->peers_held = (uint64_t) g->npeers;
     pthread_mutex_unlock (&sys->lock);

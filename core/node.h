@@ -50,6 +50,10 @@ typedef struct tp_node_stats {
                                 10 heartbeats, or evicted for a new one) */
     uint64_t peers_refused;  /* greetings refused: max_peers reached, or a
                                 name already up on another connection */
+    uint64_t frames_held;    /* frames kept for a peer that did not read
+                                (flow control; sent when it reads) */
+    uint64_t stalls;         /* times a peer was not read because a local
+                                actor had a backlog (flow control) */
 } tp_node_stats;
 
 /*  Binds the node's gateway to endpoint ("tcp://127.0.0.1:*",

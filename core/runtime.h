@@ -24,6 +24,7 @@
 #define TP__CTL_INDEX UINT32_MAX /* record addressed to the ctx itself */
 #define TP__ZC_MIN 1024     /* bodies this big cross threads zero-copy */
 #define TP__FLUSH_BYTES (64u * 1024u)
+#define TP__BACKLOG_MAX 64  /* unread frames in a ctx before senders pace */
 #define TP__CHECK_NS 1000000u /* longest work between two loop checks */
 
 typedef struct tp__ctx tp__ctx;
@@ -225,6 +226,9 @@ struct tp_system {
     struct tp__gw *gw;            /* its state (owned by its thread) */
     int heartbeat_ms;
     int max_peers;                /* peers the gateway holds at once */
+    size_t peer_queue;            /* bytes held for one peer (flow control) */
+    uint32_t remote_backlog;      /* mailbox depth that stops network reads */
+    _Atomic uint8_t gw_full[4096];/* by node id & 4095: its queue is full */
     bool gw_thread;               /* gateway on a thread of its own */
     uint64_t node_seq;            /* peer up/down, bad frame (under lock) */
     pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */

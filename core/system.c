@@ -232,6 +232,8 @@ tp_system_new (const tp_system_opts *opts)
     sys->heartbeat_ms = o.heartbeat_ms > 0 ? o.heartbeat_ms : 500;
     sys->gw_thread = o.gateway_thread;
     sys->max_peers = o.max_peers > 0 ? o.max_peers : 1024;
+    sys->peer_queue = o.peer_queue ? o.peer_queue : 4u << 20;
+    sys->remote_backlog = o.remote_backlog ? o.remote_backlog : 4096;
     sys->spin_us = o.spin_us < 0 ? 0 : o.spin_us ? o.spin_us : 50;
     const char *spin_env = getenv ("TP_SPIN_US");
     if (spin_env)

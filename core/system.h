@@ -48,6 +48,16 @@ typedef struct tp_system_opts {
                               and not yet forgotten); 0 = 1024. A greeting
                               beyond it is refused for that peer only
                               (counted in tp_node_stats.peers_refused). */
+    size_t peer_queue;     /* flow control: bytes a node holds for one peer
+                              that does not read (beyond ZeroMQ's 1000
+                              frames); 0 = 4 MiB. Past it, sends to that
+                              peer's actors fail with TP_EFULL (or wait, in
+                              tp_send_wait / tp_tell_wait) until it reads. */
+    unsigned remote_backlog; /* flow control: a local actor holding this
+                              many messages makes the node stop reading the
+                              peer that sends to it, until it has run half
+                              of them (the peer then waits, see
+                              peer_queue); 0 = 4096. */
 } tp_system_opts;
 
 typedef struct tp_system_stats {

@@ -45,6 +45,45 @@ echo_receive (tp_actor *self, tp_msg *msg)
 
 static const tp_behavior echo_b = {"echo", NULL, echo_receive, NULL};
 
+/*  Peak resident set of this process, KiB (VmHWM). */
+static long
+s_hwm_kib (void)
+{
+    FILE *f = fopen ("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    while (f && fgets (line, sizeof line, f))
+        if (sscanf (line, "VmHWM: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose (f);
+    return kib;
+}
+
+/*  A slow consumer: each "item" costs TP_NODE_SLOW_US of CPU. "count"
+    answers [items, this process's peak RSS in KiB]. */
+static void
+slow_receive (tp_actor *self, tp_msg *msg)
+{
+    static uint64_t items;
+    if (tp_msg_is (msg, "item")) {
+        const char *e = getenv ("TP_NODE_SLOW_US");
+        uint64_t us = e ? (uint64_t) atoi (e) : 10, t0 = tt_now_ms () * 0;
+        struct timespec a, b;
+        clock_gettime (CLOCK_MONOTONIC, &a);
+        do
+            clock_gettime (CLOCK_MONOTONIC, &b);
+        while ((uint64_t) ((b.tv_sec - a.tv_sec) * 1000000000L
+                           + (b.tv_nsec - a.tv_nsec))
+               < us * 1000u + t0);
+        items++;
+    }
+    else if (tp_msg_is (msg, "count") && tp_msg_is_request (msg))
+        tp_reply (self, msg, tp_tag ("count"), "UU", items,
+                  (uint64_t) s_hwm_kib ());
+}
+static const tp_behavior slow_b = {"slow", NULL, slow_receive, NULL};
+
 /*  Runs a node named `name` bound to `ep` with an "echo" actor, writes
     the bound endpoint to fd, then serves until killed. */
 static void __attribute__ ((noreturn))
@@ -63,7 +102,9 @@ s_child_serve (const char *name, const char *ep, int fd)
         _exit (4);
     snprintf (qfd, sizeof qfd, "%d", quit[1]);
     setenv ("TP_NODE_QUIT_FD", qfd, 1);
-    if (tp_spawn (sys, &echo_b, NULL, &so, NULL) != 0)
+    tp_spawn_opts slow_o = {.name = "slow"};
+    if (tp_spawn (sys, &echo_b, NULL, &so, NULL) != 0
+        || tp_spawn (sys, &slow_b, NULL, &slow_o, NULL) != 0)
         _exit (4);
     /* connect back to the parent too, if asked: links both ways */
     const char *back = getenv ("TP_NODE_PEER");
@@ -675,6 +716,75 @@ Test (node, clean_stop_tells_remote_monitors_shutdown, .timeout = 60)
     cr_assert_eq (ns.nodes_down, 0, "a goodbye is not a loss");
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();
+}
+
+/* ---- flow control -------------------------------------------------- */
+
+/*  A fast sender (the parent, from main) and a slow consumer (10 us of
+    CPU per message) in another process, default options: the consumer's
+    node stops reading when its actor has a backlog, the sender's node
+    holds a bounded amount and then makes tp_send_wait wait. Nothing is
+    lost while both live, neither process grows past a bound, and the busy
+    consumer is never declared down. */
+static void
+s_slow_consumer (const char *ep_kind)
+{
+    child_t c = s_spawn_server ("slowpoke", ep_kind);
+    tp_system *sys = s_parent ("fast");
+    cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
+    tp_ref slow;
+    cr_assert_eq (tp_whereis_at (sys, "slow", "slowpoke", tt_ms (5000),
+                                 &slow),
+                  0);
+    long hwm0 = s_hwm_kib ();
+    char body[256];
+    memset (body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    enum { N = 300000 };
+    long waits = 0;
+    for (int i = 0; i < N; i++) {
+        tp_msg *m = tp_msg_new (tp_tag ("item"), "is", i, body);
+        int rc = tp_send_msg (sys, slow, &m);
+        if (rc == TP_EFULL) { /* the peer is full: wait for room */
+            waits++;
+            rc = tp_send_wait (sys, slow, &m, tt_ms (10000));
+        }
+        cr_assert_eq (rc, 0, "send %d: %s", i, tp_strerror (rc));
+    }
+    /* the count request comes after every item (FIFO per pair) */
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (sys, slow, tp_tag ("count"), tt_ms (60000), &r, NULL),
+                  0);
+    uint64_t items = 0, child_hwm = 0;
+    cr_assert_eq (tp_msg_unpack (r, "UU", &items, &child_hwm), 0);
+    tp_msg_destroy (&r);
+    long hwm = s_hwm_kib ();
+    tp_node_stats st;
+    tp_node_stats_get (sys, &st);
+    fprintf (stderr,
+             "slow consumer (%s): %d items, %" PRIu64 " arrived; sender "
+             "waited %ld times, held %" PRIu64 " frames; peak RSS sender "
+             "+%ld KiB, consumer %" PRIu64 " KiB\n",
+             ep_kind, N, items, waits, st.frames_held, hwm - hwm0, child_hwm);
+    cr_assert_eq (items, (uint64_t) N, "lost %" PRIu64, N - items);
+    cr_assert_eq (st.nodes_down, 0, "the busy consumer was declared down");
+    cr_assert_gt (waits, 0, "the sender never had to wait");
+    /* 77 MB of bodies went through: each side stays within 64 MiB */
+    cr_assert_lt (hwm - hwm0, 64 * 1024, "sender grew %ld KiB", hwm - hwm0);
+    cr_assert_lt (child_hwm, 64 * 1024, "consumer peak %" PRIu64 " KiB",
+                  child_hwm);
+    tp_system_destroy (&sys);
+    s_kill (&c, SIGKILL);
+}
+
+Test (node, slow_consumer_slows_its_sender_over_tcp, .timeout = 120)
+{
+    s_slow_consumer ("tcp://127.0.0.1:*");
+}
+
+Test (node, slow_consumer_slows_its_sender_over_ipc, .timeout = 120)
+{
+    s_slow_consumer ("ipc:///tmp/tp-slow-*");
 }
 
 /* ---- three nodes ---------------------------------------------------- */
