@@ -217,7 +217,7 @@ s_set_full (tp__gw *g, gw_peer *p, bool full)
 static int
 s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f)
 {
-    size_t n = zmq_msg_size (f);
+    size_t n = zmq_msg_size (f) + sizeof (zmq_msg_t); /* what it costs */
     if (p->held_bytes + n > 2 * g->sys->peer_queue) {
         zmq_msg_close (f);
         s_count_dead (g->sys, 1);
@@ -254,7 +254,7 @@ s_held_flush (tp__gw *g, gw_peer *p)
 {
     while (p->held_n) {
         zmq_msg_t *f = &p->held[p->held_head];
-        size_t n = zmq_msg_size (f);
+        size_t n = zmq_msg_size (f) + sizeof (zmq_msg_t);
         int rc = s_zsend (g, p, NULL, 0, f);
         if (rc == TP_EFULL)
             break;

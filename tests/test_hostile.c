@@ -368,3 +368,68 @@ Test (hostile, remote_control_index_and_too_big_bodies_fail_cleanly,
     s_node_down (&a);
     s_node_down (&b);
 }
+
+/*  A peer that asks and never reads: what the node holds for it is
+    bounded (ZeroMQ's queue, then peer_queue twice over), replies past it
+    are counted as dead letters, and the node keeps serving others. */
+Test (hostile, a_peer_that_asks_and_never_reads_costs_bounded_memory,
+      .timeout = 60)
+{
+    s_node_t n;
+    s_node_up (&n, "target");
+    tt_raw raw;
+    tt_raw_open (&raw, "sponge", n.ep, n.inc);
+    int small = 10;
+    zmq_setsockopt (raw.d, ZMQ_RCVHWM, &small, sizeof small);
+    tt_raw_hello (&raw, n.inc);
+    cr_assert (s_wait_peer (n.sys, "sponge", true, 5000));
+    long rss0 = 0, rss1 = 0;
+    FILE *f = fopen ("/proc/self/statm", "r");
+    cr_assert (f && fscanf (f, "%*d %ld", &rss0) == 1);
+    fclose (f);
+    tp_msg *b = tp_msg_new (tp_tag ("x"), "i", 1);
+    tp__env e = tt_raw_env (&raw, TP__WIRE_USER, n.echo, tp_tag ("ping"),
+                            tp_msg_body (b), tp_msg_size (b));
+    e.flags = TP__WIRE_F_REQUEST;
+    enum { N = 300000 };
+    uint8_t *buf;
+    size_t len;
+    for (int i = 0; i < N; i++) {
+        e.corr = (uint64_t) i + 1;
+        cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
+        cr_assert_eq (zmq_send (raw.d, buf, len, 0), (int) len);
+        free (buf);
+    }
+    tp_msg_destroy (&b);
+    /* the node has answered (or dropped) every ask when another client's
+       call, queued behind them on the echo actor, comes back */
+    tp_system_opts o = {.workers = 1, .node_name = "other"};
+    tp_system *cli = tp_system_new (&o);
+    cr_assert_eq (tp_node_connect (cli, n.ep, tt_ms (5000), NULL), 0);
+    tp_ref echo;
+    cr_assert_eq (tp_whereis_at (cli, "nobody", "target", tt_ms (5000), &echo),
+                  0);
+    echo = n.echo;
+    echo.node = tp_node_id ("target");
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (cli, echo, tp_tag ("ping"), tt_ms (30000), &r, "i",
+                           1),
+                  0);
+    tp_msg_destroy (&r);
+    f = fopen ("/proc/self/statm", "r");
+    cr_assert (f && fscanf (f, "%*d %ld", &rss1) == 1);
+    fclose (f);
+    long grew = (rss1 - rss0) * (sysconf (_SC_PAGESIZE) / 1024);
+    tp_node_stats st;
+    tp_node_stats_get (n.sys, &st);
+    tp_system_stats ss;
+    tp_system_stats_get (n.sys, &ss);
+    fprintf (stderr, "sponge: %d asks, RSS +%ld KiB, frames held %" PRIu64
+                     ", dead letters %" PRIu64 "\n",
+             N, grew, st.frames_held, ss.dead_letters);
+    cr_assert_lt (grew, 48 * 1024, "RSS grew by %ld KiB", grew);
+    cr_assert_gt (ss.dead_letters, 0, "replies past the bound are counted");
+    tp_system_destroy (&cli);
+    tt_raw_close (&raw);
+    s_node_down (&n);
+}
