@@ -212,15 +212,14 @@ s_set_full (tp__gw *g, gw_peer *p, bool full)
 }
 
 /*  Keeps f (moved out) for p, behind what p holds already. Past twice
-    the bound the frame is dropped and counted: local senders are told
+    the bound the frame is dropped (TP_EFULL): local senders are told
     TP_EFULL long before, so only runtime messages and replies get here. */
 static int
 s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f)
 {
     size_t n = zmq_msg_size (f) + sizeof (zmq_msg_t); /* what it costs */
     if (p->held_bytes + n > 2 * g->sys->peer_queue) {
-        zmq_msg_close (f);
-        s_count_dead (g->sys, 1);
+        zmq_msg_close (f); /* (the caller counts what it carried) */
         return TP_EFULL;
     }
     if (p->held_n == p->held_cap) {
