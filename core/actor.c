@@ -122,7 +122,10 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
     tp__slot *s = a->slot;
     atomic_store_explicit (&s->actor, NULL, memory_order_relaxed);
     atomic_fetch_add_explicit (&s->gen, 1, memory_order_seq_cst);
-    tp__registry_forget (sys, a->ref);
+    if (atomic_load (&s->names)) { /* (no walk of the registry otherwise) */
+        tp__registry_forget (sys, a->ref);
+        atomic_store (&s->names, 0);
+    }
 
     if (notify) {
         for (tp__peer *p = a->watchers; p; p = p->next)
@@ -452,6 +455,7 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
        take a place from this actor. */
     atomic_store_explicit (&s->processed, 0, memory_order_relaxed);
     atomic_store_explicit (&s->queued, 0, memory_order_relaxed);
+    atomic_store_explicit (&s->names, 0, memory_order_relaxed);
     atomic_store_explicit (&s->gen, gen, memory_order_seq_cst);
     atomic_fetch_add_explicit (&home->nactors, 1, memory_order_relaxed);
     atomic_fetch_add (&sys->live, 1);

@@ -60,6 +60,10 @@ tp_register (tp_system *sys, const char *name, tp_ref ref)
         return TP_EDEAD;
     pthread_mutex_lock (&sys->reg_lock);
     atomic_fetch_add (&sys->reg_count, 1);
+    /* counted before the generation is checked: an actor that ends
+       meanwhile either fails this check or sees the count and removes
+       its names (tp__actor_terminate), never neither */
+    atomic_fetch_add (&s->names, 1);
     int rc = 0;
     if (atomic_load (&s->gen) != ref.gen || !(ref.gen & 1))
         rc = TP_EDEAD;
@@ -72,6 +76,8 @@ tp_register (tp_system *sys, const char *name, tp_ref ref)
             else
                 (*pp)->ref = ref; /* stale entry: take it over */
             atomic_fetch_sub (&sys->reg_count, 1);
+            if (rc)
+                atomic_fetch_sub (&s->names, 1);
         }
         else {
             if (atomic_load (&sys->reg_count) > sys->reg_buckets)
@@ -86,8 +92,10 @@ tp_register (tp_system *sys, const char *name, tp_ref ref)
             return 0;
         }
     }
-    if (rc == TP_EDEAD)
+    if (rc == TP_EDEAD) {
         atomic_fetch_sub (&sys->reg_count, 1);
+        atomic_fetch_sub (&s->names, 1);
+    }
     pthread_mutex_unlock (&sys->reg_lock);
     return rc;
 }
@@ -103,6 +111,9 @@ tp_unregister (tp_system *sys, const char *name)
     if (pp) {
         tp__name *e = *pp;
         *pp = e->next;
+        tp__slot *o = tp__slot_get (sys, e->ref.index);
+        if (o && atomic_load (&o->gen) == e->ref.gen)
+            atomic_fetch_sub (&o->names, 1);
         free (e->name);
         free (e);
         atomic_fetch_sub (&sys->reg_count, 1);

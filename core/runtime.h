@@ -62,6 +62,7 @@ typedef struct tp__slot {
     _Atomic int32_t pending;       /* bounded: sent and not yet run */
     _Atomic uint64_t processed;    /* written by home ctx only */
     _Atomic uint32_t queued;       /* mailbox depth, home ctx writes */
+    _Atomic uint32_t names;        /* registry names of the living actor */
     uint32_t next_free;            /* free-list link (under slot lock) */
 } tp__slot;
 
