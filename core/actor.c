@@ -359,6 +359,23 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
         a->flags &= ~(uint32_t) TP__A_QUEUED;
 }
 
+void
+tp__actor_report (tp_actor *a)
+{
+    char me[TP_REF_STRLEN], by[TP_REF_STRLEN];
+    tp_ref_format (a->ref, me, sizeof me);
+    tp_ref_format (a->spawner, by, sizeof by);
+    fprintf (stderr,
+             "troupe: alive at shutdown: %s \"%s\" (%s actor), %u queued, "
+             "spawned %s%s%s%s\n",
+             me, a->b->name ? a->b->name : "?",
+             a->flags & TP__A_THREAD ? "thread" : "loop", a->queued,
+             tp_ref_is_nil (a->spawner) ? "outside any actor" : "by ",
+             tp_ref_is_nil (a->spawner) ? "" : by,
+             a->spawner_name ? " " : "",
+             a->spawner_name ? a->spawner_name : "");
+}
+
 /* ------------------------------------------------------------------ */
 /*  Spawn                                                              */
 
@@ -424,6 +441,10 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
     tp_ref me = {sys->node, idx, gen};
     a->ref = me;
     a->slot = s;
+    if (spawner) {
+        a->spawner = spawner->ref;
+        a->spawner_name = spawner->b->name;
+    }
 
     tp__ctx *home;
     bool thread = o && o->kind == TP_THREAD;

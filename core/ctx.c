@@ -835,6 +835,8 @@ s_shutdown_actors (tp__ctx *c)
 {
     tp_system *sys = c->sys;
     if (c->kind == TP__CTX_THREAD) {
+        if (c->thread_actor && sys->report_alive)
+            tp__actor_report (c->thread_actor);
         if (c->thread_actor)
             tp__actor_terminate (c, c->thread_actor, tp__tag_shutdown, false);
         c->rq_head = c->rq_tail = NULL;
@@ -850,6 +852,8 @@ s_shutdown_actors (tp__ctx *c)
             || atomic_load_explicit (&s->home, memory_order_relaxed) != c->id)
             continue;
         tp_actor *a = atomic_load_explicit (&s->actor, memory_order_relaxed);
+        if (a && sys->report_alive)
+            tp__actor_report (a);
         if (a)
             tp__actor_terminate (c, a, tp__tag_shutdown, false);
     }

@@ -110,6 +110,8 @@ struct tp_actor {
     uint32_t flags;              /* TP__A_* */
     uint32_t queued;             /* mailbox depth */
     tp_ref link_to;              /* spawn option: link to spawner */
+    tp_ref spawner;              /* who spawned me (nil: outside actors) */
+    const char *spawner_name;    /* its behaviour's name, borrowed */
     tp__slot *slot;              /* my slot */
     uint32_t tick_stride;        /* messages between clock reads in a
                                     long turn (tp__ctx_tick adapts it) */
@@ -231,6 +233,7 @@ struct tp_system {
     uint32_t remote_backlog;      /* mailbox depth that stops network reads */
     _Atomic uint8_t gw_full[4096];/* by node id & 4095: its queue is full */
     bool gw_thread;               /* gateway on a thread of its own */
+    bool report_alive;            /* destroy lists the actors it stops */
     uint64_t node_seq;            /* peer up/down, bad frame (under lock) */
     pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */
     /* dead-letter watcher */
@@ -332,6 +335,8 @@ void tp__gw_free (tp_system *sys);
 /* actor.c */
 void tp__actor_adopt (tp__ctx *ctx, tp_actor *a);
 void tp__actor_run (tp__ctx *ctx, tp_actor *a);
+/*  Writes one line about a (alive at shutdown) to stderr. Home thread. */
+void tp__actor_report (tp_actor *a);
 void tp__actor_terminate (tp__ctx *ctx, tp_actor *a, tp_tag_t reason,
                           bool notify);
 void tp__sys_undeliverable (tp__ctx *ctx, tp_ref to, tp_msg *msg);

@@ -231,6 +231,8 @@ tp_system_new (const tp_system_opts *opts)
     sys->batch = o.batch ? o.batch : 64;
     sys->heartbeat_ms = o.heartbeat_ms > 0 ? o.heartbeat_ms : 500;
     sys->gw_thread = o.gateway_thread;
+    const char *report = getenv ("TP_REPORT_ALIVE");
+    sys->report_alive = o.report_alive || (report && *report && *report != '0');
     sys->max_peers = o.max_peers > 0 ? o.max_peers : 1024;
     sys->peer_queue = o.peer_queue ? o.peer_queue : 4u << 20;
     sys->remote_backlog = o.remote_backlog ? o.remote_backlog : 4096;
@@ -311,8 +313,11 @@ tp_system_destroy (tp_system **sys_p)
     for (uint32_t i = 0; i < stop; i++) {
         tp__slot *s = tp__slot_get (sys, i);
         tp_actor *a = s ? atomic_load (&s->actor) : NULL;
-        if (a && (atomic_load (&s->gen) & 1))
+        if (a && (atomic_load (&s->gen) & 1)) {
+            if (sys->report_alive)
+                tp__actor_report (a);
             tp__actor_terminate (a->ctx, a, tp__tag_shutdown, false);
+        }
     }
     /* 4. Close what is left, then ZeroMQ. */
     for (int i = 0; i < top; i++)

@@ -44,6 +44,11 @@ typedef struct tp_system_opts {
                               longer than 3 heartbeats makes peers declare
                               this node down. true: the gateway gets a
                               thread of its own (one more hop each way). */
+    bool report_alive;     /* tp_system_destroy writes one line to stderr
+                              per actor it has to stop (ref, behaviour,
+                              kind, queued messages, spawner), as CZMQ's
+                              zsys_shutdown reports sockets left open.
+                              Also on with TP_REPORT_ALIVE=1. */
     int max_peers;         /* nodes the gateway holds at once (up, or down
                               and not yet forgotten); 0 = 1024. A greeting
                               beyond it is refused for that peer only

@@ -1,6 +1,7 @@
 /*  tests/test_system.c: system lifecycle, shutdown, dead letters, bounded
     mailboxes, stats, registry. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 
 #include "testutil.h"
@@ -386,4 +387,47 @@ Test (call, concurrent_calls_from_many_threads, .timeout = 60)
     cr_assert_eq (atomic_load (&g_received), 1200);
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();
+}
+
+static void
+idle_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) self;
+    (void) msg;
+}
+static const tp_behavior idle_b = {"idler", NULL, idle_receive, NULL};
+
+/*  With report_alive, tp_system_destroy names every actor it stops. */
+Test (system, destroy_reports_actors_still_alive_when_asked, .timeout = 30)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/tmp/tp-report-%d", getpid ());
+    tp_system_opts o = {.workers = 1, .report_alive = true};
+    tp_system *sys = tp_system_new (&o);
+    cr_assert_not_null (sys);
+    tp_ref a, t;
+    cr_assert_eq (tp_spawn (sys, &idle_b, NULL, NULL, &a), 0);
+    tp_spawn_opts to = {.kind = TP_THREAD};
+    cr_assert_eq (tp_spawn (sys, &idle_b, NULL, &to, &t), 0);
+    fflush (stderr);
+    int saved = dup (2);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq (fd, 0);
+    dup2 (fd, 2);
+    close (fd);
+    tp_system_destroy (&sys);
+    fflush (stderr);
+    dup2 (saved, 2);
+    close (saved);
+    char text[4096] = "";
+    FILE *f = fopen (path, "r");
+    cr_assert_not_null (f);
+    size_t n = fread (text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose (f);
+    unlink (path);
+    cr_assert_not_null (strstr (text, "alive at shutdown"), "%s", text);
+    cr_assert_not_null (strstr (text, "\"idler\" (loop actor)"), "%s", text);
+    cr_assert_not_null (strstr (text, "\"idler\" (thread actor)"), "%s", text);
+    cr_assert_not_null (strstr (text, "spawned outside any actor"), "%s", text);
 }
