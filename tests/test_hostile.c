@@ -427,7 +427,8 @@ Test (hostile, a_peer_that_asks_and_never_reads_costs_bounded_memory,
     fprintf (stderr, "sponge: %d asks, RSS +%ld KiB, frames held %" PRIu64
                      ", dead letters %" PRIu64 "\n",
              N, grew, st.frames_held, ss.dead_letters);
-    cr_assert_lt (grew, 48 * 1024, "RSS grew by %ld KiB", grew);
+    if (tt_memory_bounds ())
+        cr_assert_lt (grew, 48 * 1024, "RSS grew by %ld KiB", grew);
     cr_assert_gt (ss.dead_letters, 0, "replies past the bound are counted");
     tp_system_destroy (&cli);
     tt_raw_close (&raw);

@@ -41,6 +41,19 @@ static _Atomic long tt_fail;
     cr_assert_eq (atomic_load (&tt_fail), 0, "%ld checks failed in actors",   \
                   atomic_load (&tt_fail))
 
+/*  True where memory figures mean something: not under ASan or TSan
+    (freed memory waits in their quarantine) nor valgrind. Tests that
+    bound RSS check it there only; the behaviour is tested everywhere. */
+static inline bool
+tt_memory_bounds (void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return false;
+#else
+    return getenv ("TP_VALGRIND") == NULL;
+#endif
+}
+
 /*  Returns ms scaled by the environment multiplier. */
 static inline int
 tt_ms (int ms)
