@@ -284,11 +284,11 @@ s_run_one (tp__ctx *c, tp_actor *a, tp__slot *s)
     tp__msg_free (m);
 }
 
-/*  A turn of more messages than a->tick_stride: reads the clock every
-    a->tick_stride messages (adapted to how long this actor's messages
-    take) and ends early when the loop's checks are due (tp__ctx_tick), so
-    that a large budget of slow messages does not hold up timers, the
-    gateway or the inbox. Returns the number of messages run. */
+/*  A turn of several messages: reads the clock every a->tick_stride
+    messages (adapted to how long this actor's messages take) and ends
+    early when the loop's checks are due (tp__ctx_tick), so that a large
+    budget of slow messages does not hold up timers, the gateway or the
+    inbox. Returns the number of messages run. */
 static __attribute__ ((noinline)) int
 s_run_long (tp__ctx *c, tp_actor *a, tp__slot *s, int budget)
 {
@@ -335,13 +335,12 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
     if ((uint32_t) budget > a->queued)
         budget = (int) a->queued;
     tp__slot *s = a->slot;
-    if (TP__UNLIKELY ((uint32_t) budget > a->tick_stride))
+    if (budget > 1)
         n = s_run_long (c, a, s, budget);
-    else
-        while (a->mb_head && n < budget && !(a->flags & TP__A_EXITING)) {
-            n++;
-            s_run_one (c, a, s);
-        }
+    else if (budget == 1 && a->mb_head && !(a->flags & TP__A_EXITING)) {
+        n = 1; /* (a turn of one message, as in a ping-pong: no clock) */
+        s_run_one (c, a, s);
+    }
     tp__tl_actor = NULL;
     c->processed += (uint64_t) n;
     atomic_store_explicit (&s->processed,

@@ -710,7 +710,8 @@ s_drain (tp__ctx *c, bool force, int max_frames, size_t max_bytes)
            && bytes < max_bytes) {
         zmq_msg_t f;
         zmq_msg_init (&f);
-        if (zmq_msg_recv (&f, c->pull, ZMQ_DONTWAIT) < 0) {
+        int len = zmq_msg_recv (&f, c->pull, ZMQ_DONTWAIT);
+        if (len < 0) {
             zmq_msg_close (&f);
             if (errno == EINTR)
                 continue;
@@ -722,6 +723,7 @@ s_drain (tp__ctx *c, bool force, int max_frames, size_t max_bytes)
         c->pull_armed = false;
         c->consumed++;
         got++;
+        bytes += (size_t) len;
         if (zmq_msg_more (&f)) {
             tp__rec r;
             zmq_msg_t b;
@@ -737,7 +739,6 @@ s_drain (tp__ctx *c, bool force, int max_frames, size_t max_bytes)
         }
         else
             s_parse_batch (c, zmq_msg_data (&f), zmq_msg_size (&f));
-        bytes += zmq_msg_size (&f);
         zmq_msg_close (&f);
         if (!force && c->consumed >= avail)
             avail = atomic_load_explicit (&c->inbound, memory_order_acquire);
@@ -861,12 +862,13 @@ s_shutdown_actors (tp__ctx *c)
 }
 
 /*  The clock is read only every few messages: after a turn once
-    c->tick_stride messages ran since the last read, and within a long
-    turn every a->tick_stride messages (tp__actor_run). Each stride is
-    doubled while the work between reads takes under TP__TICK_NS / 2, and
-    cut in proportion when it takes longer than TP__TICK_NS, so that cheap
-    messages pay one read per TP__TICK_STRIDE_MAX and slow ones one read
-    per message. A read at or after c->check_at (TP__CHECK_NS after the
+    c->tick_stride messages ran since the last read, and within a turn of
+    several messages every a->tick_stride messages (tp__actor_run). Each
+    stride is doubled while the time between reads is under
+    TP__TICK_NS / 2, and cut in proportion when it is over TP__TICK_NS
+    (not if the loop was idle meanwhile: that time was no work), so that
+    cheap messages pay one read per TP__TICK_STRIDE_MAX and slow ones one
+    read per message. A read at or after c->check_at (TP__CHECK_NS after the
     last look, or the next timer if sooner) stops the work: the turn ends
     (the actor goes back on the run queue), the turns stop at the next
     flush point (after every turn while messages are slow), the timers
@@ -875,18 +877,19 @@ bool
 tp__ctx_tick (tp__ctx *c, uint32_t *stride)
 {
     uint64_t now = tp__now_ns ();
-    if (TP__LIKELY (c->tick_last)) { /* (0: idle since; no measure) */
-        uint64_t dt = now - c->tick_last;
-        uint32_t s = *stride;
-        if (dt > TP__TICK_NS) {
-            uint64_t k = (uint64_t) s * TP__TICK_NS / dt;
-            s = k ? (uint32_t) k : 1;
-        }
-        else if (dt < TP__TICK_NS / 2 && s < TP__TICK_STRIDE_MAX)
+    uint64_t dt = now - c->tick_last;
+    uint32_t s = *stride;
+    if (dt < TP__TICK_NS / 2) {
+        if (s < TP__TICK_STRIDE_MAX)
             s *= 2;
-        *stride = s;
     }
+    else if (dt > TP__TICK_NS && !c->tick_idle) {
+        uint64_t k = (uint64_t) s * TP__TICK_NS / dt;
+        s = k ? (uint32_t) k : 1;
+    }
+    *stride = s;
     c->tick_last = now;
+    c->tick_idle = false;
     if (now < c->check_at)
         return false;
     c->preempt = true;
@@ -904,6 +907,7 @@ tp__ctx_loop (void *arg)
     c->tick_at = c->processed + 1;
     c->tick_last = tp__now_ns ();
     c->check_at = c->tick_last + TP__CHECK_NS;
+    c->tick_idle = false;
     c->preempt = false;
     bool woke = false;
     while (!c->shutdown) {
@@ -958,7 +962,7 @@ tp__ctx_loop (void *arg)
         }
         if (!c->rq_head && !s_has_input (c)) {
             woke = s_idle (c);
-            c->tick_last = 0; /* the next read measures no work */
+            c->tick_idle = true;
         }
     }
     tp__flush (c);

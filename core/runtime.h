@@ -114,7 +114,8 @@ struct tp_actor {
     const char *spawner_name;    /* its behaviour's name, borrowed */
     tp__slot *slot;              /* my slot */
     uint32_t tick_stride;        /* messages between clock reads in a
-                                    long turn (tp__ctx_tick adapts it) */
+                                    turn of several (tp__ctx_tick adapts
+                                    it) */
 };
 
 struct tp__timer {
@@ -174,9 +175,10 @@ struct tp__ctx {
     /* The work between two looks at timers, gateway and inbox is bounded
        by time, not by turns (tp__ctx_tick): */
     uint64_t tick_at;             /* `processed` at which to read the clock */
-    uint64_t tick_last;           /* ns of the last read; 0 after idle */
+    uint64_t tick_last;           /* ns of the last read */
     uint64_t check_at;            /* ns by which the loop must look */
     uint32_t tick_stride;         /* messages between reads, adapted */
+    bool tick_idle;               /* idle since the last read */
     bool preempt;                 /* look now: end the turn and the turns */
     uint64_t timer_seq;
     int64_t timer_next_id;

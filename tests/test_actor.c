@@ -297,3 +297,111 @@ Test (actor, default_placement_spawns_near_the_spawner)
     }
     tp_system_destroy (&sys);
 }
+
+/* ---- bounded mailboxes and reused slots ---------------------------- */
+
+/*  A sender waiting in tp_send_wait for room in a full capacity-1 mailbox
+    (of A) must not leave a count behind for the next actor in A's slot
+    (B) when A ends and B is spawned while the sender backs off: the
+    sender's retry reserves a place in the slot after B's spawn, and its
+    message, addressed to A, becomes a dead letter. B's mailbox must then
+    take a message, not stay full forever. */
+typedef struct {
+    tp_ref spawner;
+    tp_ref b;             /* set by the spawner */
+    _Atomic long inside;  /* A runs "hold" */
+    _Atomic long waiting; /* the test is about to wait for room in A */
+    _Atomic long spawned; /* B is spawned */
+    _Atomic long got;     /* messages B received */
+} reuse_state;
+
+static uint64_t
+s_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void
+reuse_a_receive (tp_actor *self, tp_msg *msg)
+{
+    reuse_state *st = tp_arg (self);
+    if (!tp_msg_is (msg, "hold"))
+        return;
+    tt_set (&st->inside, 1);
+    /* Hold the worker (a spin, like real work) until the test waits for
+       room, then long enough for its waits to back off to a millisecond. */
+    uint64_t end = s_now_us () + (uint64_t) tt_ms (5000) * 1000u;
+    while (!atomic_load (&st->waiting) && s_now_us () < end)
+        ;
+    TT_CHECK (atomic_load (&st->waiting));
+    end = s_now_us () + (uint64_t) tt_ms (20) * 1000u;
+    while (s_now_us () < end)
+        ;
+    TT_CHECK (tp_tell (self, st->spawner, tp_tag ("spawn"), NULL) == 0);
+    tp_exit (self, 0);
+}
+
+static void
+reuse_b_receive (tp_actor *self, tp_msg *msg)
+{
+    reuse_state *st = tp_arg (self);
+    TT_CHECK (tp_msg_is (msg, "z"));
+    tt_add (&st->got, 1);
+}
+
+static const tp_behavior reuse_b = {"reuse-b", NULL, reuse_b_receive, NULL};
+
+static void
+reuse_spawner_receive (tp_actor *self, tp_msg *msg)
+{
+    reuse_state *st = tp_arg (self);
+    tp_spawn_opts o = {.place = TP_PLACE_WORKER, .worker = 1, .capacity = 1};
+    TT_CHECK (tp_spawn (tp_system_of (self), &reuse_b, st, &o, &st->b) == 0);
+    tt_set (&st->spawned, 1);
+    tp_exit (self, 0);
+}
+
+static const tp_behavior reuse_a = {"reuse-a", NULL, reuse_a_receive, NULL};
+static const tp_behavior reuse_spawner = {"reuse-spawner", NULL,
+                                          reuse_spawner_receive, NULL};
+
+Test (actor, bounded_mailbox_count_does_not_leak_into_a_reused_slot,
+      .timeout = 60)
+{
+    tp_system_opts so = {.workers = 2};
+    tp_system *sys = tp_system_new (&so);
+    tp_spawn_opts on0 = {.place = TP_PLACE_WORKER, .worker = 0};
+    tp_spawn_opts bounded = {.place = TP_PLACE_WORKER, .worker = 0,
+                             .capacity = 1};
+    /* Each round hits the race unless the sender's last look at A falls
+       in the few microseconds between A's end and B's spawn. */
+    for (int round = 0; round < 5; round++) {
+        reuse_state st = {0};
+        tp_ref a;
+        cr_assert_eq (tp_spawn (sys, &reuse_spawner, &st, &on0, &st.spawner),
+                      0);
+        cr_assert_eq (tp_spawn (sys, &reuse_a, &st, &bounded, &a), 0);
+        cr_assert_eq (tp_send (sys, a, tp_tag ("hold"), NULL), 0);
+        cr_assert (tt_wait_ge (&st.inside, 1, 5000));
+        cr_assert_eq (tp_send (sys, a, tp_tag ("x"), NULL), 0); /* full */
+        cr_assert_eq (tp_send (sys, a, tp_tag ("x"), NULL), TP_EFULL);
+        tt_set (&st.waiting, 1);
+        tp_msg *y = tp_msg_new (tp_tag ("y"), NULL);
+        /* room never comes: A ends with x unrun; y is a dead letter */
+        cr_assert_eq (tp_send_wait (sys, a, &y, tt_ms (5000)), 0);
+        cr_assert_null (y);
+        cr_assert (tt_wait_ge (&st.spawned, 1, 5000));
+        cr_assert_eq (st.b.index, a.index, "B did not reuse A's slot");
+        cr_assert_neq (st.b.gen, a.gen);
+        int rc = tp_send (sys, st.b, tp_tag ("z"), NULL);
+        cr_assert_eq (rc, 0, "round %d: B's empty mailbox is full (%s)",
+                      round, tp_strerror (rc));
+        cr_assert (tt_wait_ge (&st.got, 1, 5000));
+        cr_assert_eq (tp_system_stop (sys, st.b, 0), 0);
+        cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
+    }
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}

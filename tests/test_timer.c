@@ -158,3 +158,180 @@ Test (timer, end_with_their_actor, .timeout = 30)
     cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
     tp_system_destroy (&sys); /* valgrind: the 60 s timer is freed */
 }
+
+/* ---- timers on a busy worker ------------------------------------------ */
+
+/*  A loop actor with a backlog of BUSY_MSGS messages, each costing
+    BUSY_US of CPU (a spin on the clock, not a sleep), shares the one
+    worker with a ticker or an asker. Timers must still fire on time: the
+    worker looks at its timers by time, not after so many turns. */
+#define BUSY_MSGS 2000
+#define BUSY_US 1000
+#define TICKS 6
+#define TICK_MS 100
+
+static uint64_t
+s_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+typedef struct {
+    _Atomic long stop; /* the test has what it needs: work costs nothing */
+    _Atomic long ran;  /* work messages run */
+} busy_rec;
+
+static int
+busy_init (tp_actor *self, void *arg)
+{
+    for (int i = 0; i < BUSY_MSGS; i++)
+        TT_CHECK (tp_tell (self, tp_self (self), tp_tag ("work"), NULL) == 0);
+    return 0;
+}
+
+static void
+busy_receive (tp_actor *self, tp_msg *msg)
+{
+    busy_rec *r = tp_arg (self);
+    if (!atomic_load (&r->stop)) {
+        uint64_t end = s_now_us () + BUSY_US;
+        while (s_now_us () < end)
+            ;
+    }
+    atomic_fetch_add (&r->ran, 1);
+}
+
+static const tp_behavior busy_b = {"busy", busy_init, busy_receive, NULL};
+
+typedef struct {
+    busy_rec *busy;
+    uint64_t t[TICKS + 1]; /* t[0]: tp_every set; t[i]: tick i (us) */
+    long ran_at_end;       /* work messages run when the last tick came */
+    _Atomic long ticks;
+} ticker_rec;
+
+static int
+ticker_init (tp_actor *self, void *arg)
+{
+    ticker_rec *r = arg;
+    r->t[0] = s_now_us ();
+    TT_CHECK (tp_every (self, TICK_MS, tp_tag ("tick")) > 0);
+    return 0;
+}
+
+static void
+ticker_receive (tp_actor *self, tp_msg *msg)
+{
+    ticker_rec *r = tp_arg (self);
+    long n = atomic_load (&r->ticks);
+    if (n >= TICKS)
+        return;
+    r->t[n + 1] = s_now_us ();
+    if (n + 1 == TICKS) {
+        r->ran_at_end = atomic_load (&r->busy->ran);
+        atomic_store (&r->busy->stop, 1);
+    }
+    tt_set (&r->ticks, n + 1);
+}
+
+static const tp_behavior ticker_b = {"ticker", ticker_init, ticker_receive,
+                                     NULL};
+
+Test (timer, ticks_on_time_while_a_busy_actor_has_a_backlog, .timeout = 60)
+{
+    tp_system_opts so = {.workers = 1};
+    tp_system *sys = tp_system_new (&so);
+    busy_rec b = {0};
+    ticker_rec r = {.busy = &b};
+    cr_assert_eq (tp_spawn (sys, &ticker_b, &r, NULL, NULL), 0);
+    cr_assert_eq (tp_spawn (sys, &busy_b, &b, NULL, NULL), 0);
+    bool ok = tt_wait_ge (&r.ticks, TICKS, 10000);
+    atomic_store (&b.stop, 1);
+    cr_assert (ok, "%ld ticks", atomic_load (&r.ticks));
+    uint64_t worst = 0;
+    for (int i = 1; i <= TICKS; i++)
+        if (r.t[i] - r.t[i - 1] > worst)
+            worst = r.t[i] - r.t[i - 1];
+    fprintf (stderr, "timer: busy worker: longest tick gap %.1f ms "
+                     "(period %d ms), %ld work messages run\n",
+             (double) worst / 1000.0, TICK_MS, r.ran_at_end);
+    cr_assert (worst < (uint64_t) tt_ms (TICK_MS + 50) * 1000u,
+               "longest gap between ticks %.1f ms (period %d ms)",
+               (double) worst / 1000.0, TICK_MS);
+    /* the ticks came while the backlog was being worked off */
+    cr_assert (r.ran_at_end > 0 && r.ran_at_end < BUSY_MSGS,
+               "%ld work messages run at the last tick", r.ran_at_end);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/* An ask to an actor that never answers times out on time, even though
+   the asker's worker is busy with another actor's backlog. */
+#define ASK_MS 50
+
+static void
+silent_receive (tp_actor *self, tp_msg *msg)
+{
+}
+
+static const tp_behavior silent_b = {"silent", NULL, silent_receive, NULL};
+
+typedef struct {
+    tp_ref silent;
+    busy_rec *busy;
+    uint64_t asked, answered; /* us */
+    int status;
+    long ran_at_end;
+    _Atomic long done;
+} asker_rec;
+
+static void
+asker_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    asker_rec *r = arg;
+    r->answered = s_now_us ();
+    r->status = status;
+    r->ran_at_end = atomic_load (&r->busy->ran);
+    atomic_store (&r->busy->stop, 1);
+    tt_set (&r->done, 1);
+}
+
+static int
+asker_init (tp_actor *self, void *arg)
+{
+    asker_rec *r = arg;
+    r->asked = s_now_us ();
+    TT_CHECK (tp_ask (self, r->silent, tp_tag ("q"), ASK_MS, asker_cont, r,
+                      NULL)
+              == 0);
+    return 0;
+}
+
+static const tp_behavior asker_b = {"asker", asker_init, silent_receive, NULL};
+
+Test (timer, ask_times_out_on_time_while_a_busy_actor_has_a_backlog,
+      .timeout = 60)
+{
+    tp_system_opts so = {.workers = 1};
+    tp_system *sys = tp_system_new (&so);
+    busy_rec b = {0};
+    asker_rec r = {.busy = &b};
+    cr_assert_eq (tp_spawn (sys, &busy_b, &b, NULL, NULL), 0);
+    cr_assert_eq (tp_spawn (sys, &silent_b, NULL, NULL, &r.silent), 0);
+    cr_assert_eq (tp_spawn (sys, &asker_b, &r, NULL, NULL), 0);
+    bool ok = tt_wait_ge (&r.done, 1, 10000);
+    atomic_store (&b.stop, 1);
+    cr_assert (ok, "the ask never ended");
+    double took = (double) (r.answered - r.asked) / 1000.0;
+    fprintf (stderr, "timer: busy worker: %d ms ask ended after %.1f ms, "
+                     "%ld work messages run\n",
+             ASK_MS, took, r.ran_at_end);
+    cr_assert_eq (r.status, TP_ETIMEDOUT);
+    cr_assert (took >= ASK_MS, "timed out early: %.1f ms", took);
+    cr_assert (took < tt_ms (ASK_MS + 50), "timed out after %.1f ms", took);
+    cr_assert (r.ran_at_end < BUSY_MSGS, "the backlog was gone already");
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
