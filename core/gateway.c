@@ -1129,8 +1129,8 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
     }
     if (p->node == 0 && o->node && o->incarnation == inc) {
         tp__node_pin (o->node, 1);
-        p->node = o->node; /* (set under the lock below, with its name) */
         pthread_mutex_lock (&c->sys->lock);
+        p->node = o->node;
         memcpy (p->name, o->name, o->name_len + 1);
         p->name_len = o->name_len;
         p->incarnation = inc;
@@ -1183,12 +1183,16 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
                 fprintf (stderr, "troupe: refused node %.*s at %s: that name "
                                  "is already up on another connection\n",
                          (int) name_len, name, p->endpoint);
+            pthread_mutex_lock (&sys->lock); /* (tp_node_connect reads it) */
             p->refused = true;
+            pthread_mutex_unlock (&sys->lock);
             atomic_fetch_add (&g->peers_refused, 1);
             s_changed (sys);
             return;
         }
+        pthread_mutex_lock (&sys->lock);
         p->refused = false;
+        pthread_mutex_unlock (&sys->lock);
     }
     else {
         /* A peer that connected to us (or answered on a new connection). */

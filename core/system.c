@@ -13,8 +13,8 @@ tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed, tp__tag_noproc,
     tp__tag_init, tp__tag_down, tp__tag_exit, tp__tag_dead, tp__tag_sys,
     tp__tag_error;
 
-void
-tp__tags_init (void)
+static void
+s_tags_init (void)
 {
     tp__tag_normal = tp_tag ("normal");
     tp__tag_shutdown = tp_tag ("shutdown");
@@ -26,6 +26,15 @@ tp__tags_init (void)
     tp__tag_dead = tp_tag ("_dead");
     tp__tag_sys = tp_tag ("_sys");
     tp__tag_error = tp_tag ("error");
+}
+
+/*  Computes the well-known tags once per process (systems may be made
+    while another one's threads read them). */
+void
+tp__tags_init (void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once (&once, s_tags_init);
 }
 
 uint64_t
