@@ -5,6 +5,15 @@
     tp_msg_format, and checks that they agree with each other. Any crash,
     sanitizer report or abort() here is a bug.
 
+    Refs are also treated as values a user would route: each top-level
+    value that unpacks as a ref (ext type 1: index, gen, incarnation,
+    node name) is printed with tp_ref_format and parsed back with
+    tp_ref_parse, which must give the same ref while its node id is live
+    (and fail on the "?/index.gen" of a reclaimed one); packed again it
+    unpacks to the same ref, and tp_msg_format prints it as
+    tp_ref_format does. Names interned from the inputs fill the node
+    table over a run, so its reclaiming is fuzzed too.
+
     Build and run (from the top of the tree):
         clang -g -O1 -fsanitize=fuzzer,address,undefined -Icore \
             core/alloc.c core/error.c core/ref.c core/msg.c core/pack.c \
@@ -27,6 +36,64 @@ s_is_code (int rc)
 {
     return rc == 0 || rc == TP_EMISMATCH || rc == TP_EPROTO
            || rc == TP_ETRUNC;
+}
+
+/*  r came out of a body: its text form, packed form and printed form
+    agree. */
+static void
+s_check_ref (tp_ref r)
+{
+    char text[TP_REF_STRLEN];
+    int n = tp_ref_format (r, text, sizeof text);
+    S_CHECK (n > 0 && (size_t) n < sizeof text && strlen (text) == (size_t) n);
+    tp_ref back = {7, 7, 7};
+    if (tp_ref_is_nil (r)) {
+        S_CHECK (strcmp (text, "nil") == 0);
+        S_CHECK (tp_ref_parse (text, &back) == 0 && tp_ref_is_nil (back));
+        return;
+    }
+    S_CHECK (r.gen != 0);
+    if (!tp_node_name (r.node)) {
+        /* reclaimed since it was unpacked: printed without a name */
+        S_CHECK (text[0] == '?' && text[1] == '/');
+        S_CHECK (tp_ref_parse (text, &back) == TP_EINVAL);
+        return;
+    }
+    uint32_t inc = tp_node_incarnation (r.node);
+    S_CHECK ((strchr (text, ':') != NULL) == (inc != 0));
+    S_CHECK (tp_ref_parse (text, &back) == 0);
+    S_CHECK (tp_ref_eq (back, r));
+    S_CHECK (tp_node_incarnation (back.node) == inc);
+
+    /* packed again, it unpacks to the same ref, and prints as above */
+    tp_msg *m = tp_msg_new (tp_tag ("r"), "r", r);
+    S_CHECK (m);
+    tp_ref again;
+    S_CHECK (tp_msg_unpack (m, "r", &again) == 0 && tp_ref_eq (again, r));
+    char shown[TP_REF_STRLEN + 8];
+    size_t len = tp_msg_format (m, shown, sizeof shown);
+    S_CHECK (len == (size_t) n + 3 && memcmp (shown, "r(", 2) == 0
+             && memcmp (shown + 2, text, (size_t) n) == 0
+             && shown[n + 2] == ')');
+    tp_msg_destroy (&m);
+}
+
+/*  Unpacks each of the first n (< 64) top-level values as a ref, skipping
+    the others, and checks every one that is a ref. */
+static void
+s_check_refs (const uint8_t *data, size_t size, int n)
+{
+    char fmt[65];
+    for (int k = 0; k < n; k++) {
+        memset (fmt, '*', (size_t) n);
+        fmt[k] = 'r';
+        fmt[n] = '\0';
+        tp_ref r;
+        int rc = tp_unpack_raw (data, size, fmt, &r);
+        S_CHECK (rc == 0 || rc == TP_EMISMATCH || rc == TP_EPROTO);
+        if (rc == 0)
+            s_check_ref (r);
+    }
 }
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -72,6 +139,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     if (n < 0)
         S_CHECK (tp_msg_unpack (msg, "*") != 0);
+    if (n > 0 && n < 64)
+        s_check_refs (data, size, n);
 
     char text[200];
     size_t tlen = tp_msg_format (msg, text, sizeof text);

@@ -1,7 +1,9 @@
 /*  fuzz/gen_corpus.c: writes the seed corpus of fuzz_unpack.
 
     Seeds are bodies made by the packer itself plus a few hand-made
-    byte strings for encodings the packer never writes. Rebuild with:
+    byte strings for encodings the packer never writes. Refs are ext
+    type 1 of 12 bytes (index, gen, incarnation, all u32 big-endian) and
+    the node name. Rebuild with:
         gcc -std=c11 -Icore core/alloc.c core/error.c core/ref.c \
             core/msg.c core/pack.c fuzz/gen_corpus.c -o gen_corpus \
             $(pkg-config --cflags --libs libzmq msgpack)
@@ -44,6 +46,12 @@ main (int argc, char **argv)
     s_dir = argv[1];
     tp_tag_t tag = tp_tag ("seed");
     tp_ref ref = {tp_node_id ("nonode"), 3, 1};
+    tp_ref inc_ref, far_ref;
+    if (tp_ref_parse ("nonode/3.1:9f86d081", &inc_ref)
+        || tp_ref_parse ("far-away.node_1/4294967295.2:ffffffff", &far_ref)) {
+        fprintf (stderr, "gen_corpus: tp_ref_parse failed\n");
+        return 1;
+    }
     uint8_t bin[40];
     for (size_t i = 0; i < sizeof bin; i++)
         bin[i] = (uint8_t) i;
@@ -55,6 +63,9 @@ main (int argc, char **argv)
                                        (size_t) 4));
     s_write_msg ("ref_tag", tp_msg_new (tag, "r t r", ref, tp_tag ("normal"),
                                         TP_REF_NIL));
+    s_write_msg ("refs", tp_msg_new (tag, "r r [r r] {s:r} r", inc_ref,
+                                     far_ref, ref, inc_ref, "k", far_ref,
+                                     TP_REF_NIL));
     s_write_msg ("map", tp_msg_new (tag, "{s:i s:s s:d}", "a", 1, "b", "c",
                                     "d", 2.5));
     s_write_msg ("long_str", tp_msg_new (tag, "sx",
@@ -80,5 +91,13 @@ main (int argc, char **argv)
     s_write ("deep", deep, sizeof deep);
     s_write ("truncated", truncated, sizeof truncated);
     s_write ("reserved", reserved, sizeof reserved);
+    /*  Ref payloads that are malformed: the version 1 8-byte head, a nil
+        ref with an incarnation, a bad name character. */
+    const uint8_t bad_refs[] = {
+        0xd7, 1, 0, 0, 0, 3, 0, 0, 0, 1,                      /* v1 head */
+        0xc7, 10, 1, 0, 0, 0, 3, 0, 0, 0, 1, 'n', '1',        /* v1 ref */
+        0xc7, 12, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,      /* nil + inc */
+        0xc7, 13, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, '/'}; /* name */
+    s_write ("bad_refs", bad_refs, sizeof bad_refs);
     return 0;
 }

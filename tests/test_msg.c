@@ -361,72 +361,257 @@ Test (pack, x_round_trips_binary_including_empty)
     tp_msg_destroy (&msg);
 }
 
+/*  A ref from its text form ("name/index.gen" or with ":xxxxxxxx"). */
+static tp_ref
+s_ref (const char *text)
+{
+    tp_ref r;
+    cr_assert_eq (tp_ref_parse (text, &r), 0, "%s", text);
+    return r;
+}
+
+/*  Interns n names never used before (in this process), enough to make
+    the node table reclaim every entry that is not pinned: the clock
+    hand needs two passes over the 4095 entries to take an entry that
+    was used just before. */
+static void
+s_churn (int n)
+{
+    static int next;
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        snprintf (name, sizeof name, "msg-churn-%d", next++);
+        cr_assert_neq (tp_node_id (name), 0, "%s", name);
+    }
+}
+
 Test (pack, ref_round_trips_through_a_body)
 {
     tp_ref a = {tp_node_id ("node-a.example"), 42, 7};
     tp_ref b = {tp_node_id ("abcdefgh"), UINT32_MAX, UINT32_MAX};
-    tp_msg *msg = s_new ("r r r", a, b, TP_REF_NIL);
-    tp_ref ra, rb, rn = {1, 1, 1};
-    cr_assert_eq (tp_msg_unpack (msg, "rrr", &ra, &rb, &rn), 0);
+    tp_ref c = s_ref ("node-a.example/42.7:deadbeef");
+    tp_ref d = s_ref ("abcdefgh/4294967295.4294967295:ffffffff");
+    tp_ref e = s_ref ("abcdefgh/1.1:00000001");
+    tp_msg *msg = s_new ("r r r r r r", a, b, TP_REF_NIL, c, d, e);
+    tp_ref ra, rb, rn = {1, 1, 1}, rc, rd, re;
+    cr_assert_eq (tp_msg_unpack (msg, "rrrrrr", &ra, &rb, &rn, &rc, &rd, &re),
+                  0);
     cr_assert (tp_ref_eq (ra, a));
     cr_assert (tp_ref_eq (rb, b));
     cr_assert (tp_ref_is_nil (rn));
     cr_assert (tp_ref_eq (rn, TP_REF_NIL));
+    /* a ref with an incarnation unpacks to the same id, not to the
+       name-only id */
+    cr_assert (tp_ref_eq (rc, c));
+    cr_assert (tp_ref_eq (rd, d));
+    cr_assert (tp_ref_eq (re, e));
+    cr_assert_neq (rc.node, ra.node);
+    cr_assert_eq (tp_node_incarnation (rc.node), 0xdeadbeef);
+    cr_assert_eq (tp_node_incarnation (rd.node), 0xffffffff);
+    cr_assert_eq (tp_node_incarnation (re.node), 1);
+    cr_assert_eq (tp_node_incarnation (ra.node), 0);
+    cr_assert_str_eq (tp_node_name (rc.node), "node-a.example");
     tp_msg_destroy (&msg);
 }
 
-Test (pack, ref_is_ext_with_index_gen_and_node_name)
+Test (pack, ref_is_ext_with_index_gen_incarnation_and_node_name)
 {
-    tp_ref r = {tp_node_id ("n1"), 3, 1};
-    tp_msg *msg = s_new ("r", r);
-    const uint8_t expect[] = {0xc7, 10,  TP__EXT_REF, 0, 0, 0, 3,
-                              0,    0,   0,           1, 'n', '1'};
-    s_expect_bytes (msg, expect, sizeof expect);
+    /* no incarnation: 12-byte head, then the name (ext 8 of 14) */
+    tp_msg *msg = s_new ("r", (tp_ref){tp_node_id ("n1"), 3, 1});
+    const uint8_t plain[] = {0xc7, 14, TP__EXT_REF, 0, 0, 0, 3, 0, 0, 0, 1,
+                             0,    0,  0,           0, 'n', '1'};
+    s_expect_bytes (msg, plain, sizeof plain);
+    tp_msg_destroy (&msg);
+    /* an incarnation is the third u32, big-endian */
+    msg = s_new ("r", s_ref ("n1/3.1:0000002a"));
+    const uint8_t inc[] = {0xc7, 14, TP__EXT_REF, 0,    0,   0,  3, 0, 0,
+                           0,    1,  0,           0, 0,    0x2a, 'n', '1'};
+    s_expect_bytes (msg, inc, sizeof inc);
+    tp_msg_destroy (&msg);
+    /* a 4-byte name makes 16 bytes: fixext 16 */
+    msg = s_new ("r", s_ref ("beta/258.16777216:9f86d081"));
+    const uint8_t fix16[] = {0xd8, TP__EXT_REF, 0,   0,    1,    2,
+                             1,    0,           0,   0,    0x9f, 0x86,
+                             0xd0, 0x81,        'b', 'e',  't',  'a'};
+    s_expect_bytes (msg, fix16, sizeof fix16);
+    tp_msg_destroy (&msg);
+    /* the nil ref is 12 zero bytes (ext 8 of 12) */
+    msg = s_new ("r", TP_REF_NIL);
+    const uint8_t nil[] = {0xc7, 12, TP__EXT_REF, 0, 0, 0, 0, 0, 0, 0, 0,
+                           0,    0,  0,           0};
+    s_expect_bytes (msg, nil, sizeof nil);
     tp_msg_destroy (&msg);
 }
 
 Test (unpack, ref_with_unknown_node_name_is_interned)
 {
-    const uint8_t body[] = {0xc7, 16,  TP__EXT_REF, 0,   0,   0,   9,  0,
-                            0,    0,   2,           'f', 'a', 'r', 'a', 'w',
-                            'a',  'y', '9'};
+    const uint8_t body[] = {0xc7, 20,  TP__EXT_REF, 0,   0,   0,   9,
+                            0,    0,   0,           2,   0,   0,   0,
+                            0,    'f', 'a',         'r', 'a', 'w', 'a',
+                            'y',  '9'};
     tp_ref r;
     cr_assert_eq (RAW (body, "r", &r), 0);
     cr_assert_str_eq (tp_node_name (r.node), "faraway9");
     cr_assert_eq (r.node, tp_node_id ("faraway9"));
+    cr_assert_eq (tp_node_incarnation (r.node), 0);
     cr_assert_eq (r.index, 9);
     cr_assert_eq (r.gen, 2);
+}
+
+Test (unpack, ref_with_an_incarnation_is_interned_with_it)
+{
+    uint8_t body[] = {0xc7, 20,  TP__EXT_REF, 0,    0,   0,    9,
+                      0,    0,   0,           2,    0x0b, 0xad, 0xf0,
+                      0x0d, 'f', 'a',         'r',  'a', 'w',  'a',
+                      'y',  '9'};
+    tp_ref r, again, other;
+    cr_assert_eq (RAW (body, "r", &r), 0);
+    cr_assert_str_eq (tp_node_name (r.node), "faraway9");
+    cr_assert_eq (tp_node_incarnation (r.node), 0x0badf00d);
+    cr_assert_eq (r.index, 9);
+    cr_assert_eq (r.gen, 2);
+    cr_assert_neq (r.node, tp_node_id ("faraway9"));
+    cr_assert (tp_ref_eq (r, s_ref ("faraway9/9.2:0badf00d")));
+    cr_assert_eq (RAW (body, "r", &again), 0);
+    cr_assert (tp_ref_eq (again, r), "the same bytes, the same id");
+    body[14] = 0x0e; /* another incarnation: another id */
+    cr_assert_eq (RAW (body, "r", &other), 0);
+    cr_assert_neq (other.node, r.node);
+    cr_assert_eq (tp_node_incarnation (other.node), 0x0badf00e);
+    cr_assert_str_eq (tp_node_name (other.node), "faraway9");
 }
 
 Test (unpack, rejects_bad_ref_payloads)
 {
     tp_ref r;
     const uint8_t not_ext[] = {0x01};
-    const uint8_t other_ext[] = {0xd7, 2, 0, 0, 0, 1, 0, 0, 0, 1};
+    const uint8_t other_ext[] = {0xc7, 14, 2, 0, 0, 0, 1, 0, 0,
+                                 0,    1,  0, 0, 0, 0, 'a', 'b'};
     const uint8_t short_ext[] = {0xd6, TP__EXT_REF, 0, 0, 0, 1};
-    const uint8_t no_name[] = {0xd7, TP__EXT_REF, 0, 0, 0, 1, 0, 0, 0, 1};
-    const uint8_t nil_named[] = {0xc7, 9, TP__EXT_REF, 0, 0, 0, 0,
-                                 0,    0, 0,           0, 'a'};
-    const uint8_t nil_index[] = {0xd7, TP__EXT_REF, 0, 0, 0, 1, 0, 0, 0, 0};
-    const uint8_t bad_char[] = {0xc7, 9, TP__EXT_REF, 0, 0, 0, 1,
-                                0,    0, 0,           1, '/'};
-    const uint8_t nul_char[] = {0xc7, 10, TP__EXT_REF, 0, 0,  0,  1,
-                                0,    0,  0,           1, 'a', 0};
+    /* version 1 refs had an 8-byte head */
+    const uint8_t v1_head[] = {0xd7, TP__EXT_REF, 0, 0, 0, 1, 0, 0, 0, 1};
+    const uint8_t v1_named[] = {0xc7, 10, TP__EXT_REF, 0, 0, 0, 3,
+                                0,    0,  0,           1, 'n', '1'};
+    const uint8_t v1_nil[] = {0xd7, TP__EXT_REF, 0, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t head_11[] = {0xc7, 11, TP__EXT_REF, 0, 0, 0, 0,
+                               0,    0,  0,           0, 0, 0, 0};
+    const uint8_t no_name[] = {0xc7, 12, TP__EXT_REF, 0, 0, 0, 1, 0, 0,
+                               0,    1,  0,           0, 0, 7};
+    const uint8_t nil_named[] = {0xc7, 13, TP__EXT_REF, 0, 0, 0, 0, 0, 0,
+                                 0,    0,  0,           0, 0, 0, 'a'};
+    const uint8_t nil_index[] = {0xc7, 12, TP__EXT_REF, 0, 0, 0, 1, 0, 0,
+                                 0,    0,  0,           0, 0, 0};
+    const uint8_t nil_inc[] = {0xc7, 12, TP__EXT_REF, 0, 0, 0, 0, 0, 0,
+                               0,    0,  0,           0, 0, 1};
+    const uint8_t bad_char[] = {0xc7, 13, TP__EXT_REF, 0, 0, 0, 1, 0, 0,
+                                0,    1,  0,           0, 0, 0, '/'};
+    const uint8_t colon[] = {0xc7, 14, TP__EXT_REF, 0, 0, 0, 1, 0, 0,
+                             0,    1,  0,           0, 0, 0, 'a', ':'};
+    const uint8_t nul_char[] = {0xc7, 14, TP__EXT_REF, 0, 0, 0, 1, 0, 0,
+                                0,    1,  0,           0, 0, 0, 'a', 0};
     cr_assert_eq (RAW (not_ext, "r", &r), TP_EMISMATCH);
     cr_assert_eq (RAW (other_ext, "r", &r), TP_EMISMATCH);
     cr_assert_eq (RAW (short_ext, "r", &r), TP_EPROTO);
+    cr_assert_eq (RAW (v1_head, "r", &r), TP_EPROTO);
+    cr_assert_eq (RAW (v1_named, "r", &r), TP_EPROTO);
+    cr_assert_eq (RAW (v1_nil, "r", &r), TP_EPROTO);
+    cr_assert_eq (RAW (head_11, "r", &r), TP_EPROTO);
     cr_assert_eq (RAW (no_name, "r", &r), TP_EPROTO);
     cr_assert_eq (RAW (nil_named, "r", &r), TP_EPROTO);
     cr_assert_eq (RAW (nil_index, "r", &r), TP_EPROTO);
+    cr_assert_eq (RAW (nil_inc, "r", &r), TP_EPROTO);
     cr_assert_eq (RAW (bad_char, "r", &r), TP_EPROTO);
+    cr_assert_eq (RAW (colon, "r", &r), TP_EPROTO);
     cr_assert_eq (RAW (nul_char, "r", &r), TP_EPROTO);
+
+    /* the name: 1 .. TP_NODE_NAME_MAX bytes */
+    uint8_t lng[3 + 12 + TP_NODE_NAME_MAX + 1] = {0xc7, 0, TP__EXT_REF};
+    lng[9] = 1; /* gen 1 */
+    memset (lng + 15, 'n', TP_NODE_NAME_MAX + 1);
+    lng[1] = 12 + TP_NODE_NAME_MAX;
+    cr_assert_eq (tp_unpack_raw (lng, sizeof lng - 1, "r", &r), 0);
+    cr_assert_eq (strlen (tp_node_name (r.node)), TP_NODE_NAME_MAX);
+    lng[1] = 12 + TP_NODE_NAME_MAX + 1;
+    cr_assert_eq (tp_unpack_raw (lng, sizeof lng, "r", &r), TP_EPROTO);
+
+    /* the payloads that are no ref print as other ext values */
+    char buf[64];
+    tp_msg *msg = tp_msg_new_raw (tp_tag ("e"), v1_named, sizeof v1_named);
+    tp_msg_format (msg, buf, sizeof buf);
+    cr_assert_str_eq (buf, "e(<ext 1 10>)");
+    tp_msg_destroy (&msg);
+    msg = tp_msg_new_raw (tp_tag ("e"), nil_inc, sizeof nil_inc);
+    tp_msg_format (msg, buf, sizeof buf);
+    cr_assert_str_eq (buf, "e(<ext 1 12>)");
+    tp_msg_destroy (&msg);
+}
+
+Test (unpack, ref_of_a_reclaimed_node_gets_a_new_id)
+{
+    tp_ref old = s_ref ("gone-node/5.3:00c0ffee");
+    tp_msg *msg = s_new ("r", old);
+    s_churn (20000);
+    cr_assert_null (tp_node_name (old.node), "reclaimed by the churn");
+    /* the bytes still name the node: unpacking interns it again */
+    tp_ref r;
+    cr_assert_eq (tp_msg_unpack (msg, "r", &r), 0);
+    cr_assert_neq (r.node, old.node);
+    cr_assert_str_eq (tp_node_name (r.node), "gone-node");
+    cr_assert_eq (tp_node_incarnation (r.node), 0x00c0ffee);
+    cr_assert_eq (r.index, 5);
+    cr_assert_eq (r.gen, 3);
+    cr_assert_null (tp_node_name (old.node), "an old id never comes back");
+    tp_msg_destroy (&msg);
+}
+
+Test (unpack, ref_fails_with_elimit_when_every_node_entry_is_pinned)
+{
+    /* pin every entry of the table (names already there included) */
+    enum { S_MAX = 4096 };
+    static uint32_t pinned[S_MAX];
+    int n = 0;
+    char name[32];
+    for (;; n++) {
+        cr_assert_lt (n, S_MAX, "the table holds at most 4095 nodes");
+        snprintf (name, sizeof name, "pin-%d", n);
+        uint32_t id = tp__node_intern (name, strlen (name), 0);
+        if (id == 0)
+            break;
+        cr_assert_eq (tp__node_pin (id, 1), 0);
+        pinned[n] = id;
+    }
+    cr_assert_gt (n, 0);
+    const uint8_t body[] = {0xc7, 15, TP__EXT_REF, 0, 0, 0, 1, 0,   0,
+                            0,    1,  0,           0, 0, 0, 'n', 'e', 'w'};
+    tp_ref r = {7, 7, 7};
+    cr_assert_eq (RAW (body, "r", &r), TP_ELIMIT);
+    cr_assert (tp_ref_eq (r, ((tp_ref){7, 7, 7})));
+    /* a pinned node and the nil ref still unpack */
+    tp_msg *msg = s_new ("r r", (tp_ref){pinned[0], 1, 1}, TP_REF_NIL);
+    tp_ref a, b;
+    cr_assert_eq (tp_msg_unpack (msg, "r r", &a, &b), 0);
+    cr_assert_eq (a.node, pinned[0]);
+    cr_assert (tp_ref_is_nil (b));
+    tp_msg_destroy (&msg);
+    /* unpinned entries make room again */
+    for (int i = 0; i < n; i++)
+        cr_assert_eq (tp__node_pin (pinned[i], -1), 0);
+    cr_assert_eq (RAW (body, "r", &r), 0);
+    cr_assert_str_eq (tp_node_name (r.node), "new");
 }
 
 Test (pack, rejects_ref_with_unknown_node_id)
 {
     tp_msg *msg = s_new ("i", 1);
     tp_ref bogus = {4000000, 1, 1};
+    cr_assert_null (tp_node_name (bogus.node));
     cr_assert_eq (tp_msg_pack (msg, "r", bogus), TP_EINVAL);
+    cr_assert_eq (tp_msg_size (msg), 1);
+    /* nor one whose node was reclaimed */
+    tp_ref gone = s_ref ("reclaimed/1.1:00000005");
+    s_churn (20000);
+    cr_assert_null (tp_node_name (gone.node));
+    cr_assert_eq (tp_msg_pack (msg, "i r", 2, gone), TP_EINVAL);
     cr_assert_eq (tp_msg_size (msg), 1);
     tp_msg_destroy (&msg);
 }
@@ -973,6 +1158,33 @@ Test (format, prints_readable_text)
     tp_msg_destroy (&msg);
 }
 
+Test (format, prints_a_ref_with_its_incarnation)
+{
+    tp_ref a = s_ref ("nonode/3.1:0000002a");
+    tp_ref b = s_ref ("n-1.x/4294967295.4294967295:ffffffff");
+    tp_msg *msg = tp_msg_new (tp_tag ("ping"), "r [r] r", a, b,
+                              (tp_ref){tp_node_id ("nonode"), 3, 1});
+    char buf[128];
+    size_t n = tp_msg_format (msg, buf, sizeof buf);
+    cr_assert_str_eq (buf, "ping(nonode/3.1:0000002a, "
+                           "[n-1.x/4294967295.4294967295:ffffffff], "
+                           "nonode/3.1)");
+    cr_assert_eq (n, strlen (buf));
+    tp_msg_destroy (&msg);
+    /* as tp_ref_format does */
+    char text[TP_REF_STRLEN];
+    cr_assert_gt (tp_ref_format (a, text, sizeof text), 0);
+    cr_assert_str_eq (text, "nonode/3.1:0000002a");
+    /* a ref is printed from its bytes: the node need not be known */
+    const uint8_t body[] = {0xc7, 15,   TP__EXT_REF, 0,   0,   0,   1,
+                            0,    0,    0,           2,   0x9f, 0x86, 0xd0,
+                            0x81, 'f',  'a',         'r'};
+    msg = tp_msg_new_raw (tp_tag ("e"), body, sizeof body);
+    tp_msg_format (msg, buf, sizeof buf);
+    cr_assert_str_eq (buf, "e(far/1.2:9f86d081)");
+    tp_msg_destroy (&msg);
+}
+
 Test (format, prints_scalars_binary_and_nil_ref)
 {
     uint8_t data[12] = {0};
@@ -1013,11 +1225,13 @@ Test (format, escapes_strings)
 
 Test (format, prints_other_ext_types_and_bad_refs)
 {
-    const uint8_t body[] = {0xd4, 0x05, 0x00, 0xd6, TP__EXT_REF, 0, 0, 0, 1};
+    /* another type; a ref of 4 bytes; a version 1 ref (8-byte head) */
+    const uint8_t body[] = {0xd4, 0x05, 0x00, 0xd6, TP__EXT_REF, 0, 0, 0,
+                            1,    0xd7, TP__EXT_REF, 0, 0, 0, 1, 0, 0, 0, 1};
     tp_msg *msg = tp_msg_new_raw (tp_tag ("e"), body, sizeof body);
     char buf[128];
     tp_msg_format (msg, buf, sizeof buf);
-    cr_assert_str_eq (buf, "e(<ext 5 1>, <ext 1 4>)");
+    cr_assert_str_eq (buf, "e(<ext 5 1>, <ext 1 4>, <ext 1 8>)");
     tp_msg_destroy (&msg);
 }
 

@@ -1,5 +1,5 @@
-/*  tests/test_wire.c: the node envelope codec (core/wire.c), against the
-    rules of docs/PROTOCOL.md.
+/*  tests/test_wire.c: the node envelope codec (core/wire.c), version 2,
+    against the rules of docs/PROTOCOL.md.
 
     Every frame handed to tp__wire_decode is a malloc'd copy of exactly
     its length, so that AddressSanitizer and valgrind see any read past
@@ -26,8 +26,27 @@ s_decode (const void *data, size_t len, tp__env *out)
     return rc;
 }
 
+/*  The kinds addressed to the node itself (to_index = to_gen = 0). */
+static const uint32_t s_node_kinds[] = {TP__WIRE_HELLO, TP__WIRE_LOOKUP,
+                                        TP__WIRE_HEARTBEAT, TP__WIRE_DRAIN,
+                                        TP__WIRE_DRAIN_ACK, TP__WIRE_BATCH};
+#define S_NODE_KINDS (sizeof s_node_kinds / sizeof *s_node_kinds)
+
+static bool
+s_is_node_kind (uint32_t kind)
+{
+    for (size_t i = 0; i < S_NODE_KINDS; i++)
+        if (s_node_kinds[i] == kind)
+            return true;
+    return false;
+}
+
+/*  The destination node's incarnation in the helpers' envelopes. */
+#define S_INC 0x9f86d081u
+
 /*  A valid envelope of the given kind: node-level kinds have no
-    destination, every other field is nonzero. */
+    destination, every other field is nonzero (to_inc too: node-level
+    kinds may carry one). */
 static tp__env
 s_env (uint32_t kind)
 {
@@ -36,10 +55,9 @@ s_env (uint32_t kind)
     e.kind = kind;
     e.to_index = 3;
     e.to_gen = 7;
-    if (kind == TP__WIRE_HELLO || kind == TP__WIRE_LOOKUP
-        || kind == TP__WIRE_HEARTBEAT || kind == TP__WIRE_DRAIN
-        || kind == TP__WIRE_DRAIN_ACK || kind == TP__WIRE_BATCH)
+    if (s_is_node_kind (kind))
         e.to_index = e.to_gen = 0;
+    e.to_inc = S_INC;
     e.from_node = "alpha.node-1";
     e.from_node_len = strlen (e.from_node);
     e.from_index = 5;
@@ -58,6 +76,7 @@ s_assert_env_eq (const tp__env *a, const tp__env *b)
     cr_assert_eq (a->kind, b->kind);
     cr_assert_eq (a->to_index, b->to_index);
     cr_assert_eq (a->to_gen, b->to_gen);
+    cr_assert_eq (a->to_inc, b->to_inc);
     cr_assert_eq (a->from_node_len, b->from_node_len);
     cr_assert_eq (memcmp (a->from_node, b->from_node, a->from_node_len), 0);
     cr_assert_eq (a->from_index, b->from_index);
@@ -109,25 +128,40 @@ typedef struct {
 #define FLOAT ((s_field){F_FLOAT, 0, 0, NULL, 0})
 #define ARRAY ((s_field){F_ARRAY, 0, 0, NULL, 0})
 #define MAP ((s_field){F_MAP, 0, 0, NULL, 0})
-#define EXT ((s_field){F_EXT, 0, 0, "\0\0\0\0\0\0\0\0", 8})
+/*  A nil ref (12 zero bytes): an ext value where none belongs. */
+#define EXT ((s_field){F_EXT, 0, 0, "\0\0\0\0\0\0\0\0\0\0\0\0", 12})
+
+/*  Positions of the envelope's elements. */
+enum { P_VERSION, P_KIND, P_TO_INDEX, P_TO_GEN, P_TO_INC, P_FROM_NODE,
+       P_FROM_INDEX, P_FROM_GEN, P_TAG, P_CORR, P_FLAGS, P_BODY, P_COUNT };
+_Static_assert (P_COUNT == 12, "a version 2 envelope has 12 elements");
 
 /*  A valid USER envelope, element by element. */
 static s_field
 s_good (int i)
 {
     switch (i) {
-    case 0: return U (1);
-    case 1: return U (TP__WIRE_USER);
-    case 2: return U (3);
-    case 3: return U (7);
-    case 4: return STR ("alpha");
-    case 5: return U (5);
-    case 6: return U (9);
-    case 7: return U (14085356); /* "ping" */
-    case 8: return U (42);
-    case 9: return U (TP__WIRE_F_REQUEST);
+    case P_VERSION: return U (2);
+    case P_KIND: return U (TP__WIRE_USER);
+    case P_TO_INDEX: return U (3);
+    case P_TO_GEN: return U (7);
+    case P_TO_INC: return U (S_INC);
+    case P_FROM_NODE: return STR ("alpha");
+    case P_FROM_INDEX: return U (5);
+    case P_FROM_GEN: return U (9);
+    case P_TAG: return U (14085356); /* "ping" */
+    case P_CORR: return U (42);
+    case P_FLAGS: return U (TP__WIRE_F_REQUEST);
     default: return BIN ("\x2a");
     }
+}
+
+/*  The valid envelope, element by element, into f[P_COUNT]. */
+static void
+s_good_all (s_field *f)
+{
+    for (int i = 0; i < P_COUNT; i++)
+        f[i] = s_good (i);
 }
 
 /*  Packs n fields as a msgpack array of n (or of `count` elements when
@@ -167,19 +201,29 @@ s_frame (const s_field *f, size_t n, long count, size_t *len)
     return (uint8_t *) sb.data;
 }
 
+/*  Decodes the P_COUNT fields f; on success *out (if not NULL) holds
+    the scalar fields. */
+static int
+s_decode_fields (const s_field *f, tp__env *out)
+{
+    size_t len;
+    uint8_t *buf = s_frame (f, P_COUNT, -1, &len);
+    tp__env d;
+    int rc = s_decode (buf, len, &d);
+    free (buf);
+    if (rc == 0 && out)
+        *out = d;
+    return rc;
+}
+
 /*  Decodes the valid envelope with element `pos` replaced by v. */
 static int
 s_decode_with (int pos, s_field v)
 {
-    s_field f[11];
-    for (int i = 0; i < 11; i++)
-        f[i] = i == pos ? v : s_good (i);
-    size_t len;
-    uint8_t *buf = s_frame (f, 11, -1, &len);
-    tp__env d;
-    int rc = s_decode (buf, len, &d);
-    free (buf);
-    return rc;
+    s_field f[P_COUNT];
+    s_good_all (f);
+    f[pos] = v;
+    return s_decode_fields (f, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -204,7 +248,10 @@ Test (wire, extreme_values_round_trip)
     for (size_t i = 0; i < sizeof body; i++)
         body[i] = (uint8_t) i;
     tp__env e = s_env (TP__WIRE_USER);
-    e.to_index = e.to_gen = e.from_index = e.from_gen = UINT32_MAX;
+    /* UINT32_MAX is the reserved index: the widest to_index is one less,
+       which takes the same 5 bytes */
+    e.to_index = TP__WIRE_RESERVED_INDEX - 1;
+    e.to_gen = e.to_inc = e.from_index = e.from_gen = UINT32_MAX;
     e.from_node = name;
     e.from_node_len = TP_NODE_NAME_MAX;
     e.tag = UINT64_MAX;
@@ -213,15 +260,24 @@ Test (wire, extreme_values_round_trip)
     e.body = body;
     e.body_len = sizeof body;
     s_round_trip (&e);
-    /* every field at its widest takes exactly TP__WIRE_HEAD_MAX bytes */
+    /* every field at its widest: array 1, version 1, kind 1, to_index,
+       to_gen and to_inc 5 each, from_node 2 + 63, from_index and
+       from_gen 5 each, tag and corr 9 each, flags 1, bin 32 header 5:
+       117 bytes, within TP__WIRE_HEAD_MAX */
     uint8_t *buf;
     size_t len;
     cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
-    cr_assert_eq (len - sizeof body, TP__WIRE_HEAD_MAX);
+    cr_assert_eq (len - sizeof body, 117);
+    cr_assert_leq (len - sizeof body, TP__WIRE_HEAD_MAX);
+    uint8_t head[TP__WIRE_HEAD_MAX];
+    size_t hlen;
+    cr_assert_eq (tp__wire_head (&e, head, &hlen), 0);
+    cr_assert_eq (hlen, 117);
     free (buf);
-    /* and the smallest values */
+    /* and the smallest values (an actor-level kind needs to_inc >= 1) */
     e = s_env (TP__WIRE_STOP);
     e.to_index = e.to_gen = e.from_index = e.from_gen = 0;
+    e.to_inc = 1;
     e.from_node = "n";
     e.from_node_len = 1;
     e.tag = e.corr = 0;
@@ -246,16 +302,85 @@ Test (wire, empty_body_round_trips)
     free (buf);
 }
 
-/*  The example frame of docs/PROTOCOL.md §11, byte for byte. */
+Test (wire, destination_incarnation_extremes_round_trip)
+{
+    static const uint32_t incs[] = {1,          0x7f,       0x80,
+                                    0xff,       0x100,      0xffff,
+                                    0x10000,    0x7fffffff, 0x80000000u,
+                                    0xfffffffe, UINT32_MAX};
+    for (size_t i = 0; i < sizeof incs / sizeof *incs; i++)
+        for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
+            tp__env e = s_env (k);
+            e.to_inc = incs[i];
+            s_round_trip (&e);
+        }
+    /* shortest forms: a fixint, then uint 8, 16 and 32 */
+    static const struct {
+        uint32_t inc;
+        size_t bytes;
+    } widths[] = {{1, 1},       {0x7f, 1},       {0x80, 2},
+                  {0xff, 2},    {0x100, 3},      {0xffff, 3},
+                  {0x10000, 5}, {UINT32_MAX, 5}};
+    tp__env e = s_env (TP__WIRE_USER);
+    e.to_inc = 1;
+    uint8_t *buf;
+    size_t base;
+    cr_assert_eq (tp__wire_encode (&e, &buf, &base), 0);
+    free (buf);
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+        size_t len;
+        e.to_inc = widths[i].inc;
+        cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
+        cr_assert_eq (len, base - 1 + widths[i].bytes, "to_inc %" PRIx32,
+                      widths[i].inc);
+        free (buf);
+    }
+}
+
+Test (wire, node_level_kinds_accept_any_destination_incarnation)
+{
+    static const uint32_t incs[] = {0, 1, 0x80, 0x10000, S_INC, UINT32_MAX};
+    for (size_t k = 0; k < S_NODE_KINDS; k++)
+        for (size_t i = 0; i < sizeof incs / sizeof *incs; i++) {
+            tp__env e = s_env (s_node_kinds[k]);
+            e.to_inc = incs[i]; /* 0: the sender does not know it yet */
+            s_round_trip (&e);
+            s_field f[P_COUNT];
+            s_good_all (f);
+            f[P_KIND] = U (s_node_kinds[k]);
+            f[P_TO_INDEX] = f[P_TO_GEN] = U (0);
+            f[P_TO_INC] = U (incs[i]);
+            tp__env d;
+            cr_assert_eq (s_decode_fields (f, &d), 0,
+                          "kind %u, to_inc %" PRIx32, s_node_kinds[k],
+                          incs[i]);
+            cr_assert_eq (d.to_inc, incs[i]);
+        }
+}
+
+/*  The example frames of docs/PROTOCOL.md §13, byte for byte. The node
+    `alpha` (incarnation 0x9f86d081) talks to `beta` (0x01234567). */
 Test (wire, encoding_matches_the_protocol_examples)
 {
+    /* a tell of ping(42) from alpha's actor 5.1 to beta's actor 3.1 */
     static const uint8_t tell[] = {
-        0x9b, 0x01, 0x02, 0x03, 0x01, 0xa5, 'a',  'l',  'p',  'h',  'a', 0x05,
-        0x01, 0xce, 0x00, 0xd6, 0xec, 0xec, 0x00, 0x00, 0xc4, 0x01, 0x2a};
+        0x9c,                               /* array of 12 */
+        0x02,                               /* version 2 */
+        0x02,                               /* kind USER */
+        0x03, 0x01,                         /* to_index 3, to_gen 1 */
+        0xce, 0x01, 0x23, 0x45, 0x67,       /* to_inc: beta's incarnation */
+        0xa5, 'a',  'l',  'p',  'h',  'a',  /* from_node "alpha" */
+        0x05, 0x01,                         /* from_index 5, from_gen 1 */
+        0xce, 0x00, 0xd6, 0xec, 0xec,       /* tag "ping" */
+        0x00,                               /* corr 0 */
+        0x00,                               /* flags 0: a tell */
+        0xc4, 0x01, 0x2a};                  /* body: bin 1, the value 42 */
+    cr_assert_eq (sizeof tell, 28);
     tp__env e = {0};
     e.kind = TP__WIRE_USER;
     e.to_index = 3;
     e.to_gen = 1;
+    e.to_inc = 0x01234567;
     e.from_node = "alpha";
     e.from_node_len = 5;
     e.from_index = 5;
@@ -269,31 +394,80 @@ Test (wire, encoding_matches_the_protocol_examples)
     cr_assert_eq (len, sizeof tell);
     cr_assert_arr_eq (buf, tell, sizeof tell);
     free (buf);
-
-    static const uint8_t hello[] = {
-        0x9b, 0x01, 0x01, 0x00, 0x00, 0xa4, 'b',  'e',  't',  'a',  0x00,
-        0x00, 0x00, 0x00, 0x00, 0xc4, 0x12, 0x93, 0xa4, 'b',  'e',  't',
-        'a',  0xcf, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xcd,
-        0x01, 0xf4};
     tp__env d;
-    cr_assert_eq (tp__wire_decode (hello, sizeof hello, &d), 0);
-    cr_assert_eq (d.kind, TP__WIRE_HELLO);
-    cr_assert_eq (d.from_node_len, 4);
-    cr_assert_eq (memcmp (d.from_node, "beta", 4), 0);
-    cr_assert_eq (d.body_len, 18);
-    const char *name;
-    size_t name_len;
-    uint64_t incarnation;
-    unsigned heartbeat_ms;
-    cr_assert_eq (tp_unpack_raw (d.body, d.body_len, "[sUu]", &name,
-                                 &name_len, &incarnation, &heartbeat_ms),
-                  0);
-    cr_assert_eq (incarnation, 0x0123456789abcdefull);
-    cr_assert_eq (heartbeat_ms, 500);
-    cr_assert_eq (tp__wire_encode (&d, &buf, &len), 0);
-    cr_assert_eq (len, sizeof hello);
-    cr_assert_arr_eq (buf, hello, sizeof hello);
-    free (buf);
+    cr_assert_eq (tp__wire_decode (tell, sizeof tell, &d), 0);
+    s_assert_env_eq (&d, &e);
+
+    /* beta's first HELLO to alpha: it knows no incarnation of alpha yet
+       (to_inc 0, seen 0) */
+    static const uint8_t hello[] = {
+        0x9c, 0x02, 0x01,             /* array of 12, version 2, HELLO */
+        0x00, 0x00, 0x00,             /* to_index 0, to_gen 0, to_inc 0 */
+        0xa4, 'b',  'e',  't',  'a',  /* from_node "beta" */
+        0x00, 0x00,                   /* from_index 0, from_gen 0 */
+        0x00, 0x00, 0x00,             /* tag 0, corr 0, flags 0 */
+        0xc4, 0x0f,                   /* body: bin of 15 bytes */
+        0x94,                         /*   array of 4 */
+        0xa4, 'b',  'e',  't',  'a',  /*   node_name "beta" */
+        0xce, 0x01, 0x23, 0x45, 0x67, /*   incarnation 0x01234567 */
+        0xcd, 0x01, 0xf4,             /*   heartbeat_ms 500 */
+        0x00};                        /*   seen 0 */
+    cr_assert_eq (sizeof hello, 33);
+    /* and its answer once it has alpha up: seen is alpha's incarnation */
+    static const uint8_t answer[] = {
+        0x9c, 0x02, 0x01, 0x00, 0x00, 0x00, 0xa4, 'b',  'e',  't',
+        'a',  0x00, 0x00, 0x00, 0x00, 0x00, 0xc4, 0x13, 0x94, 0xa4,
+        'b',  'e',  't',  'a',  0xce, 0x01, 0x23, 0x45, 0x67, 0xcd,
+        0x01, 0xf4, 0xce, 0x9f, 0x86, 0xd0, 0x81};
+    cr_assert_eq (sizeof answer, 37);
+    static const struct {
+        const uint8_t *bytes;
+        size_t len;
+        unsigned seen;
+    } hellos[] = {{hello, sizeof hello, 0},
+                  {answer, sizeof answer, 0x9f86d081u}};
+    for (size_t i = 0; i < 2; i++) {
+        /* the encoder writes these bytes from the fields */
+        tp_msg *body = tp_msg_new (tp_tag ("x"), "[suuu]", "beta",
+                                   0x01234567u, 500u, hellos[i].seen);
+        cr_assert_not_null (body);
+        tp__env h = {0};
+        h.kind = TP__WIRE_HELLO;
+        h.from_node = "beta";
+        h.from_node_len = 4;
+        h.body = tp_msg_body (body);
+        h.body_len = tp_msg_size (body);
+        cr_assert_eq (tp__wire_encode (&h, &buf, &len), 0);
+        cr_assert_eq (len, hellos[i].len, "hello %zu", i);
+        cr_assert_arr_eq (buf, hellos[i].bytes, len, "hello %zu", i);
+        free (buf);
+        tp_msg_destroy (&body);
+
+        /* and the decoder reads the fields back */
+        cr_assert_eq (tp__wire_decode (hellos[i].bytes, hellos[i].len, &d),
+                      0);
+        cr_assert_eq (d.kind, TP__WIRE_HELLO);
+        cr_assert_eq (d.to_inc, 0);
+        cr_assert_eq (d.from_node_len, 4);
+        cr_assert_eq (memcmp (d.from_node, "beta", 4), 0);
+        cr_assert_eq (d.body_len, i == 0 ? 15 : 19);
+        const char *name;
+        size_t name_len;
+        unsigned incarnation, heartbeat_ms, seen;
+        cr_assert_eq (tp_unpack_raw (d.body, d.body_len, "[suuu]", &name,
+                                     &name_len, &incarnation, &heartbeat_ms,
+                                     &seen),
+                      0);
+        cr_assert_eq (name_len, 4);
+        cr_assert_eq (memcmp (name, "beta", 4), 0);
+        cr_assert_eq (incarnation, 0x01234567u);
+        cr_assert_eq (heartbeat_ms, 500);
+        cr_assert_eq (seen, hellos[i].seen);
+        cr_assert_eq (tp__wire_encode (&d, &buf, &len), 0);
+        cr_assert_eq (len, hellos[i].len);
+        cr_assert_arr_eq (buf, hellos[i].bytes, len);
+        free (buf);
+    }
 }
 
 Test (wire, tags_follow_the_documented_atom_encoding)
@@ -310,11 +484,12 @@ Test (wire, tags_follow_the_documented_atom_encoding)
 Test (wire, decode_accepts_any_integer_encoding_and_encodes_canonically)
 {
     static const uint8_t wide[] = {
-        0xdc, 0x00, 0x0b,                         /* array 16 of 11 */
-        0xcf, 0, 0, 0, 0, 0, 0, 0, 1,             /* version, uint 64 */
+        0xdc, 0x00, 0x0c,                         /* array 16 of 12 */
+        0xcf, 0, 0, 0, 0, 0, 0, 0, 2,             /* version, uint 64 */
         0xd0, 0x02,                               /* kind, int 8 */
         0xcd, 0x00, 0x03,                         /* to_index, uint 16 */
         0xd3, 0, 0, 0, 0, 0, 0, 0, 7,             /* to_gen, int 64 */
+        0xcf, 0, 0, 0, 0, 0, 0, 0, 0x2a,          /* to_inc, uint 64 */
         0xda, 0x00, 0x05, 'a', 'l', 'p', 'h', 'a', /* str 16 */
         0xce, 0, 0, 0, 5,                         /* from_index, uint 32 */
         0xd1, 0x00, 0x09,                         /* from_gen, int 16 */
@@ -330,6 +505,7 @@ Test (wire, decode_accepts_any_integer_encoding_and_encodes_canonically)
     e.kind = TP__WIRE_USER;
     e.to_index = 3;
     e.to_gen = 7;
+    e.to_inc = 0x2a;
     e.from_node = "alpha";
     e.from_node_len = 5;
     e.from_index = 5;
@@ -398,17 +574,38 @@ Test (wire, encode_rejects_invalid_fields_and_writes_nothing)
     e = s_env (TP__WIRE_USER);
     e.body = NULL;
     S_REJECT (TP_EINVAL);
-    static const uint32_t node_kinds[] = {TP__WIRE_HELLO, TP__WIRE_LOOKUP,
-                                          TP__WIRE_HEARTBEAT, TP__WIRE_DRAIN,
-                                          TP__WIRE_DRAIN_ACK, TP__WIRE_BATCH};
-    for (size_t i = 0; i < sizeof node_kinds / sizeof *node_kinds; i++) {
-        e = s_env (node_kinds[i]);
+    for (size_t i = 0; i < S_NODE_KINDS; i++) {
+        e = s_env (s_node_kinds[i]);
         e.to_index = 1;
         S_REJECT (TP_EINVAL);
-        e = s_env (node_kinds[i]);
+        e = s_env (s_node_kinds[i]);
         e.to_gen = 1;
         S_REJECT (TP_EINVAL);
+        e = s_env (s_node_kinds[i]);
+        e.to_index = TP__WIRE_RESERVED_INDEX;
+        S_REJECT (TP_EINVAL);
     }
+    /* an actor is named with its node's incarnation, and never with the
+       reserved index */
+    for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
+        if (s_is_node_kind (k))
+            continue;
+        e = s_env (k);
+        e.to_inc = 0;
+        S_REJECT (TP_EINVAL);
+        e = s_env (k);
+        e.to_index = TP__WIRE_RESERVED_INDEX;
+        S_REJECT (TP_EINVAL);
+    }
+    uint8_t head[TP__WIRE_HEAD_MAX];
+    size_t hlen = 12345;
+    e = s_env (TP__WIRE_USER);
+    e.to_inc = 0;
+    cr_assert_eq (tp__wire_head (&e, head, &hlen), TP_EINVAL);
+    e = s_env (TP__WIRE_USER);
+    e.to_index = TP__WIRE_RESERVED_INDEX;
+    cr_assert_eq (tp__wire_head (&e, head, &hlen), TP_EINVAL);
+    cr_assert_eq (hlen, 12345);
 #undef S_REJECT
     e = s_env (TP__WIRE_USER);
     cr_assert_eq (tp__wire_encode (NULL, &buf, &len), TP_EINVAL);
@@ -486,24 +683,25 @@ Test (wire, decode_rejects_trailing_bytes)
 
 Test (wire, decode_rejects_wrong_array_lengths)
 {
-    s_field f[12];
-    for (int i = 0; i < 12; i++)
-        f[i] = s_good (i < 11 ? i : 10);
+    s_field f[P_COUNT + 1];
+    for (int i = 0; i <= P_COUNT; i++)
+        f[i] = s_good (i < P_COUNT ? i : P_BODY);
     tp__env d;
-    for (size_t n = 1; n <= 12; n++) {
+    for (size_t n = 1; n <= P_COUNT + 1; n++) {
         size_t len;
         uint8_t *buf = s_frame (f, n, -1, &len);
-        cr_assert_eq (s_decode (buf, len, &d), n == 11 ? 0 : TP_EPROTO,
+        /* 11 elements (the version 1 shape) with version 2 is no frame */
+        cr_assert_eq (s_decode (buf, len, &d), n == P_COUNT ? 0 : TP_EPROTO,
                       "array of %zu", n);
         free (buf);
     }
     /* an empty array, and headers that disagree with the elements */
     cr_assert_eq (s_decode ("\x90", 1, &d), TP_EPROTO);
     size_t len;
-    uint8_t *buf = s_frame (f, 11, 10, &len);
+    uint8_t *buf = s_frame (f, P_COUNT, P_COUNT - 1, &len);
     cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
     free (buf);
-    buf = s_frame (f, 11, 12, &len);
+    buf = s_frame (f, P_COUNT, P_COUNT + 1, &len);
     cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
     free (buf);
 }
@@ -513,15 +711,18 @@ Test (wire, decode_rejects_a_wrong_type_in_each_position)
     const s_field wrong[] = {NIL, BOOL, FLOAT, I (-1), I (INT64_MIN),
                              STR ("x"), BIN ("x"), ARRAY, MAP, EXT,
                              U (1ull << 32), U (UINT64_MAX)};
-    for (int pos = 0; pos < 11; pos++) {
+    for (int pos = 0; pos < P_COUNT; pos++) {
         cr_assert_eq (s_decode_with (pos, s_good (pos)), 0);
         for (size_t w = 0; w < sizeof wrong / sizeof *wrong; w++) {
-            s_ftype want = pos == 4 ? F_STR : pos == 10 ? F_BIN : F_UINT;
+            s_ftype want = pos == P_FROM_NODE ? F_STR
+                           : pos == P_BODY    ? F_BIN
+                                              : F_UINT;
             if (wrong[w].type == want
-                && (want != F_UINT || pos == 7 || pos == 8))
+                && (want != F_UINT || pos == P_TAG || pos == P_CORR))
                 continue; /* a right type (tag and corr are uint64) */
-            int expect = pos == 0 && wrong[w].type == F_UINT ? TP_ENOTSUP
-                                                              : TP_EPROTO;
+            int expect = pos == P_VERSION && wrong[w].type == F_UINT
+                             ? TP_ENOTSUP
+                             : TP_EPROTO;
             cr_assert_eq (s_decode_with (pos, wrong[w]), expect,
                           "element %d, wrong value %zu", pos, w);
         }
@@ -530,19 +731,21 @@ Test (wire, decode_rejects_a_wrong_type_in_each_position)
 
 Test (wire, decode_rejects_other_versions_with_enotsup)
 {
-    static const uint64_t versions[] = {0, 2, 3, 127, 128, 255, 65536,
+    static const uint64_t versions[] = {0, 1, 3, 127, 128, 255, 65536,
                                         1ull << 32, 1ull << 63, UINT64_MAX};
     for (size_t i = 0; i < sizeof versions / sizeof *versions; i++)
-        cr_assert_eq (s_decode_with (0, U (versions[i])), TP_ENOTSUP,
+        cr_assert_eq (s_decode_with (P_VERSION, U (versions[i])), TP_ENOTSUP,
                       "version %" PRIu64, versions[i]);
     /* another version may have another shape */
     tp__env d;
-    cr_assert_eq (s_decode ("\x91\x02", 2, &d), TP_ENOTSUP);
-    cr_assert_eq (s_decode ("\x93\x02\xc0\xc1", 4, &d), TP_ENOTSUP);
+    cr_assert_eq (s_decode ("\x91\x01", 2, &d), TP_ENOTSUP);
+    cr_assert_eq (s_decode ("\x91\x03", 2, &d), TP_ENOTSUP);
+    cr_assert_eq (s_decode ("\x93\x03\xc0\xc1", 4, &d), TP_ENOTSUP);
     cr_assert_eq (s_decode ("\xdc\x00\x20\xcd\x01\x00", 6, &d), TP_ENOTSUP);
-    /* version 1 in a wider encoding is version 1 */
-    cr_assert_eq (s_decode ("\x91\xd0\x01", 3, &d), TP_EPROTO); /* [1] */
-    cr_assert_eq (s_decode ("\x91\xd0\x02", 3, &d), TP_ENOTSUP);
+    /* version 2 in a wider encoding is version 2 */
+    cr_assert_eq (s_decode ("\x91\xd0\x02", 3, &d), TP_EPROTO); /* [2] */
+    cr_assert_eq (s_decode ("\x91\xcc\x02", 3, &d), TP_EPROTO);
+    cr_assert_eq (s_decode ("\x91\xd0\x01", 3, &d), TP_ENOTSUP);
     /* not an integer, or a negative one: not a version at all */
     cr_assert_eq (s_decode ("\x91\xff", 2, &d), TP_EPROTO);
     cr_assert_eq (s_decode ("\x91\xd0\x80", 3, &d), TP_EPROTO);
@@ -551,63 +754,150 @@ Test (wire, decode_rejects_other_versions_with_enotsup)
     cr_assert_eq (s_decode ("\x91\xcd\x00", 3, &d), TP_EPROTO);
 }
 
+/*  Version 1 frames (11 elements, no to_inc) are of another version. */
+Test (wire, decode_rejects_version_1_frames_with_enotsup)
+{
+    /* the two examples of the version 1 docs/PROTOCOL.md §13 */
+    static const uint8_t v1_tell[] = {
+        0x9b, 0x01, 0x02, 0x03, 0x01, 0xa5, 'a',  'l',  'p',  'h',  'a', 0x05,
+        0x01, 0xce, 0x00, 0xd6, 0xec, 0xec, 0x00, 0x00, 0xc4, 0x01, 0x2a};
+    static const uint8_t v1_hello[] = {
+        0x9b, 0x01, 0x01, 0x00, 0x00, 0xa4, 'b',  'e',  't',  'a',  0x00,
+        0x00, 0x00, 0x00, 0x00, 0xc4, 0x12, 0x93, 0xa4, 'b',  'e',  't',
+        'a',  0xcf, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xcd,
+        0x01, 0xf4};
+    tp__env d, before;
+    memset (&d, 0x5a, sizeof d);
+    before = d;
+    cr_assert_eq (s_decode (v1_tell, sizeof v1_tell, &d), TP_ENOTSUP);
+    cr_assert_eq (s_decode (v1_hello, sizeof v1_hello, &d), TP_ENOTSUP);
+    cr_assert_eq (memcmp (&d, &before, sizeof d), 0, "nothing written");
+    /* a valid version 1 frame of every kind */
+    for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
+        uint64_t dest = s_is_node_kind (k) ? 0 : 3;
+        const s_field v1[11] = {U (1),    U (k),    U (dest), U (dest),
+                                STR ("alpha"), U (5), U (9),
+                                U (14085356), U (42), U (0),
+                                BIN ("\x2a")};
+        size_t len;
+        uint8_t *buf = s_frame (v1, 11, -1, &len);
+        cr_assert_eq (s_decode (buf, len, &d), TP_ENOTSUP, "kind %u", k);
+        free (buf);
+        /* the same frame saying version 2 lacks an element */
+        s_field v2[11];
+        memcpy (v2, v1, sizeof v2);
+        v2[0] = U (2);
+        buf = s_frame (v2, 11, -1, &len);
+        cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO, "kind %u", k);
+        free (buf);
+    }
+    /* version 1 with the version 2 shape is still version 1 */
+    cr_assert_eq (s_decode_with (P_VERSION, U (1)), TP_ENOTSUP);
+}
+
 Test (wire, decode_rejects_unknown_kinds)
 {
     static const uint64_t kinds[] = {0, TP__WIRE_KIND_MAX + 1, 16, 255, 65535,
                                      UINT32_MAX, 1ull << 32 | TP__WIRE_USER};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        cr_assert_eq (s_decode_with (1, U (kinds[i])), TP_EPROTO,
+        cr_assert_eq (s_decode_with (P_KIND, U (kinds[i])), TP_EPROTO,
                       "kind %" PRIu64, kinds[i]);
     for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
-        bool to_node = k == TP__WIRE_HELLO || k == TP__WIRE_LOOKUP
-                       || k == TP__WIRE_HEARTBEAT || k == TP__WIRE_DRAIN
-                       || k == TP__WIRE_DRAIN_ACK || k == TP__WIRE_BATCH;
         /* the valid frame has a destination, which node-level kinds lack */
-        cr_assert_eq (s_decode_with (1, U (k)), to_node ? TP_EPROTO : 0,
-                      "kind %u", k);
+        cr_assert_eq (s_decode_with (P_KIND, U (k)),
+                      s_is_node_kind (k) ? TP_EPROTO : 0, "kind %u", k);
     }
 }
 
 Test (wire, decode_rejects_node_level_kinds_with_a_destination)
 {
-    static const uint32_t node_kinds[] = {TP__WIRE_HELLO, TP__WIRE_LOOKUP,
-                                          TP__WIRE_HEARTBEAT, TP__WIRE_DRAIN,
-                                          TP__WIRE_DRAIN_ACK, TP__WIRE_BATCH};
-    for (size_t i = 0; i < sizeof node_kinds / sizeof *node_kinds; i++) {
-        s_field f[11];
-        for (int j = 0; j < 11; j++)
-            f[j] = s_good (j);
-        f[1] = U (node_kinds[i]);
-        tp__env d;
-        size_t len;
+    for (size_t i = 0; i < S_NODE_KINDS; i++) {
+        s_field f[P_COUNT];
+        s_good_all (f);
+        f[P_KIND] = U (s_node_kinds[i]);
         for (int dest = 1; dest < 4; dest++) {
-            f[2] = U (dest & 1);
-            f[3] = U (dest >> 1);
-            uint8_t *buf = s_frame (f, 11, -1, &len);
-            cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
-            free (buf);
+            f[P_TO_INDEX] = U (dest & 1);
+            f[P_TO_GEN] = U (dest >> 1);
+            cr_assert_eq (s_decode_fields (f, NULL), TP_EPROTO);
         }
-        f[2] = f[3] = U (0);
-        uint8_t *buf = s_frame (f, 11, -1, &len);
-        cr_assert_eq (s_decode (buf, len, &d), 0);
-        free (buf);
+        f[P_TO_INDEX] = U (TP__WIRE_RESERVED_INDEX);
+        f[P_TO_GEN] = U (0);
+        cr_assert_eq (s_decode_fields (f, NULL), TP_EPROTO);
+        f[P_TO_INDEX] = f[P_TO_GEN] = U (0);
+        cr_assert_eq (s_decode_fields (f, NULL), 0);
+    }
+}
+
+Test (wire, decode_rejects_actor_kinds_without_a_destination_incarnation)
+{
+    for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
+        if (s_is_node_kind (k))
+            continue;
+        s_field f[P_COUNT];
+        s_good_all (f);
+        f[P_KIND] = U (k);
+        tp__env d;
+        cr_assert_eq (s_decode_fields (f, &d), 0, "kind %u", k);
+        cr_assert_eq (d.to_inc, S_INC);
+        f[P_TO_INC] = U (0);
+        cr_assert_eq (s_decode_fields (f, NULL), TP_EPROTO, "kind %u", k);
+        /* the node itself as the destination does not change the rule */
+        f[P_TO_INDEX] = f[P_TO_GEN] = U (0);
+        cr_assert_eq (s_decode_fields (f, NULL), TP_EPROTO, "kind %u", k);
+        f[P_TO_INC] = U (1);
+        cr_assert_eq (s_decode_fields (f, NULL), 0, "kind %u", k);
+    }
+    /* to_inc 0 in a wide encoding, patched into an encoded frame: the
+       to_inc of s_env is ce 9f 86 d0 81 */
+    tp__env e = s_env (TP__WIRE_USER), d;
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq (tp__wire_encode (&e, &buf, &len), 0);
+    cr_assert_eq (memcmp (buf + 5, "\xce\x9f\x86\xd0\x81", 5), 0);
+    memset (buf + 6, 0, 4); /* uint 32 of value 0 */
+    cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
+    buf[9] = 1; /* uint 32 of value 1 */
+    cr_assert_eq (s_decode (buf, len, &d), 0);
+    cr_assert_eq (d.to_inc, 1);
+    free (buf);
+}
+
+Test (wire, decode_rejects_the_reserved_index_for_actor_kinds)
+{
+    for (uint32_t k = 1; k <= TP__WIRE_KIND_MAX; k++) {
+        if (s_is_node_kind (k))
+            continue;
+        s_field f[P_COUNT];
+        s_good_all (f);
+        f[P_KIND] = U (k);
+        f[P_TO_INDEX] = U (TP__WIRE_RESERVED_INDEX);
+        cr_assert_eq (s_decode_fields (f, NULL), TP_EPROTO, "kind %u", k);
+        f[P_TO_GEN] = U (0);
+        cr_assert_eq (s_decode_fields (f, NULL), TP_EPROTO, "kind %u", k);
+        /* the index below it is an ordinary slot */
+        f[P_TO_INDEX] = U (TP__WIRE_RESERVED_INDEX - 1);
+        tp__env d;
+        cr_assert_eq (s_decode_fields (f, &d), 0, "kind %u", k);
+        cr_assert_eq (d.to_index, TP__WIRE_RESERVED_INDEX - 1);
+        /* only the destination index is reserved: the generation and the
+           sender may take any value */
+        s_good_all (f);
+        f[P_KIND] = U (k);
+        f[P_TO_GEN] = U (UINT32_MAX);
+        f[P_FROM_INDEX] = U (UINT32_MAX);
+        cr_assert_eq (s_decode_fields (f, NULL), 0, "kind %u", k);
     }
 }
 
 Test (wire, decode_rejects_user_messages_without_a_tag)
 {
-    cr_assert_eq (s_decode_with (7, U (0)), TP_EPROTO);
+    cr_assert_eq (s_decode_with (P_TAG, U (0)), TP_EPROTO);
     /* other kinds may carry tag 0 */
-    s_field f[11];
-    for (int j = 0; j < 11; j++)
-        f[j] = s_good (j);
-    f[1] = U (TP__WIRE_STOP);
-    f[7] = U (0);
-    size_t len;
-    uint8_t *buf = s_frame (f, 11, -1, &len);
-    tp__env d;
-    cr_assert_eq (s_decode (buf, len, &d), 0);
-    free (buf);
+    s_field f[P_COUNT];
+    s_good_all (f);
+    f[P_KIND] = U (TP__WIRE_STOP);
+    f[P_TAG] = U (0);
+    cr_assert_eq (s_decode_fields (f, NULL), 0);
 }
 
 Test (wire, decode_checks_node_names)
@@ -632,28 +922,28 @@ Test (wire, decode_checks_node_names)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         s_field v = {F_STR, 0, 0, cases[i].name, cases[i].len};
-        cr_assert_eq (s_decode_with (4, v), cases[i].ok ? 0 : TP_EPROTO,
-                      "name %zu", i);
+        cr_assert_eq (s_decode_with (P_FROM_NODE, v),
+                      cases[i].ok ? 0 : TP_EPROTO, "name %zu", i);
         cr_assert_eq (tp__wire_node_name_ok (cases[i].name, cases[i].len),
                       cases[i].ok);
     }
     char name[TP_NODE_NAME_MAX + 1];
     memset (name, 'n', sizeof name);
     s_field v = {F_STR, 0, 0, name, TP_NODE_NAME_MAX};
-    cr_assert_eq (s_decode_with (4, v), 0);
+    cr_assert_eq (s_decode_with (P_FROM_NODE, v), 0);
     v.len = TP_NODE_NAME_MAX + 1;
-    cr_assert_eq (s_decode_with (4, v), TP_EPROTO);
+    cr_assert_eq (s_decode_with (P_FROM_NODE, v), TP_EPROTO);
     cr_assert_not (tp__wire_node_name_ok (NULL, 3));
 }
 
 Test (wire, decode_rejects_unknown_flag_bits)
 {
-    cr_assert_eq (s_decode_with (9, U (0)), 0);
-    cr_assert_eq (s_decode_with (9, U (TP__WIRE_F_REQUEST)), 0);
-    cr_assert_eq (s_decode_with (9, U (TP__WIRE_F_REPLY)), 0);
-    cr_assert_eq (s_decode_with (9, U (3)), TP_EPROTO); /* both */
+    cr_assert_eq (s_decode_with (P_FLAGS, U (0)), 0);
+    cr_assert_eq (s_decode_with (P_FLAGS, U (TP__WIRE_F_REQUEST)), 0);
+    cr_assert_eq (s_decode_with (P_FLAGS, U (TP__WIRE_F_REPLY)), 0);
+    cr_assert_eq (s_decode_with (P_FLAGS, U (3)), TP_EPROTO); /* both */
     for (int bit = 2; bit < 64; bit++)
-        cr_assert_eq (s_decode_with (9, U (1ull << bit)), TP_EPROTO,
+        cr_assert_eq (s_decode_with (P_FLAGS, U (1ull << bit)), TP_EPROTO,
                       "bit %d", bit);
 }
 
@@ -665,27 +955,28 @@ Test (wire, decode_rejects_frames_that_are_not_arrays)
     } cases[] = {
         {"", 0},
         {"\xc0", 1},                 /* nil */
-        {"\x01", 1},                 /* the version alone */
+        {"\x02", 1},                 /* the version alone */
         {"\xc3", 1},                 /* true */
         {"\xa5hello", 6},            /* str */
-        {"\xc4\x01\x9b", 3},         /* bin holding an array header */
+        {"\xc4\x01\x9c", 3},         /* bin holding an array header */
         {"\xcb\x3f\xf0\0\0\0\0\0\0", 9}, /* float 64 */
         {"\xd4\x01\x00", 3},         /* fixext 1 */
-        {"\x81\x01\x02", 3},         /* map of one pair */
+        {"\x81\x02\x02", 3},         /* map of one pair */
         {"\xc1", 1},                 /* never used */
-        {"\xc1\x9b", 2},
+        {"\xc1\x9c", 2},
     };
     tp__env d;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         cr_assert_eq (s_decode (cases[i].bytes, cases[i].len, &d), TP_EPROTO,
                       "case %zu", i);
-    /* a map with the 11 values as keys */
-    s_field f[11];
-    for (int j = 0; j < 11; j++)
-        f[j] = s_good (j);
+    /* a map with the 12 values as its keys and values */
+    s_field f[P_COUNT];
+    s_good_all (f);
     size_t len;
-    uint8_t *buf = s_frame (f, 11, -1, &len);
-    buf[0] = 0x80 | 5; /* fixmap of 5 pairs + 1 stray value */
+    uint8_t *buf = s_frame (f, P_COUNT, -1, &len);
+    buf[0] = 0x80 | 6; /* fixmap of 6 pairs: a well-formed map */
+    cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
+    buf[0] = 0x80 | 5; /* fixmap of 5 pairs + 2 stray values */
     cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
     free (buf);
     cr_assert_eq (tp__wire_decode (NULL, 0, &d), TP_EPROTO);
@@ -695,41 +986,42 @@ Test (wire, decode_rejects_frames_that_are_not_arrays)
 
 Test (wire, decode_rejects_huge_declared_lengths)
 {
+    /* USER, to 3.7 on incarnation 1, from "x" 0.0, tag 1, corr 0, flags 0 */
+#define S_HEAD "\x9c\x02\x02\x03\x07\x01\xa1x\x00\x00\x01\x00\x00"
     static const struct {
         const char *bytes;
         size_t len;
     } cases[] = {
-        {"\xdd\xff\xff\xff\xff\x01", 6},          /* array 32 */
-        {"\xdc\xff\xff\x01\x02", 5},              /* array 16 */
-        {"\xdd\x00\x00\x00\x0b\x01", 6},          /* 11, but nothing after */
-        {"\x9b\x01\x02\x00\x00\xdb\xff\xff\xff\xff" "abc", 13}, /* str 32 */
-        {"\x9b\x01\x02\x00\x00\xda\xff\xff" "abc", 11},         /* str 16 */
-        {"\x9b\x01\x02\x00\x00\xd9\xff" "abc", 10},             /* str 8 */
-        {"\x9b\x01\x02\x03\x07\xa1x\x00\x00\x01\x00\x00"
-         "\xc6\xff\xff\xff\xff\x2a", 18},                       /* bin 32 */
-        {"\x9b\x01\x02\x03\x07\xa1x\x00\x00\x01\x00\x00"
-         "\xc5\x01\x00\x2a", 16},                               /* bin 16 */
-        {"\x9b\x01\x02\x03\x07\xa1x\x00\x00\x01\x00\x00"
-         "\xc4\x02\x2a", 15},                                   /* bin 8 */
+        {"\xdd\xff\xff\xff\xff\x02", 6},          /* array 32 */
+        {"\xdc\xff\xff\x02\x02", 5},              /* array 16 */
+        {"\xdd\x00\x00\x00\x0c\x02", 6},          /* 12, but nothing after */
+        /* USER to 0.0 on incarnation 1, then a str of a false length */
+        {"\x9c\x02\x02\x00\x00\x01\xdb\xff\xff\xff\xff" "abc", 14}, /* 32 */
+        {"\x9c\x02\x02\x00\x00\x01\xda\xff\xff" "abc", 12},         /* 16 */
+        {"\x9c\x02\x02\x00\x00\x01\xd9\xff" "abc", 11},             /* 8 */
+        /* S_HEAD, then a bin of a false length */
+        {S_HEAD "\xc6\xff\xff\xff\xff\x2a", 19}, /* bin 32 */
+        {S_HEAD "\xc5\x01\x00\x2a", 17},         /* bin 16 */
+        {S_HEAD "\xc4\x02\x2a", 16},             /* bin 8 */
     };
     tp__env d;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         cr_assert_eq (s_decode (cases[i].bytes, cases[i].len, &d), TP_EPROTO,
                       "case %zu", i);
     /* the last frame above with an honest body length decodes */
-    cr_assert_eq (s_decode ("\x9b\x01\x02\x03\x07\xa1x\x00\x00\x01\x00\x00"
-                            "\xc4\x01\x2a",
-                            15, &d),
-                  0);
+    cr_assert_eq (s_decode (S_HEAD "\xc4\x01\x2a", 16, &d), 0);
+    cr_assert_eq (d.to_inc, 1);
+    cr_assert_eq (d.body_len, 1);
+#undef S_HEAD
 }
 
 Test (wire, decode_rejects_oversized_frames_before_reading_them)
 {
     tp__env d;
     /* the length alone decides: the bytes are never looked at */
-    cr_assert_eq (tp__wire_decode ("\x9b", TP__WIRE_MAX_FRAME + 1u, &d),
+    cr_assert_eq (tp__wire_decode ("\x9c", TP__WIRE_MAX_FRAME + 1u, &d),
                   TP_ETOOBIG);
-    cr_assert_eq (tp__wire_decode ("\x9b", SIZE_MAX, &d), TP_ETOOBIG);
+    cr_assert_eq (tp__wire_decode ("\x9c", SIZE_MAX, &d), TP_ETOOBIG);
 }
 
 Test (wire, decode_writes_nothing_on_failure)
@@ -737,16 +1029,28 @@ Test (wire, decode_writes_nothing_on_failure)
     tp__env d, before;
     memset (&d, 0xa5, sizeof d);
     before = d;
-    cr_assert_eq (s_decode_with (9, U (4)), TP_EPROTO);
-    s_field f[11];
-    for (int j = 0; j < 11; j++)
-        f[j] = s_good (j);
-    f[9] = U (4); /* everything valid up to the last check */
+    cr_assert_eq (s_decode_with (P_FLAGS, U (4)), TP_EPROTO);
+    s_field f[P_COUNT];
+    s_good_all (f);
+    f[P_FLAGS] = U (4); /* everything valid up to the last check */
     size_t len;
-    uint8_t *buf = s_frame (f, 11, -1, &len);
+    uint8_t *buf = s_frame (f, P_COUNT, -1, &len);
     cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
     cr_assert_eq (memcmp (&d, &before, sizeof d), 0);
     cr_assert_eq (s_decode (buf, len - 1, &d), TP_EPROTO);
+    cr_assert_eq (memcmp (&d, &before, sizeof d), 0);
+    free (buf);
+    /* nor when only the new version 2 rules fail */
+    s_good_all (f);
+    f[P_TO_INC] = U (0);
+    buf = s_frame (f, P_COUNT, -1, &len);
+    cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
+    cr_assert_eq (memcmp (&d, &before, sizeof d), 0);
+    free (buf);
+    s_good_all (f);
+    f[P_TO_INDEX] = U (TP__WIRE_RESERVED_INDEX);
+    buf = s_frame (f, P_COUNT, -1, &len);
+    cr_assert_eq (s_decode (buf, len, &d), TP_EPROTO);
     cr_assert_eq (memcmp (&d, &before, sizeof d), 0);
     free (buf);
 }
