@@ -161,11 +161,12 @@ s_pack_ref (msgpack_packer *pk, tp_ref r)
     uint8_t head[12] = {0};
     char name[TP_NODE_NAME_MAX + 1] = "";
     if (!tp_ref_is_nil (r)) {
-        if (!tp__node_name_copy (r.node, name))
+        uint32_t inc;
+        if (!tp__node_get (r.node, name, &inc))
             return TP_EINVAL;
         s_put_be32 (head, r.index);
         s_put_be32 (head + 4, r.gen);
-        s_put_be32 (head + 8, tp_node_incarnation (r.node));
+        s_put_be32 (head + 8, inc);
     }
     size_t len = strlen (name);
     int rc = msgpack_pack_ext (pk, sizeof head + len, TP__EXT_REF);

@@ -116,6 +116,10 @@ uint32_t tp__node_intern (const char *name, size_t len, uint32_t inc);
 int tp__node_pin (uint32_t id, int delta);
 /*  Copies the name of node into out; false if the id is not live. */
 bool tp__node_name_copy (uint32_t node, char out[TP_NODE_NAME_MAX + 1]);
+/*  As tp__node_name_copy, and *inc (if not NULL) its incarnation, both
+    of the same id (one look under the table's lock). */
+bool tp__node_get (uint32_t node, char out[TP_NODE_NAME_MAX + 1],
+                   uint32_t *inc);
 /*  True if a and b are live ids of the same name (any incarnations). */
 bool tp__node_same_name (uint32_t a, uint32_t b);
 

@@ -15,11 +15,13 @@
     whose entry was reclaimed never names another node: tp_node_name
     returns NULL for it, and a send to it is a dead letter.
 
-    Lookups and inserts take s_lock (a name is interned when a peer greets
-    or a ref is unpacked, not per message). tp_node_name reads without the
-    lock: an entry's id is cleared before its name is rewritten and set
-    after, so a reader that checks the id after copying sees either the
-    whole name or a changed id.
+    Lookups, inserts and name copies take s_lock (a name is interned when
+    a peer greets or a ref is unpacked, not per message).
+    tp_node_incarnation reads without the lock, on the routing path: an
+    entry's id is cleared before it is rewritten and set after, and the
+    reader checks the id again after reading, so it sees the incarnation
+    of the id it asked for or 0. tp_node_name hands out a pointer into the
+    table without the lock: valid while the id is pinned.
 */
 #include "private.h"
 
@@ -33,7 +35,7 @@
 typedef struct {
     _Atomic uint32_t id;   /* (gen << S_NODE_BITS) | index; 0 when free */
     uint32_t gen;          /* generation of the next id for this entry */
-    uint32_t inc;          /* incarnation; 0 = the name only */
+    _Atomic uint32_t inc;  /* incarnation; 0 = the name only */
     _Atomic int32_t pins;  /* holders that must not lose the id */
     bool recent;           /* looked up since the clock hand passed */
     uint8_t len;
@@ -109,7 +111,8 @@ s_find (const char *name, size_t len, uint32_t inc, bool *found)
             continue;
         }
         s_entry *e = &s_ent[x];
-        if (e->inc == inc && e->len == len && memcmp (e->name, name, len) == 0) {
+        if (atomic_load_explicit (&e->inc, memory_order_relaxed) == inc
+            && e->len == len && memcmp (e->name, name, len) == 0) {
             *found = true;
             return i;
         }
@@ -153,7 +156,8 @@ s_reclaim (void)
         uint32_t slot = s_find (e->name, e->len, e->inc, &found);
         assert (found);
         s_slots[slot] = S_TOMB;
-        atomic_store_explicit (&e->id, 0, memory_order_release);
+        atomic_store_explicit (&e->id, 0, memory_order_relaxed);
+        atomic_thread_fence (memory_order_release); /* id 0 before rewrites */
         return x;
     }
     return 0;
@@ -184,7 +188,7 @@ tp__node_intern (const char *name, size_t len, uint32_t inc)
             memcpy (e->name, name, len);
             e->name[len] = '\0';
             e->len = (uint8_t) len;
-            e->inc = inc;
+            atomic_store_explicit (&e->inc, inc, memory_order_relaxed);
             e->recent = true;
             atomic_store_explicit (&e->pins, 0, memory_order_relaxed);
             id = (e->gen << S_NODE_BITS) | x;
@@ -230,8 +234,14 @@ tp__node_pin (uint32_t id, int delta)
 uint32_t
 tp_node_incarnation (uint32_t node)
 {
-    s_entry *e = s_entry_of (node);
-    return e ? e->inc : 0;
+    s_entry *e = s_entry_of (node); /* (acquire: the id, then its fields) */
+    if (!e)
+        return 0;
+    uint32_t inc = atomic_load_explicit (&e->inc, memory_order_relaxed);
+    atomic_thread_fence (memory_order_acquire);
+    /* still the same id: the incarnation read was of that id */
+    return atomic_load_explicit (&e->id, memory_order_relaxed) == node ? inc
+                                                                       : 0;
 }
 
 bool
@@ -245,15 +255,23 @@ tp__node_same_name (uint32_t a, uint32_t b)
 }
 
 bool
+tp__node_get (uint32_t node, char out[TP_NODE_NAME_MAX + 1], uint32_t *inc)
+{
+    pthread_mutex_lock (&s_lock);
+    s_entry *e = s_entry_of (node);
+    if (e) {
+        memcpy (out, e->name, (size_t) e->len + 1);
+        if (inc)
+            *inc = atomic_load_explicit (&e->inc, memory_order_relaxed);
+    }
+    pthread_mutex_unlock (&s_lock);
+    return e != NULL;
+}
+
+bool
 tp__node_name_copy (uint32_t node, char out[TP_NODE_NAME_MAX + 1])
 {
-    s_entry *e = s_entry_of (node);
-    if (!e)
-        return false;
-    memcpy (out, e->name, TP_NODE_NAME_MAX + 1);
-    out[TP_NODE_NAME_MAX] = '\0';
-    /* the name is whole if the entry still holds the same id */
-    return atomic_load_explicit (&e->id, memory_order_acquire) == node;
+    return tp__node_get (node, out, NULL);
 }
 
 uint32_t
@@ -276,12 +294,12 @@ tp_ref_format (tp_ref r, char *buf, size_t cap)
 {
     int n;
     char name[TP_NODE_NAME_MAX + 1];
+    uint32_t inc = 0;
     if (tp_ref_is_nil (r))
         n = snprintf (buf, cap, "nil");
-    else if (!tp__node_name_copy (r.node, name))
+    else if (!tp__node_get (r.node, name, &inc))
         n = snprintf (buf, cap, "?/%" PRIu32 ".%" PRIu32, r.index, r.gen);
     else {
-        uint32_t inc = tp_node_incarnation (r.node);
         if (inc)
             n = snprintf (buf, cap, "%s/%" PRIu32 ".%" PRIu32 ":%08" PRIx32,
                           name, r.index, r.gen, inc);
