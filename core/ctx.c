@@ -577,6 +577,13 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
                 backoff *= 2;
         }
         m->flags |= TP__MSG_BOUNDED;
+        if (TP__UNLIKELY (atomic_load (&s->gen) != to.gen)) {
+            /* it ended (and its slot may hold another actor) while we
+               waited: the place goes back, the message is dead */
+            s_unreserve_stale (c, to, m);
+            tp__dead_letter (c, to, m);
+            return 0;
+        }
     }
     int home = atomic_load_explicit (&s->home, memory_order_relaxed);
     if (home == c->id && c->kind != TP__CTX_EXTERNAL) {
