@@ -277,6 +277,19 @@ Test (mailbox, waiting_send_times_out_and_keeps_message, .timeout = 30)
 
 /* ---- registry ------------------------------------------------------ */
 
+static _Atomic long s_reg_downs;
+
+static void
+reg_watch_receive (tp_actor *self, tp_msg *msg)
+{
+    tp_ref r;
+    if (tp_msg_is (msg, "watch") && tp_msg_unpack (msg, "r", &r) == 0)
+        TT_CHECK (tp_monitor (self, r) > 0);
+    else if (tp_msg_is (msg, "_down"))
+        tt_add (&s_reg_downs, 1);
+}
+static const tp_behavior reg_watch = {"watch", NULL, reg_watch_receive, NULL};
+
 Test (registry, register_whereis_and_unregister_on_death, .timeout = 30)
 {
     s_reset ();
@@ -293,9 +306,13 @@ Test (registry, register_whereis_and_unregister_on_death, .timeout = 30)
     cr_assert_eq (tp_unregister (sys, "nope"), TP_ENOTFOUND);
     cr_assert_eq (tp_unregister (sys, "other"), 0);
     cr_assert (tp_ref_is_nil (tp_whereis (sys, "other")));
-    /* death removes the name, and the name becomes free */
+    /* death removes the name, and the name becomes free (the _down is
+       sent after the names are gone; the terminate callback runs before) */
+    tp_ref w;
+    cr_assert_eq (tp_spawn (sys, &reg_watch, NULL, NULL, &w), 0);
+    cr_assert_eq (tp_send (sys, w, tp_tag ("watch"), "r", a), 0);
     cr_assert_eq (tp_send (sys, a, tp_tag ("stop"), NULL), 0);
-    cr_assert (tt_wait_ge (&g_terminated, 1, 5000));
+    cr_assert (tt_wait_ge (&s_reg_downs, 1, 5000));
     cr_assert (tp_ref_is_nil (tp_whereis (sys, "svc")));
     cr_assert_eq (tp_register (sys, "svc", a), TP_EDEAD);
     cr_assert_eq (tp_register (sys, "svc", b), 0);
