@@ -628,7 +628,7 @@ tp_tell_msg (tp_actor *self, tp_ref to, tp_msg **msg_p)
 int
 tp_tell_wait (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms)
 {
-    return s_tell_msg (self, to, msg_p, timeout_ms ? timeout_ms : 1);
+    return s_tell_msg (self, to, msg_p, timeout_ms < -1 ? 0 : timeout_ms);
 }
 
 int
@@ -652,7 +652,8 @@ int
 tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
             tp_cont_fn cont, void *arg)
 {
-    if (!msg_p || !*msg_p || !(*msg_p)->tag || !cont || timeout_ms <= 0)
+    if (!msg_p || !*msg_p || !(*msg_p)->tag || !cont || timeout_ms == 0
+        || timeout_ms < -1)
         return TP_EINVAL;
     tp__ctx *c = self->ctx;
     tp_msg *m = *msg_p;
@@ -674,7 +675,13 @@ tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
     t->flags = TP__MSG_SYS;
     t->aux = TP__SYS_ASK_TIMEOUT;
     t->corr = corr;
-    k->timer = tp__timer_add (c, self, (uint64_t) timeout_ms * 1000000u, 0, t);
+    if (timeout_ms > 0)
+        k->timer = tp__timer_add (c, self, (uint64_t) timeout_ms * 1000000u,
+                                  0, t);
+    else { /* -1: no timeout */
+        tp__msg_free (t);
+        k->timer = 0;
+    }
     k->next = self->asks;
     self->asks = k;
     return 0;
@@ -684,7 +691,7 @@ int
 tp_ask (tp_actor *self, tp_ref to, tp_tag_t tag, int timeout_ms,
         tp_cont_fn cont, void *arg, const char *fmt, ...)
 {
-    if (!tag || !cont || timeout_ms <= 0)
+    if (!tag || !cont || timeout_ms == 0 || timeout_ms < -1)
         return TP_EINVAL;
     tp_msg *m = tp__msg_alloc ();
     m->tag = tag;

@@ -129,8 +129,9 @@ tp_tell_int (tp_actor *self, tp_ref to, tp_tag_t tag, int64_t v);
 TP_EXPORT int
 tp_tell_msg (tp_actor *self, tp_ref to, tp_msg **msg_p);
 
-/*  As tp_tell_msg, but waits up to timeout_ms (-1 = forever) for room in
-    a full bounded mailbox. This blocks the calling thread: on a loop actor
+/*  As tp_tell_msg, but waits up to timeout_ms (-1 = forever, 0 = not at
+    all) for room in a full bounded mailbox, or in a full queue to another
+    node (flow control). This blocks the calling thread: on a loop actor
     the whole worker waits. Returns 0, TP_ETIMEDOUT (caller keeps it), or
     TP_EFULL at once when the receiver runs on the caller's own thread
     (waiting could only deadlock). */
@@ -150,7 +151,8 @@ typedef void (*tp_cont_fn) (tp_actor *self, int status, tp_msg *reply,
                             void *arg);
 
 /*  Sends a request and returns at once; cont runs later on this actor
-    with the reply, or with TP_ETIMEDOUT after timeout_ms (must be > 0).
+    with the reply, or with TP_ETIMEDOUT after timeout_ms (> 0, or -1 for
+    no timeout; 0 is TP_EINVAL: an ask that does not wait is a tell).
     The continuation runs exactly once if the call returns 0, and never
     if it fails. A dead receiver never answers: the ask times out.
     Returns 0, TP_EINVAL or TP_EFULL. */

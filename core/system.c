@@ -494,7 +494,7 @@ tp_send_msg (tp_system *sys, tp_ref to, tp_msg **msg_p)
 int
 tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms)
 {
-    return s_send_msg (sys, to, msg_p, timeout_ms ? timeout_ms : 1);
+    return s_send_msg (sys, to, msg_p, timeout_ms < -1 ? 0 : timeout_ms);
 }
 
 int

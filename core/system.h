@@ -136,8 +136,9 @@ tp_send (tp_system *sys, tp_ref to, tp_tag_t tag, const char *fmt, ...);
 TP_EXPORT int
 tp_send_msg (tp_system *sys, tp_ref to, tp_msg **msg_p);
 
-/*  As tp_send_msg, but when the receiver's bounded mailbox is full it
-    waits up to timeout_ms (-1 = forever) for room. Returns TP_ETIMEDOUT
+/*  As tp_send_msg, but when the receiver's bounded mailbox (or the queue
+    to its node, see tp_system_opts.peer_queue) is full it waits up to
+    timeout_ms (-1 = forever, 0 = not at all: TP_EFULL) for room. Returns TP_ETIMEDOUT
     (caller still owns the message) if no room appeared in time. */
 TP_EXPORT int
 tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms);

@@ -13,6 +13,11 @@
     ERRORS: int functions return 0 or a negative TP_E* code (error.h);
     tp_strerror() gives the text. A call that fails has no effect and
     never runs the callback it was given.
+
+    TIMEOUTS: every timeout_ms means the same: -1 waits without bound, 0
+    does not wait (the call answers at once with what it has), > 0 waits
+    that many milliseconds. tp_ask rejects 0 (TP_EINVAL): an ask that
+    does not wait for its answer is a tell.
 */
 #ifndef TP_TROUPE_H_INCLUDED
 #define TP_TROUPE_H_INCLUDED

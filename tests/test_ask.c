@@ -77,11 +77,15 @@ asker_receive (tp_actor *self, tp_msg *msg)
     ask_rec *r = tp_arg (self);
     if (tp_msg_is (msg, "go")) {
         TT_CHECK (tp_msg_unpack (msg, "r", &r->adder) == 0);
-        TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), 5000, s_cont1, r,
+        /* -1: no timeout (the reply still comes) */
+        TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), -1, s_cont1, r,
                           "ii", 1, 2)
                   == 0);
-        /* invalid asks fail and never call their continuation */
+        /* invalid asks fail and never call their continuation: 0 (an
+           ask that does not wait) and anything below -1 */
         TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), 0, s_cont1, r, NULL)
+                  == TP_EINVAL);
+        TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), -2, s_cont1, r, NULL)
                   == TP_EINVAL);
         TT_CHECK (tp_ask (self, r->adder, 0, 10, s_cont1, r, NULL)
                   == TP_EINVAL);

@@ -265,6 +265,9 @@ Test (mailbox, waiting_send_times_out_and_keeps_message, .timeout = 30)
     cr_assert_eq (tp_send (sys, r, tp_tag ("m"), NULL), 0);
     cr_assert (tt_wait_ge (&g_inside, 1, 5000)); /* receive is blocked */
     cr_assert_eq (tp_send_msg (sys, r, &a), 0);  /* fills the mailbox */
+    /* 0: do not wait */
+    cr_assert_eq (tp_send_wait (sys, r, &b, 0), TP_EFULL);
+    cr_assert_not_null (b);
     uint64_t t0 = tt_now_ms ();
     cr_assert_eq (tp_send_wait (sys, r, &b, 30), TP_ETIMEDOUT);
     cr_assert_geq (tt_now_ms () - t0, 29);
