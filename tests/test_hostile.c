@@ -434,3 +434,21 @@ Test (hostile, a_peer_that_asks_and_never_reads_costs_bounded_memory,
     tt_raw_close (&raw);
     s_node_down (&n);
 }
+
+/*  tp_node_bind says what failed. */
+Test (hostile, bind_errors_name_their_cause, .timeout = 30)
+{
+    tp_system_opts o = {.workers = 1, .node_name = "binder"};
+    tp_system *sys = tp_system_new (&o);
+    tp_system_opts o2 = {.workers = 1, .node_name = "binder2"};
+    tp_system *other = tp_system_new (&o2);
+    char ep[256];
+    cr_assert_eq (tp_node_bind (sys, "tcp://127.0.0.1:*", ep, sizeof ep), 0);
+    cr_assert_eq (tp_node_bind (other, ep, NULL, 0), TP_EADDRINUSE, "%s", ep);
+    cr_assert_eq (tp_node_bind (other, "bogus://nowhere", NULL, 0),
+                  TP_EENDPOINT);
+    cr_assert_eq (tp_node_bind (other, "tcp://no-such-host.invalid:1", NULL, 0),
+                  TP_EENDPOINT);
+    tp_system_destroy (&other);
+    tp_system_destroy (&sys);
+}
