@@ -54,6 +54,7 @@
 
 #define GW_DOWN_AFTER 3    /* heartbeat intervals of silence */
 #define GW_FORGET_AFTER 10 /* intervals a down peer that called us is kept */
+#define GW_UNKNOWN 8       /* unknown routing ids greeted at most once a beat */
 #define TP__DRAIN_MAX_NS 30000000000ull /* longest wait for DRAIN_ACKs */
 
 /*  A monitor or link that crosses to a peer. */
@@ -92,6 +93,7 @@ typedef struct gw_peer {
     bool drained;           /* DRAIN_ACK received */
     bool refused;           /* its name is up on another connection */
     bool goodbye;           /* it drained: forget it at the next beat */
+    uint64_t greet_at;      /* ns, last unasked HELLO (s_greet) */
     uint64_t last_rx;       /* ns */
     uint64_t down_at;       /* ns, when it went down */
     uint8_t *out;           /* batch: envelopes as bin items */
@@ -125,8 +127,9 @@ struct tp__gw {
     struct pollfd *pf;      /* poll set, grown with the peers */
     gw_peer **pf_who;
     int pf_cap;
-    char unknown[TP_NODE_NAME_MAX + 1]; /* last unknown routing id greeted */
-    uint64_t unknown_at;
+    char unknown[GW_UNKNOWN][TP_NODE_NAME_MAX]; /* unknown routing ids */
+    size_t unknown_len[GW_UNKNOWN];             /* greeted lately */
+    uint64_t unknown_at[GW_UNKNOWN];
     int router_stalled;     /* stalled peers on the ROUTER: not read */
     bool bad_logged, full_logged;
     /* counters, readable by other threads */
@@ -206,8 +209,14 @@ s_zsend (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
 static void
 s_set_full (tp__gw *g, gw_peer *p, bool full)
 {
-    if (p->node)
-        atomic_store_explicit (&g->sys->gw_full[p->node & 4095], full,
+    if (!p->node)
+        return;
+    atomic_store_explicit (&g->sys->gw_full[p->node & 4095], full,
+                           memory_order_relaxed);
+    /* refs typed without an incarnation name it by another id */
+    uint32_t any = tp__node_intern (p->name, p->name_len, 0);
+    if (any)
+        atomic_store_explicit (&g->sys->gw_full[any & 4095], full,
                                memory_order_relaxed);
 }
 
@@ -481,11 +490,12 @@ s_peer_by_name (tp__gw *g, const char *name, size_t len, const gw_peer *not)
 
 static void s_forget (tp__gw *g, gw_peer *p);
 static void s_held_in_drop (tp__ctx *c, gw_peer *p);
+static void s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason, bool all);
 
 /*  A new peer entry, or NULL when max_peers are held and none of them can
     be forgotten (a peer that called us and is down goes first). */
 static gw_peer *
-s_peer_new (tp__gw *g)
+s_peer_new (tp__ctx *c, tp__gw *g)
 {
     tp_system *sys = g->sys;
     if (g->npeers >= sys->max_peers) {
@@ -497,6 +507,7 @@ s_peer_new (tp__gw *g)
         }
         if (!old)
             return NULL;
+        s_watches_end (c, old, tp_tag ("noconnect"), true);
         s_forget (g, old);
     }
     gw_peer *p = tp__calloc (1, sizeof *p);
@@ -608,15 +619,21 @@ s_watch_remove (gw_peer *p, int kind, tp_ref local, tp_ref remote,
     return false;
 }
 
-/*  Ends every watch of p: local actors watching the peer get reason
-    (DOWN, or EXIT for links); watcher entries the peer's actors held on
-    ours are dropped (a DEMONITOR on the peer's behalf). */
+/*  Ends the watches of p: local actors watching the peer get reason
+    (DOWN, or EXIT for links); with `all`, watcher entries the peer's
+    actors hold on ours are dropped too (a DEMONITOR on the peer's
+    behalf). Without it those stay: a peer judged silent that comes back
+    on the same life still gets its DOWNs. */
 static void
-s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason)
+s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason, bool all)
 {
-    while (p->watches) {
-        gw_watch *w = p->watches;
-        p->watches = w->next;
+    for (gw_watch **pp = &p->watches; *pp;) {
+        gw_watch *w = *pp;
+        if (!all && w->kind == GW_MON_IN) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
         if (w->kind == GW_LINK)
             tp__sys_send (c, w->remote, w->local, TP__SYS_EXIT, 0, "t", reason);
         else if (w->kind == GW_MON_OUT)
@@ -631,9 +648,10 @@ s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason)
 
 /*  The peer is gone (silent, drained or restarted): tell every local
     actor that watched one of its actors, and forget the watches.
-    `counted`: a loss (nodes_down), not a goodbye. */
+    `counted`: a loss (nodes_down), not a goodbye. `life_over`: it
+    drained or restarted, so its watches of our actors end too. */
 static void
-s_peer_down (tp__ctx *c, gw_peer *p, bool counted)
+s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
 {
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
@@ -648,7 +666,7 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted)
     }
     s_held_drop (g, p);
     s_held_in_drop (c, p);
-    s_watches_end (c, p, tp_tag ("noconnect"));
+    s_watches_end (c, p, tp_tag ("noconnect"), life_over);
     tp__flush (c);
 }
 
@@ -786,7 +804,7 @@ tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
     e.from_gen = m->from.gen;
     if (!tp_ref_is_nil (m->from) && m->from.node != sys->node) {
         /* Forwarded on behalf of a third node. A peer accepts from_node
-           only as the name of the connection's node (PROTOCOL.md §4), so
+           only as the name of the connection's node (PROTOCOL.md §2), so
            the original sender cannot travel: it arrives without one. */
         e.from_index = 0;
         e.from_gen = 0;
@@ -1067,7 +1085,7 @@ s_in_drain (gw_in *in)
 {
     tp__gw *g = in->c->sys->gw;
     s_send_control (g, in->p, TP__WIRE_DRAIN_ACK);
-    s_peer_down (in->c, in->p, false);
+    s_peer_down (in->c, in->p, false, true);
     in->p->goodbye = true;
 }
 
@@ -1106,7 +1124,7 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
 {
     tp__gw *g = c->sys->gw;
     if (o->up && o->incarnation != inc)
-        s_peer_down (c, o, true);
+        s_peer_down (c, o, true, true);
     s_batch_flush (g, o);
     s_held_drop (g, o);
     s_held_in_drop (c, o);
@@ -1197,7 +1215,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     else {
         /* A peer that connected to us (or answered on a new connection). */
         p = s_peer_by_name (g, name, name_len, NULL);
-        if (!p && !(p = s_peer_new (g))) {
+        if (!p && !(p = s_peer_new (c, g))) {
             atomic_fetch_add (&g->peers_refused, 1);
             if (!g->full_logged) {
                 g->full_logged = true;
@@ -1209,8 +1227,12 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
             return;
         }
     }
-    if (p->node && p->node != node && p->up)
-        s_peer_down (c, p, true); /* restarted: the old life's actors ended */
+    if (p->node && p->node != node) {
+        if (p->up)
+            s_peer_down (c, p, true, true); /* restarted: the old life ended */
+        else
+            s_watches_end (c, p, tp_tag ("noconnect"), true);
+    }
     s_peer_set_node (g, p, node, name, name_len, (uint32_t) inc);
     p->last_rx = tp__now_ns ();
     p->drained = false;
@@ -1251,19 +1273,33 @@ s_node_kind (uint32_t kind)
 static void
 s_greet (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
 {
+    uint64_t now = tp__now_ns ();
+    uint64_t hb = (uint64_t) g->sys->heartbeat_ms * 1000000u;
     if (p) {
+        if (p->greet_at && now - p->greet_at < hb)
+            return;
+        p->greet_at = now;
         s_send_hello (g, p, NULL, 0);
         return;
     }
     if (!rid || !tp__wire_node_name_ok (rid, rid_len))
         return;
-    uint64_t now = tp__now_ns ();
-    if (strlen (g->unknown) == rid_len && !memcmp (g->unknown, rid, rid_len)
-        && now - g->unknown_at < (uint64_t) g->sys->heartbeat_ms * 1000000u)
-        return;
-    memcpy (g->unknown, rid, rid_len);
-    g->unknown[rid_len] = '\0';
-    g->unknown_at = now;
+    /* a few unknown routing ids remembered, the oldest replaced */
+    int slot = 0;
+    for (int i = 0; i < GW_UNKNOWN; i++) {
+        if (g->unknown_len[i] == rid_len
+            && !memcmp (g->unknown[i], rid, rid_len)) {
+            if (now - g->unknown_at[i] < hb)
+                return;
+            slot = i;
+            break;
+        }
+        if (g->unknown_at[i] < g->unknown_at[slot])
+            slot = i;
+    }
+    memcpy (g->unknown[slot], rid, rid_len);
+    g->unknown_len[slot] = rid_len;
+    g->unknown_at[slot] = now;
     s_send_hello (g, NULL, rid, rid_len);
 }
 
@@ -1355,9 +1391,12 @@ s_beat (tp__ctx *c, uint64_t now)
            a ROUTER that others keep busy) */
         if (p->up && quiet > GW_DOWN_AFTER * hb && !not_read
             && (!unread || quiet > 2 * GW_DOWN_AFTER * hb))
-            s_peer_down (c, p, true);
-        if (!p->up && !p->dealer && !p->watches
-            && (p->goodbye || now - p->down_at > GW_FORGET_AFTER * hb)) {
+            s_peer_down (c, p, true, false);
+        if (!p->up && !p->dealer
+            && (p->goodbye
+                || (now > p->down_at
+                    && now - p->down_at > GW_FORGET_AFTER * hb))) {
+            s_watches_end (c, p, tp_tag ("noconnect"), true);
             s_forget (g, p);
             i--;
             continue;
@@ -1876,7 +1915,7 @@ s_connect (tp__ctx *c, const char *ep)
         rc = TP_EZMQ;
     if (rc == 0 && zmq_connect (d, ep) != 0)
         rc = s_endpoint_error (errno);
-    gw_peer *p = rc == 0 ? s_peer_new (g) : NULL;
+    gw_peer *p = rc == 0 ? s_peer_new (c, g) : NULL;
     if (rc == 0 && !p)
         rc = TP_ELIMIT;
     if (rc) {

@@ -157,8 +157,7 @@ s_reclaim (void)
         assert (found);
         s_slots[slot] = S_TOMB;
         atomic_store_explicit (&e->id, 0, memory_order_relaxed);
-        atomic_thread_fence (memory_order_release); /* id 0 before rewrites */
-        return x;
+        return x; /* (the release store of inc below publishes the 0) */
     }
     return 0;
 }
@@ -188,7 +187,9 @@ tp__node_intern (const char *name, size_t len, uint32_t inc)
             memcpy (e->name, name, len);
             e->name[len] = '\0';
             e->len = (uint8_t) len;
-            atomic_store_explicit (&e->inc, inc, memory_order_relaxed);
+            /* release: whoever reads the new incarnation also sees the
+               id cleared above (tp_node_incarnation checks it after) */
+            atomic_store_explicit (&e->inc, inc, memory_order_release);
             e->recent = true;
             atomic_store_explicit (&e->pins, 0, memory_order_relaxed);
             id = (e->gen << S_NODE_BITS) | x;
@@ -237,8 +238,7 @@ tp_node_incarnation (uint32_t node)
     s_entry *e = s_entry_of (node); /* (acquire: the id, then its fields) */
     if (!e)
         return 0;
-    uint32_t inc = atomic_load_explicit (&e->inc, memory_order_relaxed);
-    atomic_thread_fence (memory_order_acquire);
+    uint32_t inc = atomic_load_explicit (&e->inc, memory_order_acquire);
     /* still the same id: the incarnation read was of that id */
     return atomic_load_explicit (&e->id, memory_order_relaxed) == node ? inc
                                                                        : 0;
