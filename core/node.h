@@ -10,8 +10,17 @@
     while the connection lasts. A peer silent for 3 heartbeat intervals is
     down: monitors of its actors get _down with reason noconnect,
     linked actors get an exit with reason noconnect, and asks to it
-    time out. Traffic resumes when the peer answers again. (The reason is
-    "noconnect", not Erlang's "noconnection": tags hold 10 characters.)
+    time out. Traffic resumes when the peer answers again, on the same
+    life. A node that restarts is a new incarnation (a new node id): refs
+    to its previous life are dead letters, monitors of them get noconnect
+    at once. A node that stops cleanly tells its remote watchers and
+    linked actors "shutdown". (The reason is "noconnect", not Erlang's
+    "noconnection": tags hold 10 characters.)
+
+    Flow control: a peer that does not read, or whose actors have a
+    backlog, makes sends to its actors wait (tp_send_wait, tp_tell_wait)
+    or fail with TP_EFULL (tp_send, tp_tell) instead of growing either
+    process (tp_system_opts.peer_queue, remote_backlog).
 
     All functions here are safe from any thread except where noted.
 */
@@ -60,7 +69,9 @@ typedef struct tp_node_stats {
     "tcp://0.0.0.0:5555", "ipc:///run/app/node.sock"), starting the gateway
     on first use. With a wildcard port, the endpoint actually bound is
     written to bound (if not NULL; 256 bytes are always enough). Returns 0,
-    TP_EINVAL, TP_EZMQ (bind failed: address in use, bad path) or
+    TP_EINVAL, TP_EADDRINUSE, TP_EENDPOINT (bad transport, host or path),
+    TP_ELIMIT (8 endpoints bound already), TP_ETRUNC (cap too small),
+    TP_EZMQ (another ZeroMQ failure), TP_ESTATE (called from an actor) or
     TP_ESTOPPED. */
 TP_EXPORT int
 tp_node_bind (tp_system *sys, const char *endpoint, char *bound, size_t cap);
@@ -68,8 +79,12 @@ tp_node_bind (tp_system *sys, const char *endpoint, char *bound, size_t cap);
 /*  Connects to the node listening at endpoint and waits up to timeout_ms
     for its greeting. On success *node (if not NULL) is the peer's node id
     (see tp_node_name). The connection is kept and re-made by ZeroMQ if the
-    peer restarts. Returns 0, TP_EINVAL, TP_ETIMEDOUT (no answer: the
-    connection attempt continues in the background) or TP_EZMQ. */
+    peer restarts. timeout_ms 0 only tells whether that peer is up now.
+    Returns 0, TP_EINVAL, TP_ETIMEDOUT (no answer: the connection attempt
+    continues in the background), TP_ENAMETAKEN (the node there has a name
+    that is up on another connection with another incarnation: two live
+    nodes of one name; logged), TP_EENDPOINT, TP_ELIMIT (max_peers held),
+    TP_EZMQ, TP_ESTATE (called from an actor) or TP_ESTOPPED. */
 TP_EXPORT int
 tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
                  uint32_t *node);

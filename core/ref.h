@@ -57,7 +57,7 @@ tp_ref_is_nil (tp_ref r)
 /*  Writes the text form of r into buf. Returns the length written or
     TP_ETRUNC if cap is too small (TP_REF_STRLEN is always enough). The
     nil ref prints as "nil"; a node id this process does not know prints
-    as "?" (which tp_ref_parse rejects). Safe from any thread. */
+    as "?/index.gen" (which tp_ref_parse rejects). Safe from any thread. */
 TP_EXPORT int
 tp_ref_format (tp_ref r, char *buf, size_t cap);
 

@@ -54,7 +54,7 @@ typedef struct tp_system_opts {
                               beyond it is refused for that peer only
                               (counted in tp_node_stats.peers_refused). */
     size_t peer_queue;     /* flow control: bytes a node holds for one peer
-                              that does not read (beyond ZeroMQ's 1000
+                              that does not read (beyond ZeroMQ's 100
                               frames); 0 = 4 MiB. Past it, sends to that
                               peer's actors fail with TP_EFULL (or wait, in
                               tp_send_wait / tp_tell_wait) until it reads. */
@@ -92,7 +92,8 @@ tp_system_new (const tp_system_opts *opts);
     Shutdown, in order: every actor is stopped with reason "shutdown" (its
     terminate callback runs on its own thread; pending ask continuations
     get TP_ECANCELED first); messages still queued or in flight are
-    dropped and freed; monitors and links fire no notices; worker and
+    dropped and freed; local monitors and links fire no notices (remote ones hear
+    "shutdown" from the node's gateway before it drains); worker and
     actor threads are joined; ZeroMQ is terminated; all memory is freed.
     A thread actor blocked inside its receive callback delays shutdown
     until that callback returns. Must not be called from an actor. */
