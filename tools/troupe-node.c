@@ -96,14 +96,18 @@ node_receive (tp_actor *self, tp_msg *msg)
         tp_system_stats_get (sys, &ss);
         tp_node_stats_get (sys, &ns);
         tp_reply (self, msg, tp_tag ("stats"),
-                  "{s:U s:U s:U s:U s:i s:U s:U s:U s:U s:U s:U s:U}",
+                  "{s:U s:U s:U s:U s:i s:U s:U s:U s:U s:U s:U s:U s:U s:U "
+                  "s:U s:U s:U}",
                   "actors_live", ss.actors_live, "actors_spawned",
                   ss.actors_spawned, "messages", ss.messages, "dead_letters",
                   ss.dead_letters, "workers", ss.workers, "peers_up",
                   ns.peers_up, "frames_in", ns.frames_in, "frames_out",
                   ns.frames_out, "bytes_in", ns.bytes_in, "bytes_out",
                   ns.bytes_out, "frames_bad", ns.frames_bad, "nodes_down",
-                  ns.nodes_down);
+                  ns.nodes_down, "peers_held", ns.peers_held,
+                  "peers_forgotten", ns.peers_forgotten, "peers_refused",
+                  ns.peers_refused, "frames_held", ns.frames_held, "stalls",
+                  ns.stalls);
     }
     else
         tp_reply (self, msg, tp_tag ("error"), "s", "unknown request");
