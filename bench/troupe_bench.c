@@ -756,13 +756,17 @@ s_remote_stop (rchild *rc)
         unlink (rc->ep + 6);
 }
 
-/*  Sends its share of cnt messages to the remote sink in chunks. */
+/*  Sends its share of cnt messages to the remote sink in chunks. When
+    the node's queue to the sink is full (TP_EFULL: flow control), it
+    stops this turn and tries again on the next, after the gateway had
+    its turn to send. */
 static void
 rsrc_receive (tp_actor *self, tp_msg *msg)
 {
     src_state *s = tp_arg (self);
     for (int i = 0; i < CHUNK && s->left > 0; i++, s->left--)
-        tp_tell_int (self, s->sink, T_CNT, s->left);
+        if (tp_tell_int (self, s->sink, T_CNT, s->left) == TP_EFULL)
+            break;
     if (s->left > 0)
         tp_tell (self, tp_self (self), T_GO, NULL);
 }

@@ -494,13 +494,13 @@ s_route_remote (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
     _Atomic uint8_t *full = &c->sys->gw_full[to.node & 4095];
     if (TP__UNLIKELY (atomic_load_explicit (full, memory_order_relaxed))
         && !(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))) {
+        if (wait_ms == 0 || tp__is_gw (c))
+            return TP_EFULL; /* (the gateway cannot wait for itself) */
         uint64_t deadline = wait_ms < 0 ? UINT64_MAX
                                         : tp__now_ns ()
                                               + (uint64_t) wait_ms * 1000000u;
         unsigned backoff = 1;
         while (atomic_load_explicit (full, memory_order_relaxed)) {
-            if (wait_ms == 0 || tp__is_gw (c))
-                return TP_EFULL; /* (the gateway cannot wait for itself) */
             if (tp__now_ns () >= deadline)
                 return TP_ETIMEDOUT;
             tp__flush (c);

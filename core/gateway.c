@@ -1342,7 +1342,8 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         s_bad (g, "from_node is not the connected peer");
         return;
     }
-    p->last_rx = tp__now_ns ();
+    if (!inner) /* (one clock read per frame, not per item of a BATCH) */
+        p->last_rx = tp__now_ns ();
     if (!p->up) {
         /* Known but judged down (a pause, a lost link): it is alive after
            all, on the same incarnation (a new one greets first). */

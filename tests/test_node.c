@@ -241,19 +241,6 @@ s_kill (child_t *c, int sig)
     }
 }
 
-/*  Bounded waits on the node's own events (tp_node_wait), no polling. */
-static bool
-s_wait_node (tp_system *sys, uint32_t node, int ms)
-{
-    uint64_t seq = 0, end = tt_now_ms () + (uint64_t) tt_ms (ms);
-    while (!tp_node_up (sys, node)) {
-        uint64_t now = tt_now_ms ();
-        if (now >= end || tp_node_wait (sys, &seq, (int) (end - now)) != 0)
-            return tp_node_up (sys, node);
-    }
-    return true;
-}
-
 /*  Waits until frames_bad reaches want; *st holds the last stats read. */
 static bool
 s_wait_bad (tp_system *sys, uint64_t want, int ms, tp_node_stats *st)
@@ -422,20 +409,29 @@ mon_receive (tp_actor *self, tp_msg *msg)
 
 static const tp_behavior mon_b = {"mon", NULL, mon_receive, NULL};
 
-Test (node, remote_actor_exit_reaches_local_monitor, .timeout = 60)
+/*  Looks up the echo actor of node `name` and has a local mon actor
+    (recording into *st) monitor it. Returns the echo's ref. */
+static tp_ref
+s_watch_echo (tp_system *sys, const char *name, mon_state *st)
 {
-    child_t c = s_spawn_server ("srv", "tcp://127.0.0.1:*");
-    tp_system *sys = s_parent ("cli");
-    cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
     tp_ref echo, m;
-    cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo), 0);
-    mon_state st = {0};
-    cr_assert_eq (tp_spawn (sys, &mon_b, &st, NULL, &m), 0);
+    cr_assert_eq (tp_whereis_at (sys, "echo", name, tt_ms (5000), &echo), 0);
+    cr_assert_eq (tp_spawn (sys, &mon_b, st, NULL, &m), 0);
     tp_msg *ok = NULL;
     cr_assert_eq (tp_call (sys, m, tp_tag ("watch"), tt_ms (5000), &ok, "r",
                            echo),
                   0);
     tp_msg_destroy (&ok);
+    return echo;
+}
+
+Test (node, remote_actor_exit_reaches_local_monitor, .timeout = 60)
+{
+    child_t c = s_spawn_server ("srv", "tcp://127.0.0.1:*");
+    tp_system *sys = s_parent ("cli");
+    cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
+    mon_state st = {0};
+    tp_ref echo = s_watch_echo (sys, "srv", &st);
     /* the monitor travels before the crash request (same path, FIFO) */
     cr_assert_eq (tp_send (sys, echo, tp_tag ("crash"), NULL), 0);
     cr_assert (tt_wait_ge (&st.downs, 1, 5000));
@@ -453,15 +449,8 @@ Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
     tp_system *sys = s_parent ("cli");
     uint32_t node;
     cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), &node), 0);
-    tp_ref echo, m;
-    cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo), 0);
     mon_state st = {0};
-    cr_assert_eq (tp_spawn (sys, &mon_b, &st, NULL, &m), 0);
-    tp_msg *ok = NULL;
-    cr_assert_eq (tp_call (sys, m, tp_tag ("watch"), tt_ms (5000), &ok, "r",
-                           echo),
-                  0);
-    tp_msg_destroy (&ok);
+    tp_ref echo = s_watch_echo (sys, "srv", &st);
     s_kill (&c, SIGKILL);
     uint64_t t0 = tt_now_ms ();
     /* heartbeat 100 ms: declared down after 300 ms of silence; the bound
@@ -479,7 +468,7 @@ Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
     /* restart on the same endpoint: the connection is re-made, to a new
        incarnation of srv (a new node id) */
     child_t c2 = s_spawn_server ("srv", c.ep);
-    cr_assert (s_wait_node (sys, tp_node_id ("srv"), 5000),
+    cr_assert (tt_wait_peer (sys, "srv", true, 5000),
                "peer did not come back");
     cr_assert (!tp_node_up (sys, node), "the old incarnation is gone");
     tp_ref echo2;
@@ -555,19 +544,6 @@ s_both_ways (tp_system *sys, const char *name, tp_ref back, back_state *bs,
     cr_assert (tt_wait_ge (&bs->backs, before + 1, ms), "%s -> parent", name);
 }
 
-/*  Waits until name is up at sys, or down with want false. */
-static bool
-s_wait_up (tp_system *sys, const char *name, bool want, int ms)
-{
-    uint64_t seq = 0, end = tt_now_ms () + (uint64_t) tt_ms (ms);
-    while (tp_node_up (sys, tp_node_id (name)) != want) {
-        uint64_t now = tt_now_ms ();
-        if (now >= end || tp_node_wait (sys, &seq, (int) (end - now)) != 0)
-            return tp_node_up (sys, tp_node_id (name)) == want;
-    }
-    return true;
-}
-
 /*  SIGSTOP the child for 10 heartbeats (the parent declares it down),
     SIGCONT, and the link is back both ways within a few heartbeats, in
     every round. The child is connected to the parent and the parent to
@@ -591,12 +567,12 @@ s_pause_rounds (const char *bind_ep)
         tp_node_stats st0, st;
         tp_node_stats_get (sys, &st0);
         kill (c.pid, SIGSTOP);
-        bool down = s_wait_up (sys, "srv", false, 5000);
+        bool down = tt_wait_peer (sys, "srv", false, 5000);
         /* (paused well past 3 heartbeats: down came after 300 ms) */
         kill (c.pid, SIGCONT);
         cr_assert (down, "round %d: a paused peer was never declared down",
                    round);
-        cr_assert (s_wait_up (sys, "srv", true, 3000),
+        cr_assert (tt_wait_peer (sys, "srv", true, 3000),
                    "round %d: the link did not come back", round);
         s_both_ways (sys, "srv", back, &bs, 3000);
         tp_node_stats_get (sys, &st);
@@ -694,15 +670,8 @@ Test (node, clean_stop_tells_remote_monitors_shutdown, .timeout = 60)
     child_t c = s_spawn_server ("srv", "tcp://127.0.0.1:*");
     tp_system *sys = s_parent ("cli");
     cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
-    tp_ref echo, m;
-    cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo), 0);
     mon_state st = {0};
-    cr_assert_eq (tp_spawn (sys, &mon_b, &st, NULL, &m), 0);
-    tp_msg *ok = NULL;
-    cr_assert_eq (tp_call (sys, m, tp_tag ("watch"), tt_ms (5000), &ok, "r",
-                           echo),
-                  0);
-    tp_msg_destroy (&ok);
+    tp_ref echo = s_watch_echo (sys, "srv", &st);
     cr_assert_eq (tp_send (sys, echo, tp_tag ("quit"), NULL), 0);
     cr_assert (tt_wait_ge (&st.downs, 1, 5000), "no down notice");
     cr_assert_eq (st.reason, tp_tag ("shutdown"), "reason %s",
@@ -957,9 +926,7 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
     tt_raw_open (&raw, "evil", ep, tp_node_incarnation (tp_system_node (sys)));
     tt_raw *r = &raw;
     tt_raw_hello (r, 0);
-    uint32_t evil = tp_node_id ("evil");
-    s_wait_node (sys, evil, 5000);
-    cr_assert (tp_node_up (sys, evil), "raw peer not greeted");
+    cr_assert (tt_wait_peer (sys, "evil", true, 5000), "raw peer not greeted");
 
     uint8_t body[512];
     size_t n = 0;
