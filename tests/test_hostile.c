@@ -154,19 +154,6 @@ s_node_down (s_node_t *n)
     unlink (n->ep + strlen ("ipc://"));
 }
 
-/*  Waits until the node has `name` up (or not, with up false). */
-static bool
-s_wait_peer (tp_system *sys, const char *name, bool up, int ms)
-{
-    uint64_t seq = 0, end = tt_now_ms () + (uint64_t) tt_ms (ms);
-    while (tp_node_up (sys, tp_node_id (name)) != up) {
-        uint64_t now = tt_now_ms ();
-        if (now >= end || tp_node_wait (sys, &seq, (int) (end - now)) != 0)
-            return tp_node_up (sys, tp_node_id (name)) == up;
-    }
-    return true;
-}
-
 static bool
 s_is_lookup_reply (const tp__env *e, void *arg)
 {
@@ -195,7 +182,7 @@ Test (hostile, exit_down_unlink_demonitor_without_a_watch_are_ignored,
     tt_raw raw;
     tt_raw_open (&raw, "evil", n.ep, n.inc);
     tt_raw_hello (&raw, n.inc);
-    cr_assert (s_wait_peer (n.sys, "evil", true, 5000));
+    cr_assert (tt_wait_peer (n.sys, "evil", true, 5000));
     tp_msg *why = tp_msg_new (tp_tag ("x"), "t", tp_tag ("boom"));
     /* EXIT for an actor that never linked with the peer */
     tt_raw_send (&raw, TP__WIRE_EXIT, n.echo, tp_tag ("_sys"),
@@ -246,7 +233,7 @@ Test (hostile, a_vanished_peers_monitors_are_dropped_with_it, .timeout = 30)
     tt_raw raw;
     tt_raw_open (&raw, "w1", n.ep, n.inc);
     tt_raw_hello (&raw, n.inc);
-    cr_assert (s_wait_peer (n.sys, "w1", true, 5000));
+    cr_assert (tt_wait_peer (n.sys, "w1", true, 5000));
     for (uint64_t id = 1; id <= 100; id++) {
         tp__env e = tt_raw_env (&raw, TP__WIRE_MONITOR, n.echo,
                                 tp_tag ("_sys"), NULL, 0);
@@ -255,12 +242,12 @@ Test (hostile, a_vanished_peers_monitors_are_dropped_with_it, .timeout = 30)
     }
     s_raw_sync (&raw);
     tt_raw_close (&raw); /* vanishes without a goodbye */
-    cr_assert (s_wait_peer (n.sys, "w1", false, 5000), "w1 never went down");
+    cr_assert (tt_wait_peer (n.sys, "w1", false, 5000), "w1 never went down");
     /* the next process named w1 gets none of the old one's DOWNs */
     tt_raw_open (&raw, "w1", n.ep, n.inc);
     raw.inc = 78;
     tt_raw_hello (&raw, n.inc);
-    cr_assert (s_wait_peer (n.sys, "w1", true, 5000));
+    cr_assert (tt_wait_peer (n.sys, "w1", true, 5000));
     cr_assert_eq (tp_system_stop (n.sys, n.echo, 0), 0);
     cr_assert (tt_wait_ge (&s_downs, 1, 5000));
     /* any DOWN to w1 left before the spy's _down (same terminate call):
@@ -291,7 +278,7 @@ Test (hostile, frames_for_an_earlier_incarnation_reach_no_actor, .timeout = 30)
     tt_raw raw;
     tt_raw_open (&raw, "evil", n.ep, n.inc);
     tt_raw_hello (&raw, n.inc);
-    cr_assert (s_wait_peer (n.sys, "evil", true, 5000));
+    cr_assert (tt_wait_peer (n.sys, "evil", true, 5000));
     tp_system_stats st0, st;
     tp_system_stats_get (n.sys, &st0);
     s_call_echo (n.sys, n.echo); /* (so the spy's monitor has been run) */
@@ -382,7 +369,7 @@ Test (hostile, a_peer_that_asks_and_never_reads_costs_bounded_memory,
     int small = 10;
     zmq_setsockopt (raw.d, ZMQ_RCVHWM, &small, sizeof small);
     tt_raw_hello (&raw, n.inc);
-    cr_assert (s_wait_peer (n.sys, "sponge", true, 5000));
+    cr_assert (tt_wait_peer (n.sys, "sponge", true, 5000));
     long rss0 = 0, rss1 = 0;
     FILE *f = fopen ("/proc/self/statm", "r");
     cr_assert (f && fscanf (f, "%*d %ld", &rss0) == 1);

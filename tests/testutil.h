@@ -185,4 +185,18 @@ tt_wait_file (const char *path, int ms)
     return ok;
 }
 
+/*  Waits (bounded) until node `name` is up at sys, or down with up
+    false, on the node's own events (tp_node_wait). */
+static inline bool
+tt_wait_peer (tp_system *sys, const char *name, bool up, int ms)
+{
+    uint64_t seq = 0, end = tt_now_ms () + (uint64_t) tt_ms (ms);
+    while (tp_node_up (sys, tp_node_id (name)) != up) {
+        uint64_t now = tt_now_ms ();
+        if (now >= end || tp_node_wait (sys, &seq, (int) (end - now)) != 0)
+            return tp_node_up (sys, tp_node_id (name)) == up;
+    }
+    return true;
+}
+
 #endif
