@@ -102,6 +102,8 @@ tp__ctx_new (tp_system *sys, int kind)
         c->thread_actor = NULL;
         c->in_head = c->in_tail = NULL;
         c->inbox = TP_REF_NIL;
+        c->tr_dirty = false;
+        atomic_store (&c->tr, NULL);
     }
     c->sys = sys;
     c->id = id;
@@ -297,8 +299,8 @@ static void s_pace (tp__ctx *c);
 void
 tp__flush (tp__ctx *c)
 {
-    if (c->gw_dirty)
-        tp__gw_flush (c);
+    if (c->tr_dirty)
+        tp__tr (c)->flush (c);
     for (int i = 0; i < c->ndirty; i++) {
         s_flush_one (c, c->dirty[i]);
         c->out[c->dirty[i]].dirty = false;
@@ -494,7 +496,7 @@ s_route_remote (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
     _Atomic uint8_t *full = &c->sys->gw_full[to.node & 4095];
     if (TP__UNLIKELY (atomic_load_explicit (full, memory_order_relaxed))
         && !(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))) {
-        if (wait_ms == 0 || tp__is_gw (c))
+        if (wait_ms == 0 || tp__tr (c))
             return TP_EFULL; /* (the gateway cannot wait for itself) */
         uint64_t deadline = wait_ms < 0 ? UINT64_MAX
                                         : tp__now_ns ()
@@ -514,7 +516,7 @@ s_route_remote (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
     if (!gw)
         tp__dead_letter (c, to, m);
     else if (gw == c) /* worker 0 hosting the gateway: straight out */
-        tp__gw_forward (c, to, m);
+        tp__tr (c)->forward (c, to, m);
     else
         s_out_append (c, gw->id, to, m);
     return 0;
@@ -607,14 +609,14 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
        record (tp__ctl), never one for an actor, local or remote. */
     if (TP__UNLIKELY (r->dst_node == 0 && r->dst_index == TP__CTL_INDEX)) {
         if ((r->aux == TP__CTL_GW_BIND || r->aux == TP__CTL_GW_CONNECT)
-            && tp__is_gw (c)) {
+            && tp__tr (c)) {
             tp_msg *m = tp__msg_alloc ();
             m->tag = r->tag;
             m->from = (tp_ref){r->from_node, r->from_index, r->from_gen};
             m->corr = r->corr;
             if (r->size)
                 tp__msg_append (m, body, r->size);
-            tp__gw_control (c, r->aux, m);
+            tp__tr (c)->control (c, r->aux, m);
             return;
         }
         if (r->aux == TP__CTL_SHUTDOWN)
@@ -650,8 +652,9 @@ s_deliver (tp__ctx *c, const tp__rec *r, const uint8_t *body, zmq_msg_t *zb)
     if (r->dst_node && r->dst_node != sys->node) {
         /* for another node: only the gateway is sent these */
         tp_ref far = {r->dst_node, r->dst_index, r->dst_gen};
-        if (tp__is_gw (c))
-            tp__gw_forward (c, far, m);
+        const tp__transport *tr = tp__tr (c);
+        if (tr)
+            tr->forward (c, far, m);
         else
             tp__dead_letter (c, far, m);
         return;
@@ -808,7 +811,7 @@ s_idle_wait (tp__ctx *c)
        tens of microseconds later, and the spin would take the CPU from
        ZeroMQ's I/O thread that brings them.) */
     int spin_us = c->sys->spin_us;
-    if (spin_us > 0 && !tp__is_gw (c)) {
+    if (spin_us > 0 && !tp__tr (c)) {
         uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
         for (int i = 1;; i++) {
             if (s_has_input (c))
@@ -831,8 +834,9 @@ s_idle_wait (tp__ctx *c)
     atomic_store_explicit (&c->idle_pub, 1, memory_order_relaxed);
     if (s_has_input (c))
         return false;
-    if (TP__UNLIKELY (tp__is_gw (c))) /* sleep on the network too */
-        return tp__gw_sleep (c, ms > INT32_MAX ? INT32_MAX : (long) ms);
+    const tp__transport *tr = tp__tr (c);
+    if (TP__UNLIKELY (tr != NULL)) /* sleep on the transport's fds too */
+        return tr->sleep (c, ms > INT32_MAX ? INT32_MAX : (long) ms);
     zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
     return zmq_poll (&it, 1, ms > INT32_MAX ? INT32_MAX : (long) ms) > 0;
 }
@@ -926,8 +930,9 @@ tp__ctx_loop (void *arg)
         s_drain (c, woke, c->rq_head ? TP__DRAIN_BUSY : INT32_MAX,
                  TP__DRAIN_BYTES);
         woke = false;
-        if (TP__UNLIKELY (tp__is_gw (c)))
-            tp__gw_serve (c);
+        const tp__transport *tr = tp__tr (c);
+        if (TP__UNLIKELY (tr != NULL))
+            tr->serve (c);
         if (c->shutdown)
             break;
         unsigned every = c->tick_stride < 8 ? 0u : 7u; /* turns mask */
@@ -951,7 +956,7 @@ tp__ctx_loop (void *arg)
                     c->tick_at = c->processed + c->tick_stride;
                     every = c->tick_stride < 8 ? 0u : 7u;
                 }
-                if (c->ndirty || c->gw_dirty)
+                if (c->ndirty || c->tr_dirty)
                     tp__flush (c);
                 if (TP__UNLIKELY (c->backlogged >= 0))
                     s_pace (c);
@@ -974,8 +979,8 @@ tp__ctx_loop (void *arg)
     }
     tp__flush (c);
     s_shutdown_actors (c);
-    if (!tp__is_gw (c))
-        tp__ctx_close (c); /* (tp__gw_shutdown still reads the gateway's) */
+    if (!tp__tr (c))
+        tp__ctx_close (c); /* (the transport's shutdown still reads mine) */
     tp__msg_cache_flush ();
     tp__tl_ctx = NULL;
     atomic_store (&c->finished, 1);

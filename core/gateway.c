@@ -120,7 +120,7 @@ struct tp__gw {
     size_t name_len;
     uint64_t next_beat;     /* ns */
     uint64_t last_beat;     /* ns, when the last beat ran */
-    uint64_t next_check;    /* ns: look at the fds again (tp__gw_serve) */
+    uint64_t next_check;    /* ns: look at the fds again (s_gw_serve) */
     int router_fd;          /* ZMQ_FD of router */
     bool router_hot;        /* router may hold frames */
     uint32_t taken, budget; /* envelopes read in this tp__gw_serve, cap */
@@ -388,17 +388,17 @@ s_batch_add (tp__ctx *c, gw_peer *p, const tp__env *e)
     if (p->out_len >= TP__GW_BATCH_BYTES)
         s_batch_flush (g, p);
     else
-        c->gw_dirty = true;
+        c->tr_dirty = true;
     return 0;
 }
 
 /*  Sends every pending batch (tp__flush calls this on the gateway's ctx,
     so batches leave when local ones do: at the end of a run of turns). */
-void
-tp__gw_flush (tp__ctx *c)
+static void
+s_gw_flush (tp__ctx *c)
 {
     tp__gw *g = c->sys->gw;
-    c->gw_dirty = false;
+    c->tr_dirty = false;
     for (int i = 0; i < g->npeers; i++)
         if (g->peers[i]->out_n)
             s_batch_flush (g, g->peers[i]);
@@ -687,6 +687,7 @@ s_forget (tp__gw *g, gw_peer *p)
     if (p->node)
         tp__node_pin (p->node, -1);
     atomic_fetch_add_explicit (&g->peers_forgotten, 1, memory_order_relaxed);
+    s_changed (sys); /* (tp_node_wait: peers_held went down) */
     free (p->held);
     free (p->out);
     free (p);
@@ -747,8 +748,8 @@ s_unreachable (tp__ctx *c, tp_ref to, tp_msg *m, bool old_life)
 }
 
 /*  A record from a local ctx for an actor on another node (consumes m). */
-void
-tp__gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
+static void
+s_gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
 {
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
@@ -1554,8 +1555,8 @@ s_any_hot (tp__gw *g)
 }
 
 /*  Milliseconds until the next heartbeat is due (0 if it is). */
-long
-tp__gw_wait_ms (tp_system *sys, uint64_t now)
+static long
+s_gw_wait_ms (tp_system *sys, uint64_t now)
 {
     tp__gw *g = sys->gw;
     if (now >= g->next_beat)
@@ -1569,8 +1570,8 @@ tp__gw_wait_ms (tp_system *sys, uint64_t now)
     alive before the silence rule looks at them. Never blocks; costs no
     system call unless a socket is hot or TP__GW_CHECK_NS passed since the
     fds were last looked at. */
-void
-tp__gw_serve (tp__ctx *c)
+static void
+s_gw_serve (tp__ctx *c)
 {
     tp__gw *g = c->sys->gw;
     uint64_t now = tp__now_ns ();
@@ -1602,13 +1603,13 @@ tp__gw_serve (tp__ctx *c)
     or one of the node's sockets has input. Returns false at once if a
     node socket is hot (serve it first). Returns true when the PULL
     socket may have frames (drain it with force). */
-bool
-tp__gw_sleep (tp__ctx *c, long ms)
+static bool
+s_gw_sleep (tp__ctx *c, long ms)
 {
     tp__gw *g = c->sys->gw;
     if (s_any_hot (g))
         return false;
-    long beat = tp__gw_wait_ms (c->sys, tp__now_ns ());
+    long beat = s_gw_wait_ms (c->sys, tp__now_ns ());
     if (ms < 0 || ms > beat)
         ms = beat;
     for (int i = 0; i < g->npeers && ms > 1; i++)
@@ -1640,17 +1641,28 @@ s_gw_loop (void *arg)
     bool woke = false;
     while (!c->shutdown) {
         tp__ctx_drain (c, woke, INT32_MAX);
-        tp__gw_serve (c);
+        s_gw_serve (c);
         tp__flush (c);
         woke = false;
         if (!c->shutdown && atomic_load (&c->inbound) <= c->consumed)
-            woke = tp__gw_sleep (c, -1);
+            woke = s_gw_sleep (c, -1);
     }
     tp__tl_ctx = NULL;
     atomic_store (&c->finished, 1);
     return NULL;
 }
 
+
+static void s_gw_control (tp__ctx *c, int cmd, tp_msg *m);
+
+/*  What the ctx that carries the gateway calls (core/runtime.h). */
+static const tp__transport s_transport = {
+    .forward = s_gw_forward,
+    .control = s_gw_control,
+    .serve = s_gw_serve,
+    .sleep = s_gw_sleep,
+    .flush = s_gw_flush,
+};
 
 /* ------------------------------------------------------------------ */
 /*  Shutdown                                                           */
@@ -1720,10 +1732,10 @@ tp__gw_shutdown (tp_system *sys)
     uint64_t end = tp__now_ns () + TP__DRAIN_MAX_NS;
     while (waiting > 0 && tp__now_ns () < end) {
         if (!s_any_hot (g)) {
-            long wait_ms = tp__gw_wait_ms (sys, tp__now_ns ());
+            long wait_ms = s_gw_wait_ms (sys, tp__now_ns ());
             s_poll_fds (g, -1, wait_ms < 50 ? wait_ms : 50);
         }
-        tp__gw_serve (c);
+        s_gw_serve (c);
         tp__flush (c);
         waiting = 0;
         for (int i = 0; i < g->npeers; i++)
@@ -1843,6 +1855,8 @@ tp__gw_start (tp_system *sys)
     pthread_mutex_unlock (&sys->lock);
     if (sys->gw_thread) {
         c = tp__ctx_new (sys, TP__CTX_GATEWAY);
+        if (c)
+            atomic_store_explicit (&c->tr, &s_transport, memory_order_release);
         if (!c || pthread_create (&c->thread, NULL, s_gw_loop, c)) {
             pthread_mutex_lock (&sys->lock);
             sys->gw = NULL;
@@ -1863,8 +1877,9 @@ tp__gw_start (tp_system *sys)
         c->has_thread = true;
     }
     /* Hosted by worker 0 (decision 19) its loop polls these sockets. The
-       release store hands the sockets over to that thread; the command
+       release stores hand the sockets over to that thread; the command
        that follows (bind or connect) wakes it. */
+    atomic_store_explicit (&c->tr, &s_transport, memory_order_release);
     atomic_store_explicit (&sys->gw_ctx, c, memory_order_release);
 done:
     pthread_mutex_unlock (&once);
@@ -1934,8 +1949,8 @@ s_connect (tp__ctx *c, const char *ep)
     return 0;
 }
 
-void
-tp__gw_control (tp__ctx *c, int cmd, tp_msg *m)
+static void
+s_gw_control (tp__ctx *c, int cmd, tp_msg *m)
 {
     tp__gw *g = c->sys->gw;
     char ep[256];

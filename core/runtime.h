@@ -31,6 +31,25 @@ typedef struct tp__ctx tp__ctx;
 typedef struct tp__timer tp__timer;
 typedef struct tp__gw tp__gw;
 
+/*  A transport a ctx carries besides its inproc PULL socket: the node
+    gateway (core/gateway.c), which installs it on the ctx it rides
+    (worker 0, or a thread of its own). The ctx's loop calls these and
+    knows nothing else of what is behind them. */
+typedef struct tp__transport {
+    /* a message for a ref of another node (consumes m) */
+    void (*forward) (tp__ctx *c, tp_ref to, tp_msg *m);
+    /* a control record for the transport (TP__CTL_GW_*; consumes m) */
+    void (*control) (tp__ctx *c, int cmd, tp_msg *m);
+    /* once per loop turn: read what arrived, keep time; never blocks */
+    void (*serve) (tp__ctx *c);
+    /* idle: sleeps up to ms (-1: as long as the transport allows) on the
+       PULL socket and the transport's own fds; true if the PULL socket
+       may have input */
+    bool (*sleep) (tp__ctx *c, long ms);
+    /* sends what the transport batched (it set c->tr_dirty) */
+    void (*flush) (tp__ctx *c);
+} tp__transport;
+
 /*  System message kinds (tp_msg.aux when flags has TP__MSG_SYS). */
 enum {
     TP__SYS_MONITOR = 1, /* corr = monitor id; from = watcher */
@@ -154,7 +173,8 @@ struct tp__ctx {
     void *pull;                   /* PULL socket bound to my endpoint */
     int pull_fd;                  /* its ZMQ_FD, -1 until needed */
     bool pull_armed;              /* last read of pull came back empty */
-    bool gw_dirty;                /* gateway ctx: batches for peers wait */
+    bool tr_dirty;                /* the transport has batches to send */
+    _Atomic (const tp__transport *) tr; /* the transport I carry, or NULL */
     void **push;                  /* PUSH socket per destination ctx id */
     uint32_t *push_gen;           /* gen of the destination when connected */
     tp__outbuf *out;              /* batch per destination ctx id */
@@ -278,12 +298,11 @@ tp__rq_push (tp__ctx *c, tp_actor *a)
     c->rq_tail = a;
 }
 
-/*  True when c carries the node gateway (its own thread, or worker 0
-    hosting it). Only that ctx's thread gets true. */
-static inline bool
-tp__is_gw (const tp__ctx *c)
+/*  The transport c carries (NULL for most ctxs). */
+static inline const tp__transport *
+tp__tr (tp__ctx *c)
 {
-    return atomic_load_explicit (&c->sys->gw_ctx, memory_order_acquire) == c;
+    return atomic_load_explicit (&c->tr, memory_order_acquire);
 }
 
 /* actor.c */
@@ -312,7 +331,6 @@ int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
 bool tp__ctx_tick (tp__ctx *c, uint32_t *stride);
 
 /* gateway.c */
-void tp__gw_forward (tp__ctx *gw, tp_ref to, tp_msg *msg);
 int tp__gw_start (tp_system *sys);
 /*  Under sys->lock: the node id of the peer connected at endpoint if it
     is up (0 if not), *refused set when that peer was refused (its name
@@ -326,12 +344,7 @@ bool tp__gw_node_up (tp_system *sys, uint32_t node, uint32_t *exact);
 int tp__gw_up_nodes (tp_system *sys, uint32_t *out, int cap);
 /*  Adds the gateway's counters to *st (nothing before it starts). */
 void tp__gw_stats (tp_system *sys, tp_node_stats *st);
-void tp__gw_control (tp__ctx *gw, int cmd, tp_msg *msg);
 void tp__gw_shutdown (tp_system *sys);
-long tp__gw_wait_ms (tp_system *sys, uint64_t now);
-void tp__gw_serve (tp__ctx *gw);
-bool tp__gw_sleep (tp__ctx *gw, long ms);
-void tp__gw_flush (tp__ctx *gw);
 void tp__gw_free (tp_system *sys);
 
 /* actor.c */
