@@ -55,6 +55,7 @@
 #define GW_DOWN_AFTER 3    /* heartbeat intervals of silence */
 #define GW_FORGET_AFTER 10 /* intervals a down peer that called us is kept */
 #define GW_UNKNOWN 8       /* unknown routing ids greeted at most once a beat */
+#define GW_BACKLOG_EVERY 32 /* user messages between two backlog looks */
 #define TP__DRAIN_MAX_NS 30000000000ull /* longest wait for DRAIN_ACKs */
 
 /*  A monitor or link that crosses to a peer. */
@@ -106,6 +107,7 @@ typedef struct gw_peer {
     size_t held_head, held_n, held_cap, held_bytes;
     /* flow control, in: while stalled this peer's socket is not read */
     bool stalled;
+    uint32_t unchecked;     /* user messages since the last backlog look */
     tp_ref stall_to;        /* the local actor with the backlog */
     gw_held_in *in_head, *in_tail;
 } gw_peer;
@@ -920,9 +922,12 @@ s_deliver_local (tp__ctx *c, gw_peer *p, tp_ref to, tp_msg *m)
     }
     if (rc)
         tp__dead_letter (c, to, m);
-    else if (user && s_backlogged (c, to, c->sys->remote_backlog,
-                                   TP__BACKLOG_MAX))
-        s_stall (g, p, to);
+    else if (user && ++p->unchecked >= GW_BACKLOG_EVERY) {
+        /* (a look every few messages: the backlog may overshoot by that) */
+        p->unchecked = 0;
+        if (s_backlogged (c, to, c->sys->remote_backlog, TP__BACKLOG_MAX))
+            s_stall (g, p, to);
+    }
 }
 
 /*  A stalled peer: delivers what it holds while there is room, and
