@@ -104,6 +104,7 @@ typedef struct gw_peer {
     /* flow control, out: frames ZeroMQ refused (its high-water mark is
        reached: the peer does not read), sent in order when it reads */
     zmq_msg_t *held;        /* ring of held_cap frames */
+    uint32_t *held_msgs;    /* messages each held frame carries */
     size_t held_head, held_n, held_cap, held_bytes;
     /* flow control, in: while stalled this peer's socket is not read */
     bool stalled;
@@ -226,7 +227,7 @@ s_set_full (tp__gw *g, gw_peer *p, bool full)
     the bound the frame is dropped (TP_EFULL): local senders are told
     TP_EFULL long before, so only runtime messages and replies get here. */
 static int
-s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f)
+s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f, uint32_t msgs)
 {
     size_t n = zmq_msg_size (f) + sizeof (zmq_msg_t); /* what it costs */
     if (p->held_bytes + n > 2 * g->sys->peer_queue) {
@@ -236,17 +237,24 @@ s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f)
     if (p->held_n == p->held_cap) {
         size_t cap = p->held_cap ? 2 * p->held_cap : 64;
         zmq_msg_t *q = tp__malloc (cap * sizeof *q);
+        uint32_t *qn = tp__malloc (cap * sizeof *qn);
         for (size_t i = 0; i < p->held_n; i++) {
+            size_t k = (p->held_head + i) % p->held_cap;
             zmq_msg_init (&q[i]);
-            zmq_msg_move (&q[i], &p->held[(p->held_head + i) % p->held_cap]);
-            zmq_msg_close (&p->held[(p->held_head + i) % p->held_cap]);
+            zmq_msg_move (&q[i], &p->held[k]);
+            zmq_msg_close (&p->held[k]);
+            qn[i] = p->held_msgs[k];
         }
         free (p->held);
+        free (p->held_msgs);
         p->held = q;
+        p->held_msgs = qn;
         p->held_cap = cap;
         p->held_head = 0;
     }
-    zmq_msg_t *slot = &p->held[(p->held_head + p->held_n) % p->held_cap];
+    size_t at = (p->held_head + p->held_n) % p->held_cap;
+    zmq_msg_t *slot = &p->held[at];
+    p->held_msgs[at] = msgs;
     zmq_msg_init (slot);
     zmq_msg_move (slot, f);
     zmq_msg_close (f);
@@ -270,7 +278,7 @@ s_held_flush (tp__gw *g, gw_peer *p)
             break;
         if (rc) {
             zmq_msg_close (f);
-            s_count_dead (g->sys, 1);
+            s_count_dead (g->sys, p->held_msgs[p->held_head]);
         }
         p->held_head = (p->held_head + 1) % p->held_cap;
         p->held_n--;
@@ -284,9 +292,8 @@ s_held_flush (tp__gw *g, gw_peer *p)
 static void
 s_held_drop (tp__gw *g, gw_peer *p)
 {
-    if (p->held_n)
-        s_count_dead (g->sys, p->held_n);
     while (p->held_n) {
+        s_count_dead (g->sys, p->held_msgs[p->held_head]);
         zmq_msg_close (&p->held[p->held_head]);
         p->held_head = (p->held_head + 1) % p->held_cap;
         p->held_n--;
@@ -300,7 +307,8 @@ s_held_drop (tp__gw *g, gw_peer *p)
     ZeroMQ cannot take now is held (flow control). */
 static int
 s_send_raw (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
-            const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
+            const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen,
+            uint32_t msgs)
 {
     zmq_msg_t f;
     if (zmq_msg_init_size (&f, hlen + blen) != 0)
@@ -310,7 +318,7 @@ s_send_raw (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
         memcpy ((uint8_t *) zmq_msg_data (&f) + hlen, body, blen);
     int rc = p && p->held_n ? TP_EFULL : s_zsend (g, p, rid, rid_len, &f);
     if (rc == TP_EFULL && p)
-        return s_held_push (g, p, &f);
+        return s_held_push (g, p, &f, msgs);
     if (rc)
         zmq_msg_close (&f);
     return rc;
@@ -335,7 +343,8 @@ s_batch_flush (tp__gw *g, gw_peer *p)
         return 0;
     int rc;
     if (p->out_n == 1) /* skip the bin header: the envelope goes alone */
-        rc = s_send_raw (g, p, NULL, 0, p->out + 5, p->out_len - 5, NULL, 0);
+        rc = s_send_raw (g, p, NULL, 0, p->out + 5, p->out_len - 5, NULL, 0,
+                         1);
     else {
         tp__env e;
         s_env_init (&e, g, TP__WIRE_BATCH, p);
@@ -345,7 +354,8 @@ s_batch_flush (tp__gw *g, gw_peer *p)
         size_t hlen;
         rc = tp__wire_head (&e, head, &hlen);
         if (rc == 0)
-            rc = s_send_raw (g, p, NULL, 0, head, hlen, p->out, p->out_len);
+            rc = s_send_raw (g, p, NULL, 0, head, hlen, p->out, p->out_len,
+                             p->out_n);
     }
     if (rc)
         s_count_dead (g->sys, p->out_n);
@@ -415,7 +425,7 @@ s_send_env (tp__gw *g, gw_peer *p, const tp__env *e)
     size_t hlen;
     if (tp__wire_head (e, head, &hlen) != 0)
         return TP_EINVAL;
-    return s_send_raw (g, p, NULL, 0, head, hlen, e->body, e->body_len);
+    return s_send_raw (g, p, NULL, 0, head, hlen, e->body, e->body_len, 0);
 }
 
 /*  Sends our HELLO to p, or over the ROUTER to routing id rid when rid
@@ -441,7 +451,8 @@ s_send_hello (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
         uint8_t head[TP__WIRE_HEAD_MAX];
         size_t hlen;
         if (tp__wire_head (&e, head, &hlen) == 0)
-            s_send_raw (g, NULL, rid, rid_len, head, hlen, m->body, m->size);
+            s_send_raw (g, NULL, rid, rid_len, head, hlen, m->body, m->size,
+                        0);
     }
     tp__msg_free (m);
 }
@@ -691,6 +702,7 @@ s_forget (tp__gw *g, gw_peer *p)
     atomic_fetch_add_explicit (&g->peers_forgotten, 1, memory_order_relaxed);
     s_changed (sys); /* (tp_node_wait: peers_held went down) */
     free (p->held);
+    free (p->held_msgs);
     free (p->out);
     free (p);
 }
@@ -1782,6 +1794,7 @@ tp__gw_free (tp_system *sys)
             p->held_n--;
         }
         free (p->held);
+        free (p->held_msgs);
         while (p->in_head) {
             gw_held_in *h = p->in_head;
             p->in_head = h->next;

@@ -750,6 +750,59 @@ s_slow_consumer (const char *ep_kind)
     s_kill (&c, SIGKILL);
 }
 
+/*  A stream across a pause of the receiver: every message the sender's
+    calls accepted is either delivered or counted as a dead letter at the
+    sender (sent to a node that was down), none vanishes: frames already
+    on their way when the receiver stopped arrive after it resumes. */
+Test (node, a_pause_loses_nothing_it_does_not_count, .timeout = 120)
+{
+    setenv ("TP_NODE_SLOW_US", "0", 1);
+    child_t c = s_spawn_server ("paused", "tcp://127.0.0.1:*");
+    unsetenv ("TP_NODE_SLOW_US");
+    tp_system *sys = s_parent ("streamer");
+    cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
+    tp_ref slow;
+    cr_assert_eq (tp_whereis_at (sys, "slow", "paused", tt_ms (5000), &slow),
+                  0);
+    tp_system_stats s0, s1;
+    tp_system_stats_get (sys, &s0);
+    long accepted = 0;
+    /* four legs: running, stopped (not yet judged down), judged down,
+       resumed */
+    for (int leg = 0; leg < 4; leg++) {
+        if (leg == 1)
+            kill (c.pid, SIGSTOP);
+        if (leg == 2)
+            cr_assert (tt_wait_peer (sys, "paused", false, 5000));
+        if (leg == 3) {
+            kill (c.pid, SIGCONT);
+            cr_assert (tt_wait_peer (sys, "paused", true, 5000));
+        }
+        for (int i = 0; i < 50000; i++)
+            if (tp_send (sys, slow, tp_tag ("item"), "i", i) == 0)
+                accepted++;
+    }
+    /* the count request comes after every item (FIFO per pair) */
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (sys, slow, tp_tag ("count"), tt_ms (20000), &r,
+                           NULL),
+                  0);
+    uint64_t items = 0, hwm = 0;
+    cr_assert_eq (tp_msg_unpack (r, "UU", &items, &hwm), 0);
+    tp_msg_destroy (&r);
+    tp_system_stats_get (sys, &s1);
+    uint64_t dead = s1.dead_letters - s0.dead_letters;
+    fprintf (stderr, "pause stream: %ld accepted, %" PRIu64 " delivered, %"
+                     PRIu64 " dead letters at the sender\n",
+             accepted, items, dead);
+    cr_assert_eq (items + dead, (uint64_t) accepted,
+                  "%ld accepted, %" PRIu64 " delivered, %" PRIu64 " counted",
+                  accepted, items, dead);
+    cr_assert_geq (items, 50000, "the first leg was delivered");
+    tp_system_destroy (&sys);
+    s_kill (&c, SIGKILL);
+}
+
 Test (node, slow_consumer_slows_its_sender_over_tcp, .timeout = 120)
 {
     s_slow_consumer ("tcp://127.0.0.1:*");
