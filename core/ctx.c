@@ -75,6 +75,19 @@ tp__ctx_new (tp_system *sys, int kind)
             id = i;
             c = o;
         }
+        else if (o && o->kind == TP__CTX_EXTERNAL
+                 && atomic_load (&o->finished)) {
+            /* a foreign thread that has exited (tp__ext_thread_gone): its
+               sockets are no one's now, its inbox names nothing */
+            tp__ctx_close (o);
+            tp__slot *s = tp__slot_get (sys, o->inbox.index);
+            if (s && atomic_load (&s->gen) == o->inbox.gen) {
+                atomic_fetch_add (&s->gen, 1);
+                tp__slot_release (sys, o->inbox.index);
+            }
+            id = i;
+            c = o;
+        }
     }
     if (id < 0) {
         if (top >= TP__MAX_CTX) {

@@ -217,6 +217,7 @@ typedef struct tp__name {
 } tp__name;
 
 struct tp_system {
+    struct tp_system *next_sys;   /* the process's live systems (system.c) */
     uint64_t id;                  /* process-unique, for endpoint names */
     uint32_t node;                /* node id (name + incarnation), pinned */
     uint32_t incarnation;         /* nonzero, random per system */

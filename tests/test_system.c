@@ -451,3 +451,64 @@ Test (system, destroy_reports_actors_still_alive_when_asked, .timeout = 30)
     cr_assert_not_null (strstr (text, "\"idler\" (thread actor)"), "%s", text);
     cr_assert_not_null (strstr (text, "spawned outside any actor"), "%s", text);
 }
+
+#include "runtime.h"
+
+static void
+s_echo_once_receive (tp_actor *self, tp_msg *msg)
+{
+    if (tp_msg_is_request (msg))
+        tp_reply (self, msg, tp_tag ("ok"), NULL);
+}
+static const tp_behavior echo_once = {"echo", NULL, s_echo_once_receive,
+                                      NULL};
+
+typedef struct {
+    tp_system *sys;
+    tp_ref to;
+    _Atomic long ok;
+} s_thread_job;
+
+static void *
+s_short_thread (void *arg)
+{
+    s_thread_job *j = arg;
+    tp_msg *r = NULL;
+    if (tp_call (j->sys, j->to, tp_tag ("ping"), tt_ms (5000), &r, NULL) == 0)
+        atomic_fetch_add (&j->ok, 1);
+    tp_msg_destroy (&r);
+    return NULL;
+}
+
+/*  A thread per request, as a server without a pool writes it: each
+    foreign thread that called in gets a context, and gives it back when
+    it exits, so 1,000 of them leave the context table small. */
+Test (system, short_lived_foreign_threads_give_their_contexts_back,
+      .timeout = 120)
+{
+    tp_system_opts o = {.workers = 1};
+    tp_system *sys = tp_system_new (&o);
+    s_thread_job j = {.sys = sys};
+    cr_assert_eq (tp_spawn (sys, &echo_once, NULL, NULL, &j.to), 0);
+    /* each thread on a stack of its own, kept to the end: the threads
+       then have distinct ids, as in a program whose thread ids do not
+       happen to repeat (glibc reuses cached stacks, and with them ids) */
+    enum { N = 1000, STACK = 256 * 1024 };
+    char *stacks = malloc ((size_t) N * STACK);
+    cr_assert_not_null (stacks);
+    for (int i = 0; i < N; i++) {
+        pthread_attr_t a;
+        pthread_attr_init (&a);
+        pthread_attr_setstack (&a, stacks + (size_t) i * STACK, STACK);
+        pthread_t t;
+        cr_assert_eq (pthread_create (&t, &a, s_short_thread, &j), 0);
+        pthread_join (t, NULL);
+        pthread_attr_destroy (&a);
+    }
+    cr_assert_eq (atomic_load (&j.ok), N);
+    int ctxs = atomic_load (&sys->nctx);
+    cr_assert_lt (ctxs, 16, "%d contexts for %d threads come and gone", ctxs,
+                  N);
+    tp_system_destroy (&sys);
+    free (stacks);
+}
