@@ -7,7 +7,10 @@
     Functions here are for code that is not an actor: main(), a signal
     thread, a library callback. They are safe from any thread unless a
     comment says otherwise, except that no call may race with
-    tp_system_destroy on the same system.
+    tp_system_destroy on the same system. Each foreign thread that calls
+    in gets a context of its own (a ZeroMQ socket and a reply inbox),
+    given back when the thread exits; at most 8192 contexts (workers,
+    thread actors and foreign threads alive at once) exist per system.
 */
 #ifndef TP_SYSTEM_H_INCLUDED
 #define TP_SYSTEM_H_INCLUDED
