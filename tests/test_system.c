@@ -482,7 +482,7 @@ s_short_thread (void *arg)
 
 /*  A thread per request, as a server without a pool writes it: each
     foreign thread that called in gets a context, and gives it back when
-    it exits, so 1,000 of them leave the context table small. */
+    it exits, so 300 of them leave the context table small. */
 Test (system, short_lived_foreign_threads_give_their_contexts_back,
       .timeout = 120)
 {
@@ -493,7 +493,7 @@ Test (system, short_lived_foreign_threads_give_their_contexts_back,
     /* each thread on a stack of its own, kept to the end: the threads
        then have distinct ids, as in a program whose thread ids do not
        happen to repeat (glibc reuses cached stacks, and with them ids) */
-    enum { N = 1000, STACK = 256 * 1024 };
+    enum { N = 300, STACK = 2 * 1024 * 1024 }; /* (TSan wants big stacks) */
     char *stacks = malloc ((size_t) N * STACK);
     cr_assert_not_null (stacks);
     for (int i = 0; i < N; i++) {
