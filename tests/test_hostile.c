@@ -154,6 +154,18 @@ s_node_down (s_node_t *n)
     unlink (n->ep + strlen ("ipc://"));
 }
 
+/*  Connects raw peer `name` to node n and waits until n has it up;
+    rcvhwm > 0 bounds what the raw peer queues unread. */
+static void
+s_raw_greeted (s_node_t *n, tt_raw *raw, const char *name, int rcvhwm)
+{
+    tt_raw_open (raw, name, n->ep, n->inc);
+    if (rcvhwm > 0)
+        zmq_setsockopt (raw->d, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    tt_raw_hello (raw, n->inc);
+    cr_assert (tt_wait_peer (n->sys, name, true, 5000), "%s not up", name);
+}
+
 static bool
 s_is_lookup_reply (const tp__env *e, void *arg)
 {
@@ -180,9 +192,7 @@ Test (hostile, exit_down_unlink_demonitor_without_a_watch_are_ignored,
     s_node_t n;
     s_node_up (&n, "target");
     tt_raw raw;
-    tt_raw_open (&raw, "evil", n.ep, n.inc);
-    tt_raw_hello (&raw, n.inc);
-    cr_assert (tt_wait_peer (n.sys, "evil", true, 5000));
+    s_raw_greeted (&n, &raw, "evil", 0);
     tp_msg *why = tp_msg_new (tp_tag ("x"), "t", tp_tag ("boom"));
     /* EXIT for an actor that never linked with the peer */
     tt_raw_send (&raw, TP__WIRE_EXIT, n.echo, tp_tag ("_sys"),
@@ -231,9 +241,7 @@ Test (hostile, a_vanished_peers_monitors_are_dropped_with_it, .timeout = 30)
     s_node_t n;
     s_node_up (&n, "target");
     tt_raw raw;
-    tt_raw_open (&raw, "w1", n.ep, n.inc);
-    tt_raw_hello (&raw, n.inc);
-    cr_assert (tt_wait_peer (n.sys, "w1", true, 5000));
+    s_raw_greeted (&n, &raw, "w1", 0);
     for (uint64_t id = 1; id <= 100; id++) {
         tp__env e = tt_raw_env (&raw, TP__WIRE_MONITOR, n.echo,
                                 tp_tag ("_sys"), NULL, 0);
@@ -276,9 +284,7 @@ Test (hostile, frames_for_an_earlier_incarnation_reach_no_actor, .timeout = 30)
     s_node_t n;
     s_node_up (&n, "target");
     tt_raw raw;
-    tt_raw_open (&raw, "evil", n.ep, n.inc);
-    tt_raw_hello (&raw, n.inc);
-    cr_assert (tt_wait_peer (n.sys, "evil", true, 5000));
+    s_raw_greeted (&n, &raw, "evil", 0);
     tp_system_stats st0, st;
     tp_system_stats_get (n.sys, &st0);
     s_call_echo (n.sys, n.echo); /* (so the spy's monitor has been run) */
@@ -365,11 +371,7 @@ Test (hostile, a_peer_that_asks_and_never_reads_costs_bounded_memory,
     s_node_t n;
     s_node_up (&n, "target");
     tt_raw raw;
-    tt_raw_open (&raw, "sponge", n.ep, n.inc);
-    int small = 10;
-    zmq_setsockopt (raw.d, ZMQ_RCVHWM, &small, sizeof small);
-    tt_raw_hello (&raw, n.inc);
-    cr_assert (tt_wait_peer (n.sys, "sponge", true, 5000));
+    s_raw_greeted (&n, &raw, "sponge", 10);
     long rss0 = 0, rss1 = 0;
     FILE *f = fopen ("/proc/self/statm", "r");
     cr_assert (f && fscanf (f, "%*d %ld", &rss0) == 1);
