@@ -95,6 +95,9 @@ typedef struct gw_peer {
     bool refused;           /* its name is up on another connection */
     bool goodbye;           /* it drained: forget it at the next beat */
     uint64_t greet_at;      /* ns, last unasked HELLO (s_greet) */
+    uint32_t lost_inc;      /* we judged this life of it down and ended our
+                               watches with it: our HELLOs say so until it
+                               has greeted us back */
     uint64_t last_rx;       /* ns */
     uint64_t down_at;       /* ns, when it went down */
     uint8_t *out;           /* batch: envelopes as bin items */
@@ -438,9 +441,17 @@ s_send_hello (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
     tp__env e;
     s_env_init (&e, g, TP__WIRE_HELLO, NULL);
     uint32_t seen = p && p->up ? p->incarnation : 0;
+    uint32_t lost = p ? p->lost_inc : 0;
+    if (p)
+        p->lost_inc = 0; /* said once (a connection loses no frame) */
     tp_msg *m = tp__msg_alloc ();
-    int rc = tp_msg_pack (m, "[suuu]", g->name, (unsigned) sys->incarnation,
-                          (unsigned) sys->heartbeat_ms, (unsigned) seen);
+    int rc = lost ? tp_msg_pack (m, "[suuuu]", g->name,
+                                 (unsigned) sys->incarnation,
+                                 (unsigned) sys->heartbeat_ms, (unsigned) seen,
+                                 (unsigned) lost)
+                  : tp_msg_pack (m, "[suuu]", g->name,
+                                 (unsigned) sys->incarnation,
+                                 (unsigned) sys->heartbeat_ms, (unsigned) seen);
     assert (rc == 0);
     (void) rc;
     e.body = m->body;
@@ -662,7 +673,8 @@ s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason, bool all)
 /*  The peer is gone (silent, drained or restarted): tell every local
     actor that watched one of its actors, and forget the watches.
     `counted`: a loss (nodes_down), not a goodbye. `life_over`: it
-    drained or restarted, so its watches of our actors end too. */
+    drained or restarted; else it may come back on this life, and is then
+    told that we ended our watches with it (HELLO's `lost`). */
 static void
 s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
 {
@@ -679,7 +691,10 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
     }
     s_held_drop (g, p);
     s_held_in_drop (c, p);
-    s_watches_end (c, p, tp_tag ("noconnect"), life_over);
+    s_watches_end (c, p, tp_tag ("noconnect"), true);
+    /* a silent peer may come back on this life: it must then end its
+       watches with us too (our HELLO says `lost`) */
+    p->lost_inc = life_over ? 0 : p->incarnation;
     tp__flush (c);
 }
 
@@ -1186,10 +1201,13 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     tp__gw *g = sys->gw;
     const char *name;
     size_t name_len;
-    unsigned inc, hb, seen;
-    if (tp_unpack_raw (e->body, e->body_len, "[suuu]", &name, &name_len, &inc,
-                       &hb, &seen)
-            != 0
+    unsigned inc, hb, seen, lost = 0;
+    if ((tp_unpack_raw (e->body, e->body_len, "[suuu]", &name, &name_len,
+                        &inc, &hb, &seen)
+             != 0
+         && tp_unpack_raw (e->body, e->body_len, "[suuuu]", &name, &name_len,
+                           &inc, &hb, &seen, &lost)
+                != 0)
         || inc == 0 || name_len != e->from_node_len
         || memcmp (name, e->from_node, name_len) != 0
         || (rid && (rid_len != name_len || memcmp (rid, name, name_len) != 0))) {
@@ -1250,6 +1268,13 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
             s_peer_down (c, p, true, true); /* restarted: the old life ended */
         else
             s_watches_end (c, p, tp_tag ("noconnect"), true);
+        p->lost_inc = 0;
+    }
+    else if (lost == sys->incarnation && p->up) {
+        /* It judged us down and ended its watches with us: end ours with
+           it, so that both sides agree (as a node-down on both sides). */
+        s_watches_end (c, p, tp_tag ("noconnect"), true);
+        atomic_fetch_add (&g->nodes_down, 1);
     }
     s_peer_set_node (g, p, node, name, name_len, (uint32_t) inc);
     p->last_rx = tp__now_ns ();

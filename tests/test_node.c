@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,6 +192,9 @@ s_exec_child (const char *role, const char *name, const char *ep, int fd,
     pid_t pid = fork ();
     if (pid != 0)
         return pid;
+    /* the child dies with the test process, even one that fails an
+       assertion before it could kill it */
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
     char sfd[16], sn[16];
     snprintf (sfd, sizeof sfd, "%d", fd);
     snprintf (sn, sizeof sn, "%d", n);
@@ -594,6 +598,74 @@ Test (node, pauses_heal_both_ways_over_ipc, .timeout = 90)
     snprintf (ep, sizeof ep, "ipc:///tmp/tp-pause-cli-%d", getpid ());
     s_pause_rounds (ep);
     unlink (ep + strlen ("ipc://"));
+}
+
+typedef struct {
+    _Atomic long exits;
+    tp_tag_t reason;
+} link_state;
+
+static void
+linker_receive (tp_actor *self, tp_msg *msg)
+{
+    link_state *s = tp_arg (self);
+    tp_ref r;
+    tp_tag_t why;
+    if (tp_msg_is (msg, "link") && tp_msg_unpack (msg, "r", &r) == 0) {
+        tp_trap_exit (self, true);
+        TT_CHECK (tp_link (self, r) == 0);
+        tp_reply (self, msg, tp_tag ("ok"), NULL);
+    }
+    else if (tp_msg_is (msg, "_exit") && tp_msg_unpack (msg, "rt", &r, &why) == 0) {
+        s->reason = why;
+        tt_add (&s->exits, 1);
+    }
+}
+static const tp_behavior linker_b = {"linker", NULL, linker_receive, NULL};
+
+/*  A link across a pause: the parent judges the paused child down and its
+    linked actor gets noconnect; when the child comes back on the same
+    life, the child is told (HELLO `lost`) and ends its side of the link
+    too, so its echo does not stay linked to an actor that was told the
+    link is gone. */
+Test (node, a_pause_ends_links_on_both_sides, .timeout = 60)
+{
+    tp_system *sys = s_parent ("cli");
+    char ep[256];
+    cr_assert_eq (tp_node_bind (sys, "tcp://127.0.0.1:*", ep, sizeof ep), 0);
+    child_t c = s_spawn_server_back ("srv", "tcp://127.0.0.1:*", ep);
+    cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
+    tp_ref echo, l;
+    cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo), 0);
+    link_state ls = {0};
+    cr_assert_eq (tp_spawn (sys, &linker_b, &ls, NULL, &l), 0);
+    tp_msg *ok = NULL;
+    cr_assert_eq (tp_call (sys, l, tp_tag ("link"), tt_ms (5000), &ok, "r",
+                           echo),
+                  0);
+    tp_msg_destroy (&ok);
+    kill (c.pid, SIGSTOP);
+    bool down = tt_wait_peer (sys, "srv", false, 5000);
+    bool told = tt_wait_ge (&ls.exits, 1, 5000);
+    kill (c.pid, SIGCONT);
+    cr_assert (down && told, "the pause was not seen");
+    cr_assert_eq (ls.reason, tp_tag ("noconnect"));
+    cr_assert (tt_wait_peer (sys, "srv", true, 5000));
+    /* the echo ended with the link (it does not trap exits): a monitor of
+       it now gets a DOWN at once (noproc), not never */
+    mon_state st = {0};
+    tp_ref m;
+    cr_assert_eq (tp_spawn (sys, &mon_b, &st, NULL, &m), 0);
+    cr_assert_eq (tp_call (sys, m, tp_tag ("watch"), tt_ms (5000), &ok, "r",
+                           echo),
+                  0);
+    tp_msg_destroy (&ok);
+    cr_assert (tt_wait_ge (&st.downs, 1, 5000),
+               "the child kept its side of a link the parent had ended");
+    cr_assert_eq (st.reason, tp_tag ("noproc"));
+    tp_system_destroy (&sys);
+    s_kill (&c, SIGKILL);
+    TT_NO_FAILURES ();
 }
 
 /*  Two nodes connected both ways; the child is killed -9 and restarted on
@@ -1072,6 +1144,7 @@ Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
     pid_t pid = fork ();
     cr_assert_geq (pid, 0);
     if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL); /* (dies with a failed test) */
         char node[600], mod[600];
         snprintf (node, sizeof node, "%s/tools/troupe-node", build);
         snprintf (mod, sizeof mod, "%s/modules/libcounter.so", build);
