@@ -1233,15 +1233,16 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
             o = NULL;
         }
         if (o && o->up && o->incarnation != (uint32_t) inc) {
-            if (!p->refused)
+            if (!p->refused) { /* (logged and counted once per refusal) */
                 fprintf (stderr, "troupe: refused node %.*s at %s: that name "
                                  "is already up on another connection\n",
                          (int) name_len, name, p->endpoint);
-            pthread_mutex_lock (&sys->lock); /* (tp_node_connect reads it) */
-            p->refused = true;
-            pthread_mutex_unlock (&sys->lock);
-            atomic_fetch_add (&g->peers_refused, 1);
-            s_changed (sys);
+                pthread_mutex_lock (&sys->lock); /* tp_node_connect reads it */
+                p->refused = true;
+                pthread_mutex_unlock (&sys->lock);
+                atomic_fetch_add (&g->peers_refused, 1);
+                s_changed (sys);
+            }
             return;
         }
         pthread_mutex_lock (&sys->lock);
@@ -1374,7 +1375,10 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     }
     if (!p && rid)
         p = s_peer_by_name (g, rid, rid_len, NULL);
-    if (!p || !p->node || p->refused) {
+    if (p && p->refused)
+        return; /* a connection we refused: its frames are not bad, only
+                   not wanted (counted once, in peers_refused) */
+    if (!p || !p->node) {
         s_bad (g, "frame before HELLO");
         s_greet (g, p, rid, rid_len); /* so that it greets again */
         return;
