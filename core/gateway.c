@@ -514,12 +514,11 @@ s_peer_by_name (tp__gw *g, const char *name, size_t len, const gw_peer *not)
 
 static void s_forget (tp__gw *g, gw_peer *p);
 static void s_held_in_drop (tp__ctx *c, gw_peer *p);
-static void s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason, bool all);
 
 /*  A new peer entry, or NULL when max_peers are held and none of them can
     be forgotten (a peer that called us and is down goes first). */
 static gw_peer *
-s_peer_new (tp__ctx *c, tp__gw *g)
+s_peer_new (tp__gw *g)
 {
     tp_system *sys = g->sys;
     if (g->npeers >= sys->max_peers) {
@@ -531,8 +530,7 @@ s_peer_new (tp__ctx *c, tp__gw *g)
         }
         if (!old)
             return NULL;
-        s_watches_end (c, old, tp_tag ("noconnect"), true);
-        s_forget (g, old);
+        s_forget (g, old); /* (a down peer holds no watches) */
     }
     gw_peer *p = tp__calloc (1, sizeof *p);
     p->fd = -1;
@@ -643,21 +641,15 @@ s_watch_remove (gw_peer *p, int kind, tp_ref local, tp_ref remote,
     return false;
 }
 
-/*  Ends the watches of p: local actors watching the peer get reason
-    (DOWN, or EXIT for links); with `all`, watcher entries the peer's
-    actors hold on ours are dropped too (a DEMONITOR on the peer's
-    behalf). Without it those stay: a peer judged silent that comes back
-    on the same life still gets its DOWNs. */
+/*  Ends every watch of p: local actors watching the peer get reason
+    (DOWN, or EXIT for links); watcher entries the peer's actors held on
+    ours are dropped (a DEMONITOR on the peer's behalf). */
 static void
-s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason, bool all)
+s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason)
 {
-    for (gw_watch **pp = &p->watches; *pp;) {
-        gw_watch *w = *pp;
-        if (!all && w->kind == GW_MON_IN) {
-            pp = &w->next;
-            continue;
-        }
-        *pp = w->next;
+    while (p->watches) {
+        gw_watch *w = p->watches;
+        p->watches = w->next;
         if (w->kind == GW_LINK)
             tp__sys_send (c, w->remote, w->local, TP__SYS_EXIT, 0, "t", reason);
         else if (w->kind == GW_MON_OUT)
@@ -691,7 +683,7 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
     }
     s_held_drop (g, p);
     s_held_in_drop (c, p);
-    s_watches_end (c, p, tp_tag ("noconnect"), true);
+    s_watches_end (c, p, tp_tag ("noconnect"));
     /* a silent peer may come back on this life: it must then end its
        watches with us too (our HELLO says `lost`) */
     p->lost_inc = life_over ? 0 : p->incarnation;
@@ -1252,7 +1244,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     else {
         /* A peer that connected to us (or answered on a new connection). */
         p = s_peer_by_name (g, name, name_len, NULL);
-        if (!p && !(p = s_peer_new (c, g))) {
+        if (!p && !(p = s_peer_new (g))) {
             atomic_fetch_add (&g->peers_refused, 1);
             if (!g->full_logged) {
                 g->full_logged = true;
@@ -1267,14 +1259,12 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     if (p->node && p->node != node) {
         if (p->up)
             s_peer_down (c, p, true, true); /* restarted: the old life ended */
-        else
-            s_watches_end (c, p, tp_tag ("noconnect"), true);
         p->lost_inc = 0;
     }
     else if (lost == sys->incarnation && p->up) {
         /* It judged us down and ended its watches with us: end ours with
            it, so that both sides agree (as a node-down on both sides). */
-        s_watches_end (c, p, tp_tag ("noconnect"), true);
+        s_watches_end (c, p, tp_tag ("noconnect"));
         atomic_fetch_add (&g->nodes_down, 1);
     }
     s_peer_set_node (g, p, node, name, name_len, (uint32_t) inc);
@@ -1444,7 +1434,6 @@ s_beat (tp__ctx *c, uint64_t now)
             && (p->goodbye
                 || (now > p->down_at
                     && now - p->down_at > GW_FORGET_AFTER * hb))) {
-            s_watches_end (c, p, tp_tag ("noconnect"), true);
             s_forget (g, p);
             i--;
             continue;
@@ -1978,7 +1967,7 @@ s_connect (tp__ctx *c, const char *ep)
         rc = TP_EZMQ;
     if (rc == 0 && zmq_connect (d, ep) != 0)
         rc = s_endpoint_error (errno);
-    gw_peer *p = rc == 0 ? s_peer_new (c, g) : NULL;
+    gw_peer *p = rc == 0 ? s_peer_new (g) : NULL;
     if (rc == 0 && !p)
         rc = TP_ELIMIT;
     if (rc) {

@@ -166,24 +166,29 @@ s_raw_greeted (s_node_t *n, tt_raw *raw, const char *name, int rcvhwm)
     cr_assert (tt_wait_peer (n->sys, name, true, 5000), "%s not up", name);
 }
 
+/*  Counts DOWN frames (into *arg) until the LOOKUP_REPLY. */
 static bool
-s_is_lookup_reply (const tp__env *e, void *arg)
+s_count_down_until_reply (const tp__env *e, void *arg)
 {
-    (void) arg;
+    if (e->kind == TP__WIRE_DOWN)
+        (*(int *) arg)++;
     return e->kind == TP__WIRE_LOOKUP_REPLY;
 }
 
 /*  A LOOKUP round trip: every frame the node sent the raw peer before
-    its answer has arrived by the time it returns. */
-static void
+    its answer has arrived by the time it returns. Returns how many of
+    those were DOWNs. */
+static int
 s_raw_sync (tt_raw *r)
 {
     tp_msg *q = tp_msg_new (tp_tag ("x"), "s", "nobody");
     tt_raw_send (r, TP__WIRE_LOOKUP, TP_REF_NIL, 0, tp_msg_body (q),
                  tp_msg_size (q));
     tp_msg_destroy (&q);
-    cr_assert (tt_raw_recv (r, 5000, s_is_lookup_reply, NULL),
+    int downs = 0;
+    cr_assert (tt_raw_recv (r, 5000, s_count_down_until_reply, &downs),
                "no LOOKUP_REPLY");
+    return downs;
 }
 
 Test (hostile, exit_down_unlink_demonitor_without_a_watch_are_ignored,
@@ -228,14 +233,6 @@ Test (hostile, exit_down_unlink_demonitor_without_a_watch_are_ignored,
     s_node_down (&n);
 }
 
-static bool
-s_count_down_until_reply (const tp__env *e, void *arg)
-{
-    if (e->kind == TP__WIRE_DOWN)
-        (*(int *) arg)++;
-    return e->kind == TP__WIRE_LOOKUP_REPLY;
-}
-
 Test (hostile, a_vanished_peers_monitors_are_dropped_with_it, .timeout = 30)
 {
     s_node_t n;
@@ -260,12 +257,7 @@ Test (hostile, a_vanished_peers_monitors_are_dropped_with_it, .timeout = 30)
     cr_assert (tt_wait_ge (&s_downs, 1, 5000));
     /* any DOWN to w1 left before the spy's _down (same terminate call):
        so it comes before the answer to a LOOKUP sent now */
-    int downs = 0;
-    tp_msg *q = tp_msg_new (tp_tag ("x"), "s", "nobody");
-    tt_raw_send (&raw, TP__WIRE_LOOKUP, TP_REF_NIL, 0, tp_msg_body (q),
-                 tp_msg_size (q));
-    tp_msg_destroy (&q);
-    cr_assert (tt_raw_recv (&raw, 5000, s_count_down_until_reply, &downs));
+    int downs = s_raw_sync (&raw);
     cr_assert_eq (downs, 0, "%d stray DOWNs reached the next w1", downs);
     tt_raw_close (&raw);
     TT_NO_FAILURES ();

@@ -389,25 +389,37 @@ Test (node, actor_ping_pong_with_remote_actor, .timeout = 60)
 /* ---- failure detection ---------------------------------------------- */
 
 typedef struct {
-    _Atomic long downs;
-    tp_tag_t reason;
+    _Atomic long downs, exits;
+    tp_tag_t reason;      /* of the last _down */
+    tp_tag_t exit_reason; /* of the last _exit */
     tp_ref who;
 } mon_state;
 
+/*  Monitors ("watch" [r]) or links with, trapping exits ("link" [r]),
+    the actor it is asked to, and records the notices it gets. */
 static void
 mon_receive (tp_actor *self, tp_msg *msg)
 {
     mon_state *s = tp_arg (self);
     tp_ref r;
-    if (tp_msg_is (msg, "watch")) {
+    if (tp_msg_is (msg, "watch") || tp_msg_is (msg, "link")) {
         TT_CHECK (tp_msg_unpack (msg, "r", &r) == 0);
-        TT_CHECK (tp_monitor (self, r) > 0);
+        if (tp_msg_is (msg, "watch"))
+            TT_CHECK (tp_monitor (self, r) > 0);
+        else {
+            tp_trap_exit (self, true);
+            TT_CHECK (tp_link (self, r) == 0);
+        }
         tp_reply (self, msg, tp_tag ("ok"), NULL);
     }
     else if (tp_msg_is (msg, "_down")) {
         uint64_t id;
         TT_CHECK (tp_msg_unpack (msg, "Urt", &id, &s->who, &s->reason) == 0);
         tt_add (&s->downs, 1);
+    }
+    else if (tp_msg_is (msg, "_exit")) {
+        TT_CHECK (tp_msg_unpack (msg, "rt", &r, &s->exit_reason) == 0);
+        tt_add (&s->exits, 1);
     }
 }
 
@@ -600,29 +612,6 @@ Test (node, pauses_heal_both_ways_over_ipc, .timeout = 90)
     unlink (ep + strlen ("ipc://"));
 }
 
-typedef struct {
-    _Atomic long exits;
-    tp_tag_t reason;
-} link_state;
-
-static void
-linker_receive (tp_actor *self, tp_msg *msg)
-{
-    link_state *s = tp_arg (self);
-    tp_ref r;
-    tp_tag_t why;
-    if (tp_msg_is (msg, "link") && tp_msg_unpack (msg, "r", &r) == 0) {
-        tp_trap_exit (self, true);
-        TT_CHECK (tp_link (self, r) == 0);
-        tp_reply (self, msg, tp_tag ("ok"), NULL);
-    }
-    else if (tp_msg_is (msg, "_exit") && tp_msg_unpack (msg, "rt", &r, &why) == 0) {
-        s->reason = why;
-        tt_add (&s->exits, 1);
-    }
-}
-static const tp_behavior linker_b = {"linker", NULL, linker_receive, NULL};
-
 /*  A link across a pause: the parent judges the paused child down and its
     linked actor gets noconnect; when the child comes back on the same
     life, the child is told (HELLO `lost`) and ends its side of the link
@@ -637,8 +626,8 @@ Test (node, a_pause_ends_links_on_both_sides, .timeout = 60)
     cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
     tp_ref echo, l;
     cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo), 0);
-    link_state ls = {0};
-    cr_assert_eq (tp_spawn (sys, &linker_b, &ls, NULL, &l), 0);
+    mon_state ls = {0};
+    cr_assert_eq (tp_spawn (sys, &mon_b, &ls, NULL, &l), 0);
     tp_msg *ok = NULL;
     cr_assert_eq (tp_call (sys, l, tp_tag ("link"), tt_ms (5000), &ok, "r",
                            echo),
@@ -649,7 +638,7 @@ Test (node, a_pause_ends_links_on_both_sides, .timeout = 60)
     bool told = tt_wait_ge (&ls.exits, 1, 5000);
     kill (c.pid, SIGCONT);
     cr_assert (down && told, "the pause was not seen");
-    cr_assert_eq (ls.reason, tp_tag ("noconnect"));
+    cr_assert_eq (ls.exit_reason, tp_tag ("noconnect"));
     cr_assert (tt_wait_peer (sys, "srv", true, 5000));
     /* the echo ended with the link (it does not trap exits): a monitor of
        it now gets a DOWN at once (noproc), not never */
