@@ -8,18 +8,9 @@
 /* ------------------------------------------------------------------ */
 /*  Lifecycle                                                          */
 
-void
-tp__actor_adopt (tp__ctx *c, tp_actor *a)
-{
-    a->flags |= TP__A_ADOPTED;
-    if (!(a->flags & TP__A_QUEUED)) {
-        a->flags |= TP__A_QUEUED;
-        tp__rq_push (c, a);
-    }
-}
 
-static tp__peer *
-s_peer_add (tp__peer **list, tp_ref ref, int64_t id)
+tp__peer *
+tp__peer_add (tp__peer **list, tp_ref ref, int64_t id)
 {
     tp__peer *p = tp__malloc (sizeof *p);
     p->ref = ref;
@@ -29,10 +20,8 @@ s_peer_add (tp__peer **list, tp_ref ref, int64_t id)
     return p;
 }
 
-/*  Removes the first entry matching ref (and id when id != 0).
-    Returns true if one was removed. */
-static bool
-s_peer_remove (tp__peer **list, tp_ref ref, int64_t id, bool match_ref)
+bool
+tp__peer_remove (tp__peer **list, tp_ref ref, int64_t id, bool match_ref)
 {
     for (tp__peer **pp = list; *pp; pp = &(*pp)->next) {
         tp__peer *p = *pp;
@@ -64,39 +53,6 @@ s_peers_free (tp__peer **list)
     }
 }
 
-void
-tp__sys_send (tp__ctx *c, tp_ref from, tp_ref to, int aux, uint64_t corr,
-              const char *fmt, ...)
-{
-    tp_msg *m = tp__msg_alloc ();
-    m->tag = tp__tag_sys;
-    m->from = from;
-    m->flags = TP__MSG_SYS;
-    m->aux = (uint16_t) aux;
-    m->corr = corr;
-    if (fmt) {
-        va_list ap;
-        va_start (ap, fmt);
-        int rc = tp_msg_vpack (m, fmt, ap);
-        va_end (ap);
-        assert (rc == 0);
-        (void) rc;
-    }
-    tp__route (c, to, m, 0); /* system messages ignore bounds: cannot fail */
-}
-
-/*  A runtime message could not be delivered because `to` is dead:
-    answer for the dead actor where the protocol expects an answer. */
-void
-tp__sys_undeliverable (tp__ctx *c, tp_ref to, tp_msg *m)
-{
-    if (m->aux == TP__SYS_MONITOR)
-        tp__sys_send (c, to, m->from, TP__SYS_DOWN, m->corr, "rt", to,
-                    tp__tag_noproc);
-    else if (m->aux == TP__SYS_LINK)
-        tp__sys_send (c, to, m->from, TP__SYS_EXIT, 0, "t", tp__tag_noproc);
-    tp__msg_free (m);
-}
 
 void
 tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
@@ -193,28 +149,28 @@ s_handle_sys (tp__ctx *c, tp_actor *a, tp_msg *m)
     tp_tag_t reason;
     switch (m->aux) {
     case TP__SYS_MONITOR:
-        s_peer_add (&a->watchers, m->from, (int64_t) m->corr);
+        tp__peer_add (&a->watchers, m->from, (int64_t) m->corr);
         break;
     case TP__SYS_DEMONITOR:
-        s_peer_remove (&a->watchers, m->from, (int64_t) m->corr, true);
+        tp__peer_remove (&a->watchers, m->from, (int64_t) m->corr, true);
         break;
     case TP__SYS_DOWN: /* only for a monitor of ours, by id and target */
         if (m->corr != 0
-            && s_peer_remove (&a->monitors, m->from, (int64_t) m->corr, true)
+            && tp__peer_remove (&a->monitors, m->from, (int64_t) m->corr, true)
             && tp_msg_unpack (m, "rt", &who, &reason) == 0)
             s_deliver_user (a, tp__tag_down, "Urt", m->corr, who, reason);
         break;
     case TP__SYS_LINK:
         if (!s_peer_has (a->links, m->from))
-            s_peer_add (&a->links, m->from, 0);
+            tp__peer_add (&a->links, m->from, 0);
         break;
     case TP__SYS_UNLINK:
-        s_peer_remove (&a->links, m->from, 0, true);
+        tp__peer_remove (&a->links, m->from, 0, true);
         break;
     case TP__SYS_EXIT:
         if (tp_msg_unpack (m, "t", &reason) != 0)
             break;
-        if (!s_peer_remove (&a->links, m->from, 0, true))
+        if (!tp__peer_remove (&a->links, m->from, 0, true))
             break; /* unlinked meanwhile */
         if ((a->flags & TP__A_TRAP) && reason != tp__tag_killed)
             s_deliver_user (a, tp__tag_exit, "rt", m->from, reason);
@@ -316,7 +272,7 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
     if (TP__UNLIKELY (!(a->flags & TP__A_STARTED))) {
         a->flags |= TP__A_STARTED;
         if (!tp_ref_is_nil (a->link_to) && !s_peer_has (a->links, a->link_to))
-            s_peer_add (&a->links, a->link_to, 0);
+            tp__peer_add (&a->links, a->link_to, 0);
         if (a->b->init && a->b->init (a, a->arg) != 0)
             s_exit (a, tp__tag_init);
         if (c->tick_at > c->processed)
@@ -373,154 +329,6 @@ tp__actor_report (tp_actor *a)
              tp_ref_is_nil (a->spawner) ? "" : by,
              a->spawner_name ? " " : "",
              a->spawner_name ? a->spawner_name : "");
-}
-
-/* ------------------------------------------------------------------ */
-/*  Spawn                                                              */
-
-static int
-s_pick_worker (tp_system *sys, tp__ctx *cur, const tp_spawn_opts *o)
-{
-    bool on_worker = cur && cur->sys == sys && cur->kind == TP__CTX_WORKER;
-    switch (o ? o->place : TP_PLACE_AUTO) {
-    case TP_PLACE_WORKER:
-        return o->worker;
-    case TP_PLACE_SPREAD: {
-        int best = 0, bestn = INT32_MAX;
-        uint32_t start = atomic_fetch_add (&sys->rr, 1);
-        for (int k = 0; k < sys->nworkers; k++) {
-            int i = (int) ((start + (uint32_t) k) % (uint32_t) sys->nworkers);
-            int n = atomic_load_explicit (&sys->ctxs[i]->nactors,
-                                          memory_order_relaxed);
-            if (n < bestn) {
-                bestn = n;
-                best = i;
-            }
-        }
-        return best;
-    }
-    case TP_PLACE_AUTO:
-    case TP_PLACE_NEAR:
-    default:
-        if (on_worker)
-            return cur->id;
-        return (int) (atomic_fetch_add (&sys->rr, 1) % (uint32_t) sys->nworkers);
-    }
-}
-
-int
-tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
-          const tp_spawn_opts *o, tp_ref *ref)
-{
-    if (!sys || !b || !b->receive)
-        return TP_EINVAL;
-    if (o) {
-        if (o->kind != TP_LOOP && o->kind != TP_THREAD)
-            return TP_EINVAL;
-        if (o->place == TP_PLACE_WORKER
-            && (o->worker < 0 || o->worker >= sys->nworkers))
-            return TP_EINVAL;
-        if (o->place > TP_PLACE_WORKER || o->capacity > INT32_MAX / 2)
-            return TP_EINVAL;
-        if (o->name && (!*o->name || strlen (o->name) > 63))
-            return TP_EINVAL;
-    }
-    if (atomic_load (&sys->stopping))
-        return TP_ESTOPPED;
-    tp__ctx *cur = tp__tl_ctx && tp__tl_ctx->sys == sys ? tp__tl_ctx : NULL;
-    tp_actor *spawner = cur ? tp__tl_actor : NULL;
-
-    tp_actor *a = tp__calloc (1, sizeof *a);
-    a->b = b;
-    a->arg = arg;
-    a->tick_stride = 1;
-    uint32_t idx = tp__slot_acquire (sys);
-    tp__slot *s = tp__slot_get (sys, idx);
-    uint32_t gen = atomic_load (&s->gen) + 1;
-    tp_ref me = {sys->node, idx, gen};
-    a->ref = me;
-    a->slot = s;
-    if (spawner) {
-        a->spawner = spawner->ref;
-        a->spawner_name = spawner->b->name;
-    }
-
-    tp__ctx *home;
-    bool thread = o && o->kind == TP_THREAD;
-    if (thread) {
-        home = tp__ctx_new (sys, TP__CTX_THREAD);
-        if (!home) {
-            tp__slot_release (sys, idx);
-            free (a);
-            return TP_EZMQ;
-        }
-        home->thread_actor = a;
-        a->flags |= TP__A_THREAD;
-    }
-    else
-        home = sys->ctxs[s_pick_worker (sys, cur, o)];
-    a->ctx = home;
-    if (o && o->link && spawner) {
-        a->link_to = spawner->ref;
-        s_peer_add (&spawner->links, me, 0);
-    }
-    atomic_store_explicit (&s->actor, a, memory_order_relaxed);
-    atomic_store_explicit (&s->home, home->id, memory_order_relaxed);
-    atomic_store_explicit (&s->cap, o ? o->capacity : 0, memory_order_relaxed);
-    /* s->pending is not zeroed here: tp__actor_terminate zeroed it when
-       the slot's last actor ended (a fresh slot is zero), and what it has
-       gained since is a late reservation for that actor which its sender
-       gives back (s_unreserve_stale in ctx.c). Zeroing it now would wipe
-       a reservation still to be given back, and the give-back would then
-       take a place from this actor. */
-    atomic_store_explicit (&s->processed, 0, memory_order_relaxed);
-    atomic_store_explicit (&s->queued, 0, memory_order_relaxed);
-    atomic_store_explicit (&s->names, 0, memory_order_relaxed);
-    atomic_store_explicit (&s->gen, gen, memory_order_seq_cst);
-    atomic_fetch_add_explicit (&home->nactors, 1, memory_order_relaxed);
-    atomic_fetch_add (&sys->live, 1);
-    atomic_fetch_add_explicit (&sys->spawned, 1, memory_order_relaxed);
-
-    int rc = 0;
-    if (o && o->name)
-        rc = tp_register (sys, o->name, me);
-    if (rc == 0 && thread && tp__ctx_start (home) != 0)
-        rc = TP_EZMQ;
-    if (rc) {
-        /* Nobody can know the ref yet and init has not run: undo quietly,
-           so a failed spawn calls no callback. */
-        if (o && o->name)
-            tp__registry_forget (sys, me);
-        if (o && o->link && spawner)
-            s_peer_remove (&spawner->links, me, 0, true);
-        atomic_store (&s->actor, NULL);
-        atomic_fetch_add (&s->gen, 1);
-        atomic_fetch_sub (&home->nactors, 1);
-        tp__slot_release (sys, idx);
-        if (thread) {
-            tp__ctx_close (home);
-            home->thread_actor = NULL;
-            pthread_mutex_lock (&sys->lock);
-            home->joined = true;
-            atomic_store (&home->finished, 1);
-            pthread_mutex_unlock (&sys->lock);
-        }
-        free (a);
-        tp__live_dec (sys);
-        return rc;
-    }
-    if (!thread) {
-        if (home == cur)
-            tp__actor_adopt (cur, a);
-        else {
-            tp__ctx *from = cur ? cur : tp__ctx_external (sys);
-            tp__ctl (from, home, TP__CTL_SPAWN,
-                     ((uint64_t) idx << 32) | (uint64_t) gen);
-        }
-    }
-    if (ref)
-        *ref = me; /* not a->ref: a may already have run and ended */
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -812,7 +620,7 @@ tp_monitor (tp_actor *self, tp_ref target)
     if (tp_ref_is_nil (target))
         return TP_EINVAL;
     int64_t id = (int64_t) ++self->ctx->corr_next;
-    s_peer_add (&self->monitors, target, id);
+    tp__peer_add (&self->monitors, target, id);
     tp__sys_send (self->ctx, self->ref, target, TP__SYS_MONITOR, (uint64_t) id,
                 NULL);
     return id;
@@ -824,7 +632,7 @@ tp_demonitor (tp_actor *self, int64_t monitor)
     for (tp__peer *p = self->monitors; p; p = p->next)
         if (p->id == monitor) {
             tp_ref target = p->ref;
-            s_peer_remove (&self->monitors, target, monitor, true);
+            tp__peer_remove (&self->monitors, target, monitor, true);
             tp__sys_send (self->ctx, self->ref, target, TP__SYS_DEMONITOR,
                         (uint64_t) monitor, NULL);
             return 0;
@@ -838,7 +646,7 @@ tp_link (tp_actor *self, tp_ref other)
     if (tp_ref_is_nil (other) || tp_ref_eq (other, self->ref))
         return TP_EINVAL;
     if (!s_peer_has (self->links, other))
-        s_peer_add (&self->links, other, 0);
+        tp__peer_add (&self->links, other, 0);
     tp__sys_send (self->ctx, self->ref, other, TP__SYS_LINK, 0, NULL);
     return 0;
 }
@@ -846,7 +654,7 @@ tp_link (tp_actor *self, tp_ref other)
 int
 tp_unlink (tp_actor *self, tp_ref other)
 {
-    s_peer_remove (&self->links, other, 0, true);
+    tp__peer_remove (&self->links, other, 0, true);
     tp__sys_send (self->ctx, self->ref, other, TP__SYS_UNLINK, 0, NULL);
     return 0;
 }

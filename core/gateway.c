@@ -107,7 +107,6 @@ typedef struct gw_peer {
     /* flow control, out: frames ZeroMQ refused (its high-water mark is
        reached: the peer does not read), sent in order when it reads */
     zmq_msg_t *held;        /* ring of held_cap frames */
-    uint32_t *held_msgs;    /* messages each held frame carries */
     size_t held_head, held_n, held_cap, held_bytes;
     /* flow control, in: while stalled this peer's socket is not read */
     bool stalled;
@@ -172,10 +171,47 @@ s_bad (tp__gw *g, const char *why)
     }
 }
 
+/*  An envelope we built for p is lost: a user message in it is a dead
+    letter, counted and reported like a local one (runtime messages are
+    answered by s_watches_end when the peer goes down). */
 static void
-s_count_dead (tp_system *sys, uint64_t n)
+s_lost_env (tp__gw *g, gw_peer *p, const tp__env *e)
 {
-    atomic_fetch_add_explicit (&sys->dead_letters, n, memory_order_relaxed);
+    if (e->kind != TP__WIRE_USER)
+        return;
+    tp__ctx *c = atomic_load_explicit (&g->sys->gw_ctx, memory_order_relaxed);
+    tp__dead_note (c, (tp_ref){p->node, e->to_index, e->to_gen}, e->tag);
+}
+
+/*  The envelopes of buf are lost: `wrapped`, as a BATCH body holds them
+    (each a msgpack bin, back to back), else one frame (maybe a BATCH). */
+static void
+s_lost (tp__gw *g, gw_peer *p, const uint8_t *buf, size_t len, bool wrapped)
+{
+    tp__env e;
+    if (!p)
+        return; /* (frames on a bare routing id carry no messages) */
+    if (!wrapped) {
+        if (tp__wire_decode (buf, len, &e) != 0)
+            return;
+        if (e.kind != TP__WIRE_BATCH) {
+            s_lost_env (g, p, &e);
+            return;
+        }
+        buf = e.body;
+        len = e.body_len;
+    }
+    const uint8_t *env;
+    size_t n;
+    while (tp__wire_batch_next (&buf, &len, &env, &n) == 0)
+        if (tp__wire_decode (env, n, &e) == 0)
+            s_lost_env (g, p, &e);
+}
+
+static void
+s_lost_frame (tp__gw *g, gw_peer *p, zmq_msg_t *f)
+{
+    s_lost (g, p, zmq_msg_data (f), zmq_msg_size (f), false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -227,37 +263,34 @@ s_set_full (tp__gw *g, gw_peer *p, bool full)
 }
 
 /*  Keeps f (moved out) for p, behind what p holds already. Past twice
-    the bound the frame is dropped (TP_EFULL): local senders are told
-    TP_EFULL long before, so only runtime messages and replies get here. */
+    the bound the frame is dropped (its messages are dead letters) and
+    TP_EFULL returned: local senders are told TP_EFULL long before, so
+    only runtime messages and replies get here. */
 static int
-s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f, uint32_t msgs)
+s_held_push (tp__gw *g, gw_peer *p, zmq_msg_t *f)
 {
     size_t n = zmq_msg_size (f) + sizeof (zmq_msg_t); /* what it costs */
     if (p->held_bytes + n > 2 * g->sys->peer_queue) {
-        zmq_msg_close (f); /* (the caller counts what it carried) */
+        s_lost_frame (g, p, f);
+        zmq_msg_close (f);
         return TP_EFULL;
     }
     if (p->held_n == p->held_cap) {
         size_t cap = p->held_cap ? 2 * p->held_cap : 64;
         zmq_msg_t *q = tp__malloc (cap * sizeof *q);
-        uint32_t *qn = tp__malloc (cap * sizeof *qn);
         for (size_t i = 0; i < p->held_n; i++) {
             size_t k = (p->held_head + i) % p->held_cap;
             zmq_msg_init (&q[i]);
             zmq_msg_move (&q[i], &p->held[k]);
             zmq_msg_close (&p->held[k]);
-            qn[i] = p->held_msgs[k];
         }
         free (p->held);
-        free (p->held_msgs);
         p->held = q;
-        p->held_msgs = qn;
         p->held_cap = cap;
         p->held_head = 0;
     }
     size_t at = (p->held_head + p->held_n) % p->held_cap;
     zmq_msg_t *slot = &p->held[at];
-    p->held_msgs[at] = msgs;
     zmq_msg_init (slot);
     zmq_msg_move (slot, f);
     zmq_msg_close (f);
@@ -280,8 +313,8 @@ s_held_flush (tp__gw *g, gw_peer *p)
         if (rc == TP_EFULL)
             break;
         if (rc) {
+            s_lost_frame (g, p, f);
             zmq_msg_close (f);
-            s_count_dead (g->sys, p->held_msgs[p->held_head]);
         }
         p->held_head = (p->held_head + 1) % p->held_cap;
         p->held_n--;
@@ -296,7 +329,7 @@ static void
 s_held_drop (tp__gw *g, gw_peer *p)
 {
     while (p->held_n) {
-        s_count_dead (g->sys, p->held_msgs[p->held_head]);
+        s_lost_frame (g, p, &p->held[p->held_head]);
         zmq_msg_close (&p->held[p->held_head]);
         p->held_head = (p->held_head + 1) % p->held_cap;
         p->held_n--;
@@ -310,20 +343,21 @@ s_held_drop (tp__gw *g, gw_peer *p)
     ZeroMQ cannot take now is held (flow control). */
 static int
 s_send_raw (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
-            const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen,
-            uint32_t msgs)
+            const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
 {
     zmq_msg_t f;
     if (zmq_msg_init_size (&f, hlen + blen) != 0)
-        return TP_ENODE;
+        tp__oom ();
     memcpy (zmq_msg_data (&f), head, hlen);
     if (blen)
         memcpy ((uint8_t *) zmq_msg_data (&f) + hlen, body, blen);
     int rc = p && p->held_n ? TP_EFULL : s_zsend (g, p, rid, rid_len, &f);
     if (rc == TP_EFULL && p)
-        return s_held_push (g, p, &f, msgs);
-    if (rc)
+        return s_held_push (g, p, &f);
+    if (rc) {
+        s_lost_frame (g, p, &f);
         zmq_msg_close (&f);
+    }
     return rc;
 }
 
@@ -346,8 +380,7 @@ s_batch_flush (tp__gw *g, gw_peer *p)
         return 0;
     int rc;
     if (p->out_n == 1) /* skip the bin header: the envelope goes alone */
-        rc = s_send_raw (g, p, NULL, 0, p->out + 5, p->out_len - 5, NULL, 0,
-                         1);
+        rc = s_send_raw (g, p, NULL, 0, p->out + 5, p->out_len - 5, NULL, 0);
     else {
         tp__env e;
         s_env_init (&e, g, TP__WIRE_BATCH, p);
@@ -357,11 +390,10 @@ s_batch_flush (tp__gw *g, gw_peer *p)
         size_t hlen;
         rc = tp__wire_head (&e, head, &hlen);
         if (rc == 0)
-            rc = s_send_raw (g, p, NULL, 0, head, hlen, p->out, p->out_len,
-                             p->out_n);
+            rc = s_send_raw (g, p, NULL, 0, head, hlen, p->out, p->out_len);
+        else
+            s_lost (g, p, p->out, p->out_len, true);
     }
-    if (rc)
-        s_count_dead (g->sys, p->out_n);
     p->out_len = 0;
     p->out_n = 0;
     return rc;
@@ -428,7 +460,7 @@ s_send_env (tp__gw *g, gw_peer *p, const tp__env *e)
     size_t hlen;
     if (tp__wire_head (e, head, &hlen) != 0)
         return TP_EINVAL;
-    return s_send_raw (g, p, NULL, 0, head, hlen, e->body, e->body_len, 0);
+    return s_send_raw (g, p, NULL, 0, head, hlen, e->body, e->body_len);
 }
 
 /*  Sends our HELLO to p, or over the ROUTER to routing id rid when rid
@@ -462,8 +494,7 @@ s_send_hello (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
         uint8_t head[TP__WIRE_HEAD_MAX];
         size_t hlen;
         if (tp__wire_head (&e, head, &hlen) == 0)
-            s_send_raw (g, NULL, rid, rid_len, head, hlen, m->body, m->size,
-                        0);
+            s_send_raw (g, NULL, rid, rid_len, head, hlen, m->body, m->size);
     }
     tp__msg_free (m);
 }
@@ -677,7 +708,7 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
     if (counted)
         atomic_fetch_add (&g->nodes_down, 1);
     if (p->out_n) { /* batched for the old connection: lost with it */
-        s_count_dead (sys, p->out_n);
+        s_lost (g, p, p->out, p->out_len, true);
         p->out_len = 0;
         p->out_n = 0;
     }
@@ -709,7 +740,6 @@ s_forget (tp__gw *g, gw_peer *p)
     atomic_fetch_add_explicit (&g->peers_forgotten, 1, memory_order_relaxed);
     s_changed (sys); /* (tp_node_wait: peers_held went down) */
     free (p->held);
-    free (p->held_msgs);
     free (p->out);
     free (p);
 }
@@ -1392,7 +1422,12 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         if (!inner || !s_node_kind (in.e.kind))
             s_greet (g, p, NULL, 0);
         if (!s_node_kind (in.e.kind)) {
-            s_count_dead (sys, 1);
+            if (in.e.kind == TP__WIRE_USER) /* (a dead letter here too) */
+                tp__dead_note (c,
+                               (tp_ref){tp__node_intern (g->name, g->name_len,
+                                                         in.e.to_inc),
+                                        in.e.to_index, in.e.to_gen},
+                               in.e.tag);
             return;
         }
     }
@@ -1812,7 +1847,6 @@ tp__gw_free (tp_system *sys)
             p->held_n--;
         }
         free (p->held);
-        free (p->held_msgs);
         while (p->in_head) {
             gw_held_in *h = p->in_head;
             p->in_head = h->next;

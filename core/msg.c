@@ -305,30 +305,6 @@ tp__msg_detach_body (tp_msg *msg, void **data, size_t *size)
 /*  Public API                                                         */
 
 tp_msg *
-tp_msg_new (tp_tag_t tag, const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    tp_msg *msg = tp_msg_newv (tag, fmt, ap);
-    va_end (ap);
-    return msg;
-}
-
-tp_msg *
-tp_msg_newv (tp_tag_t tag, const char *fmt, va_list ap)
-{
-    if (tag == 0)
-        return NULL;
-    tp_msg *msg = tp__msg_alloc ();
-    msg->tag = tag;
-    if (fmt && *fmt && tp_msg_vpack (msg, fmt, ap)) {
-        tp__msg_free (msg);
-        return NULL;
-    }
-    return msg;
-}
-
-tp_msg *
 tp_msg_new_raw (tp_tag_t tag, const void *data, size_t size)
 {
     if (tag == 0 || size > TP_MSG_MAX_BODY || (!data && size))

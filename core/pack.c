@@ -338,6 +338,30 @@ tp_msg_pack (tp_msg *msg, const char *fmt, ...)
     return rc;
 }
 
+tp_msg *
+tp_msg_new (tp_tag_t tag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    tp_msg *msg = tp_msg_newv (tag, fmt, ap);
+    va_end (ap);
+    return msg;
+}
+
+tp_msg *
+tp_msg_newv (tp_tag_t tag, const char *fmt, va_list ap)
+{
+    if (tag == 0)
+        return NULL;
+    tp_msg *msg = tp__msg_alloc ();
+    msg->tag = tag;
+    if (fmt && *fmt && tp_msg_vpack (msg, fmt, ap)) {
+        tp__msg_free (msg);
+        return NULL;
+    }
+    return msg;
+}
+
 /* ------------------------------------------------------------------ */
 /*  Reading msgpack                                                    */
 

@@ -270,7 +270,7 @@ struct tp_system {
 extern TP__TLS tp__ctx *tp__tl_ctx;
 extern TP__TLS tp_actor *tp__tl_actor;
 
-/* system.c */
+/* slot.c */
 uint64_t tp__now_ns (void);
 /*  *dl = now on clock + timeout_ms (just now when timeout_ms < 0), for
     pthread_cond_timedwait. */
@@ -278,14 +278,14 @@ void tp__deadline (struct timespec *dl, clockid_t clock, int timeout_ms);
 tp__slot *tp__slot_get (tp_system *sys, uint32_t index);
 uint32_t tp__slot_acquire (tp_system *sys);
 void tp__slot_release (tp_system *sys, uint32_t index);
-tp__ctx *tp__ctx_external (tp_system *sys);
 void tp__live_dec (tp_system *sys);
-void tp__dead_letter (tp__ctx *ctx, tp_ref to, tp_msg *msg);
-void tp__registry_forget (tp_system *sys, tp_ref ref);
-void tp__registry_free (tp_system *sys);
-void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
-int tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms,
-                        tp_msg **reply);
+
+/*  The one place where dead letters are counted (tp_system_stats). */
+static inline void
+tp__dead_count (tp_system *sys, uint64_t n)
+{
+    atomic_fetch_add_explicit (&sys->dead_letters, n, memory_order_relaxed);
+}
 
 /*  Appends a to the run queue of c (a must not be on it). */
 static inline void
@@ -299,6 +299,17 @@ tp__rq_push (tp__ctx *c, tp_actor *a)
     c->rq_tail = a;
 }
 
+/*  Makes a known to c, its home, and runnable (its first turn runs init). */
+static inline void
+tp__actor_adopt (tp__ctx *c, tp_actor *a)
+{
+    a->flags |= TP__A_ADOPTED;
+    if (!(a->flags & TP__A_QUEUED)) {
+        a->flags |= TP__A_QUEUED;
+        tp__rq_push (c, a);
+    }
+}
+
 /*  The transport c carries (NULL for most ctxs). */
 static inline const tp__transport *
 tp__tr (tp__ctx *c)
@@ -306,30 +317,114 @@ tp__tr (tp__ctx *c)
     return atomic_load_explicit (&c->tr, memory_order_acquire);
 }
 
-/* actor.c */
+/* ctx.c */
+/*  Creates (or recycles) a ctx of the given kind and binds its socket.
+    Returns NULL if the table is full or ZeroMQ fails. Takes sys->lock. */
+tp__ctx *tp__ctx_new (tp_system *sys, int kind);
+/*  Closes every socket of the ctx (its own thread, or the destroying
+    thread once the owner is gone). */
+void tp__ctx_close (tp__ctx *ctx);
+void tp__ctx_free (tp__ctx *ctx);
+void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
+
+/* external.c */
+/*  The ctx the calling thread uses to send into sys: its own runtime ctx
+    on a runtime thread, else a per-thread external ctx made on first use,
+    recycled when the thread exits, closed by tp_system_destroy. */
+tp__ctx *tp__ctx_external (tp_system *sys);
+/*  sys is live (tp_system_new) / going (tp_system_destroy): a thread that
+    exits from now on recycles / leaves alone its external ctx there. */
+void tp__systems_add (tp_system *sys);
+void tp__systems_remove (tp_system *sys);
+/*  Forgets the calling thread's cached external ctx of sys. */
+void tp__ext_forget (tp_system *sys);
+
+/* inproc.c */
+/*  Appends m (consumed) for `to`, an actor living on ctx dst (or, for the
+    gateway's ctx, one of another node); sent at the next flush, or now
+    if the batch is full. */
+void tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *msg);
+/*  Sends a control record (TP__CTL_*) to ctx `to`: arg travels in corr;
+    tp__ctl_msg sends msg (consumed) with its sender, corr and body. */
+void tp__ctl (tp__ctx *from, tp__ctx *to, int cmd, uint64_t arg);
+void tp__ctl_msg (tp__ctx *from, tp__ctx *to, int cmd, tp_msg *msg);
+/*  Sends everything c has batched: the transport's (if it carries one),
+    then every inproc batch. A foreign thread flooding a ctx waits here. */
+void tp__flush (tp__ctx *ctx);
+/*  True when ctx dst sleeps (or is about to): records for it should go
+    now, not in a bigger batch later. */
+bool tp__inproc_dst_idle (tp__ctx *c, int dst);
+/*  The sender c made a destination too far behind (c->backlogged):
+    yields, bounded, until it catches up. */
+void tp__inproc_pace (tp__ctx *c);
+
+/*  A read of c's PULL socket in progress (tp__inproc_read_begin). */
+typedef struct tp__inread {
+    bool force;        /* read until EAGAIN, not by the inbound hint */
+    bool open;         /* frame is a batch being read record by record */
+    int max_frames, got;
+    size_t max_bytes, bytes;
+    uint64_t avail;    /* the inbound hint at the last look */
+    size_t off;        /* next record in frame */
+    zmq_msg_t frame;
+} tp__inread;
+void tp__inproc_read_begin (tp__ctx *c, tp__inread *rd, bool force,
+                            int max_frames, size_t max_bytes);
+/*  The next message read, with the ref it is for in *to ({0,
+    TP__CTL_INDEX, 0} for a control record, its command in aux); NULL
+    when the read is over (rd->got frames were read). Caller owns it. */
+tp_msg *tp__inproc_read (tp__ctx *c, tp__inread *rd, tp_ref *to);
+
+/*  True when frames were sent to c that it has not read. */
+static inline bool
+tp__inproc_pending (tp__ctx *c)
+{
+    return atomic_load_explicit (&c->inbound, memory_order_acquire)
+           > c->consumed;
+}
+
+/* route.c */
+/*  Routes m to `to`. Consumes m on success; on TP_EFULL / TP_ETIMEDOUT
+    the caller keeps it; TP_ETOOBIG (a body over TP_NODE_MAX_BODY for
+    another node) too. wait_ms: -1 wait while full, 0 fail at once. */
+int tp__route (tp__ctx *from, tp_ref to, tp_msg *msg, int wait_ms);
+/*  m arrived on c for `to` (an actor of c, or of another node on the
+    gateway's ctx): its mailbox, the transport, or a dead letter. */
+void tp__deliver (tp__ctx *c, tp_ref to, tp_msg *msg);
+/*  Puts m on a's mailbox (a lives on c) and makes a runnable. */
+void tp__enqueue (tp__ctx *ctx, tp_actor *a, tp_msg *msg);
 /*  Sends a runtime message of kind `aux` (TP__SYS_*) from `from` to `to`,
     body packed from fmt (NULL: empty). System messages ignore mailbox
     bounds, so this cannot fail; a dead `to` is handled as a dead letter. */
 void tp__sys_send (tp__ctx *c, tp_ref from, tp_ref to, int aux,
                    uint64_t corr, const char *fmt, ...);
+/*  A runtime message for a dead `to`: the answer the protocol promises
+    (DOWN / EXIT noproc), then m is freed. */
+/*  m (consumed) cannot be delivered to `to`: a dead letter. */
+void tp__dead_letter (tp__ctx *ctx, tp_ref to, tp_msg *msg);
+/*  A message for `to` with tag was lost where it no longer exists as a
+    tp_msg (a frame for a peer that went away): counted and reported. */
+void tp__dead_note (tp__ctx *ctx, tp_ref to, tp_tag_t tag);
 
-/* ctx.c */
-tp__ctx *tp__ctx_new (tp_system *sys, int kind);
-int tp__ctx_start (tp__ctx *ctx);
-void tp__ctx_close (tp__ctx *ctx);
-void tp__ctx_free (tp__ctx *ctx);
-int tp__route (tp__ctx *from, tp_ref to, tp_msg *msg, int wait_ms);
-void tp__ctl (tp__ctx *from, tp__ctx *to, int cmd, uint64_t arg);
-void tp__ctl_msg (tp__ctx *from, tp__ctx *to, int cmd, tp_msg *msg);
-void tp__flush (tp__ctx *ctx);
-void tp__enqueue (tp__ctx *ctx, tp_actor *a, tp_msg *msg);
+/* loop.c */
+/*  The thread body of worker and thread ctxs; tp__ctx_start starts it.
+    Returns 0 or TP_ESYS. */
 void *tp__ctx_loop (void *arg);
+int tp__ctx_start (tp__ctx *ctx);
+/*  External ctx: waits up to timeout_ms for frames and reads them into
+    c->in_head. Returns frames read (0 on timeout). */
 int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
+/*  Reads (and hands on) up to max_frames frames; force: zmq_poll said
+    readable. Returns frames read. */
 int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
-/*  Reads the clock after *stride messages of work, adapts *stride so that
-    reads come about every TP__TICK_NS of work, and returns true (setting
-    c->preempt) when the loop's checks are due: the caller ends its turn. */
-bool tp__ctx_tick (tp__ctx *c, uint32_t *stride);
+
+/* registry.c */
+void tp__registry_forget (tp_system *sys, tp_ref ref);
+void tp__registry_free (tp_system *sys);
+
+/* system.c */
+int tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms,
+                        tp_msg **reply);
 
 /* gateway.c */
 int tp__gw_start (tp_system *sys);
@@ -349,7 +444,10 @@ void tp__gw_shutdown (tp_system *sys);
 void tp__gw_free (tp_system *sys);
 
 /* actor.c */
-void tp__actor_adopt (tp__ctx *ctx, tp_actor *a);
+/*  Adds ref (with id, for monitors) to list / removes the first entry
+    matching ref (when match_ref) and id (when id != 0): true if one was. */
+tp__peer *tp__peer_add (tp__peer **list, tp_ref ref, int64_t id);
+bool tp__peer_remove (tp__peer **list, tp_ref ref, int64_t id, bool match_ref);
 void tp__actor_run (tp__ctx *ctx, tp_actor *a);
 /*  Writes one line about a (alive at shutdown) to stderr. Home thread. */
 void tp__actor_report (tp_actor *a);
@@ -359,6 +457,10 @@ void tp__sys_undeliverable (tp__ctx *ctx, tp_ref to, tp_msg *msg);
 int tp__stop_from (tp__ctx *c, tp_ref target, tp_tag_t reason);
 
 /* timer.c */
+/*  Reads the clock after *stride messages of work, adapts *stride so that
+    reads come about every TP__TICK_NS of work, and returns true (setting
+    c->preempt) when the loop's checks are due: the caller ends its turn. */
+bool tp__ctx_tick (tp__ctx *c, uint32_t *stride);
 int64_t tp__timer_add (tp__ctx *ctx, tp_actor *a, uint64_t delay_ns,
                        uint64_t interval_ns, tp_msg *msg);
 int tp__timer_cancel (tp__ctx *ctx, tp_actor *a, int64_t id);

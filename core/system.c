@@ -1,5 +1,5 @@
-/*  core/system.c: the system object, actor slots, calls from outside
-    actors (tp_send, tp_call), dead letters and shutdown.
+/*  core/system.c: the system object (create, wait, stats, destroy) and
+    the calls made from outside actors (tp_send, tp_call, tp_system_stop).
 */
 #include "runtime.h"
 
@@ -8,262 +8,6 @@
 #include <unistd.h>
 
 static _Atomic uint64_t s_next_sys_id = 1;
-
-tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed, tp__tag_noproc,
-    tp__tag_init, tp__tag_down, tp__tag_exit, tp__tag_dead, tp__tag_sys,
-    tp__tag_error;
-
-static void
-s_tags_init (void)
-{
-    tp__tag_normal = tp_tag ("normal");
-    tp__tag_shutdown = tp_tag ("shutdown");
-    tp__tag_killed = tp_tag ("killed");
-    tp__tag_noproc = tp_tag ("noproc");
-    tp__tag_init = tp_tag ("init");
-    tp__tag_down = tp_tag ("_down");
-    tp__tag_exit = tp_tag ("_exit");
-    tp__tag_dead = tp_tag ("_dead");
-    tp__tag_sys = tp_tag ("_sys");
-    tp__tag_error = tp_tag ("error");
-}
-
-/*  Computes the well-known tags once per process (systems may be made
-    while another one's threads read them). */
-void
-tp__tags_init (void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once (&once, s_tags_init);
-}
-
-uint64_t
-tp__now_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-/* ------------------------------------------------------------------ */
-/*  Slots                                                              */
-
-tp__slot *
-tp__slot_get (tp_system *sys, uint32_t index)
-{
-    uint32_t page = index >> TP__SLOT_PAGE_BITS;
-    if (TP__UNLIKELY (page >= TP__SLOT_PAGES))
-        return NULL;
-    tp__slot *p = atomic_load_explicit (&sys->pages[page], memory_order_acquire);
-    if (TP__UNLIKELY (!p))
-        return NULL;
-    return &p[index & (TP__SLOT_PAGE - 1)];
-}
-
-uint32_t
-tp__slot_acquire (tp_system *sys)
-{
-    pthread_mutex_lock (&sys->slot_lock);
-    uint32_t idx = sys->slot_free;
-    if (idx != UINT32_MAX) {
-        sys->slot_free = tp__slot_get (sys, idx)->next_free;
-    }
-    else {
-        idx = atomic_load (&sys->slot_top);
-        uint32_t page = idx >> TP__SLOT_PAGE_BITS;
-        if (page >= TP__SLOT_PAGES) {
-            fputs ("troupe: actor table full\n", stderr);
-            tp__oom ();
-        }
-        if (!atomic_load (&sys->pages[page]))
-            atomic_store_explicit (&sys->pages[page],
-                                   tp__calloc (TP__SLOT_PAGE, sizeof (tp__slot)),
-                                   memory_order_release);
-        atomic_store (&sys->slot_top, idx + 1);
-    }
-    pthread_mutex_unlock (&sys->slot_lock);
-    return idx;
-}
-
-void
-tp__slot_release (tp_system *sys, uint32_t index)
-{
-    pthread_mutex_lock (&sys->slot_lock);
-    tp__slot *s = tp__slot_get (sys, index);
-    s->next_free = sys->slot_free;
-    sys->slot_free = index;
-    pthread_mutex_unlock (&sys->slot_lock);
-}
-
-/* ------------------------------------------------------------------ */
-/*  Counters                                                           */
-
-void
-tp__live_dec (tp_system *sys)
-{
-    if (atomic_fetch_sub (&sys->live, 1) == 1) {
-        pthread_mutex_lock (&sys->wait_lock);
-        pthread_cond_broadcast (&sys->wait_cond);
-        pthread_mutex_unlock (&sys->wait_lock);
-    }
-}
-
-void
-tp__dead_letter (tp__ctx *c, tp_ref to, tp_msg *m)
-{
-    tp_system *sys = c->sys;
-    if (m->flags & TP__MSG_SYS) {
-        tp__sys_undeliverable (c, to, m);
-        return;
-    }
-    atomic_fetch_add_explicit (&sys->dead_letters, 1, memory_order_relaxed);
-    if (atomic_load_explicit (&sys->dl_on, memory_order_relaxed)
-        && m->tag != tp__tag_dead) {
-        pthread_mutex_lock (&sys->dl_lock);
-        tp_ref w = sys->dl_watcher;
-        pthread_mutex_unlock (&sys->dl_lock);
-        if (!tp_ref_is_nil (w) && !tp_ref_eq (w, to)) {
-            tp_msg *n = tp__msg_alloc ();
-            n->tag = tp__tag_dead;
-            tp_msg_pack (n, "rt", to, m->tag);
-            if (tp__route (c, w, n, 0))
-                tp__msg_free (n);
-        }
-    }
-    tp__msg_free (m);
-}
-
-int
-tp_system_watch_dead_letters (tp_system *sys, tp_ref ref)
-{
-    pthread_mutex_lock (&sys->dl_lock);
-    sys->dl_watcher = ref;
-    atomic_store (&sys->dl_on, !tp_ref_is_nil (ref));
-    pthread_mutex_unlock (&sys->dl_lock);
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/*  External ctxs: how foreign threads talk to the system              */
-
-static TP__TLS struct {
-    uint64_t sys_id;
-    tp__ctx *ctx;
-} tl_ext;
-
-/*  Foreign threads come and go (a thread pool, a thread per request):
-    each one that called into a system has an external ctx there, and
-    when the thread exits, a key destructor marks those ctxs finished so
-    that tp__ctx_new recycles them. The destructor finds the systems
-    through s_systems (under s_systems_lock), so a system destroyed first
-    is simply not found. */
-static pthread_mutex_t s_systems_lock = PTHREAD_MUTEX_INITIALIZER;
-static tp_system *s_systems;
-static pthread_key_t s_ext_key;
-static pthread_once_t s_ext_once = PTHREAD_ONCE_INIT;
-
-typedef struct {
-    int n, cap;
-    struct {
-        uint64_t sys_id;
-        int ctx_id;
-        uint32_t ctx_gen;
-    } *e;
-} s_ext_list;
-
-static void
-s_ext_gone (void *arg)
-{
-    s_ext_list *l = arg;
-    pthread_mutex_lock (&s_systems_lock);
-    for (int i = 0; i < l->n; i++)
-        for (tp_system *sys = s_systems; sys; sys = sys->next_sys)
-            if (sys->id == l->e[i].sys_id) {
-                pthread_mutex_lock (&sys->lock);
-                tp__ctx *c = sys->ctxs[l->e[i].ctx_id];
-                if (c && c->kind == TP__CTX_EXTERNAL
-                    && atomic_load (&c->gen) == l->e[i].ctx_gen)
-                    atomic_store (&c->finished, 1);
-                pthread_mutex_unlock (&sys->lock);
-            }
-    pthread_mutex_unlock (&s_systems_lock);
-    free (l->e);
-    free (l);
-}
-
-static void
-s_ext_key_make (void)
-{
-    if (pthread_key_create (&s_ext_key, s_ext_gone) != 0)
-        tp__oom ();
-}
-
-/*  Remembers that the calling thread has external ctx c in sys. */
-static void
-s_ext_note (tp_system *sys, tp__ctx *c)
-{
-    pthread_once (&s_ext_once, s_ext_key_make);
-    s_ext_list *l = pthread_getspecific (s_ext_key);
-    if (!l) {
-        l = tp__calloc (1, sizeof *l);
-        pthread_setspecific (s_ext_key, l);
-    }
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 4;
-        l->e = tp__realloc (l->e, (size_t) l->cap * sizeof *l->e);
-    }
-    l->e[l->n].sys_id = sys->id;
-    l->e[l->n].ctx_id = c->id;
-    l->e[l->n].ctx_gen = atomic_load (&c->gen);
-    l->n++;
-}
-
-/*  Returns the ctx the calling thread uses to send into sys: its own
-    runtime ctx on a runtime thread, else a per-thread external ctx made
-    on first use, recycled when the thread exits, closed by
-    tp_system_destroy. */
-tp__ctx *
-tp__ctx_external (tp_system *sys)
-{
-    if (tp__tl_ctx && tp__tl_ctx->sys == sys)
-        return tp__tl_ctx;
-    if (tl_ext.sys_id == sys->id)
-        return tl_ext.ctx;
-    pthread_t me = pthread_self ();
-    pthread_mutex_lock (&sys->lock);
-    int top = atomic_load (&sys->nctx);
-    for (int i = 0; i < top; i++) {
-        tp__ctx *c = sys->ctxs[i];
-        if (c && c->kind == TP__CTX_EXTERNAL && pthread_equal (c->owner, me)
-            && !atomic_load (&c->finished)) {
-            pthread_mutex_unlock (&sys->lock);
-            tl_ext.sys_id = sys->id;
-            tl_ext.ctx = c;
-            return c;
-        }
-    }
-    pthread_mutex_unlock (&sys->lock);
-    tp__ctx *c = tp__ctx_new (sys, TP__CTX_EXTERNAL);
-    if (!c) {
-        fputs ("troupe: cannot create a context for this thread\n", stderr);
-        tp__oom ();
-    }
-    pthread_mutex_lock (&sys->lock);
-    c->owner = me; /* read by other threads under the lock */
-    pthread_mutex_unlock (&sys->lock);
-    uint32_t idx = tp__slot_acquire (sys);
-    tp__slot *s = tp__slot_get (sys, idx);
-    uint32_t gen = atomic_load (&s->gen) + 1;
-    atomic_store (&s->home, c->id);
-    atomic_store (&s->actor, NULL);
-    atomic_store (&s->cap, 0);
-    atomic_store (&s->gen, gen);
-    c->inbox = (tp_ref){sys->node, idx, gen};
-    s_ext_note (sys, c);
-    tl_ext.sys_id = sys->id;
-    tl_ext.ctx = c;
-    return c;
-}
 
 /* ------------------------------------------------------------------ */
 /*  System                                                             */
@@ -345,10 +89,7 @@ tp_system_new (const tp_system_opts *opts)
             return NULL;
         }
     }
-    pthread_mutex_lock (&s_systems_lock);
-    sys->next_sys = s_systems;
-    s_systems = sys;
-    pthread_mutex_unlock (&s_systems_lock);
+    tp__systems_add (sys);
     for (int i = 0; i < o.workers; i++)
         if (tp__ctx_start (sys->ctxs[i]) != 0) {
             tp_system_destroy (&sys);
@@ -365,13 +106,7 @@ tp_system_destroy (tp_system **sys_p)
     tp_system *sys = *sys_p;
     *sys_p = NULL;
     /* first of all: threads that exit from now on leave this one alone */
-    pthread_mutex_lock (&s_systems_lock);
-    for (tp_system **pp = &s_systems; *pp; pp = &(*pp)->next_sys)
-        if (*pp == sys) {
-            *pp = sys->next_sys;
-            break;
-        }
-    pthread_mutex_unlock (&s_systems_lock);
+    tp__systems_remove (sys);
     assert (!(tp__tl_ctx && tp__tl_ctx->sys == sys
               && tp__tl_ctx->kind != TP__CTX_EXTERNAL));
 
@@ -428,25 +163,11 @@ tp_system_destroy (tp_system **sys_p)
     pthread_cond_destroy (&sys->node_cond);
     pthread_mutex_destroy (&sys->reg_lock);
     pthread_mutex_destroy (&sys->dl_lock);
-    if (tl_ext.sys_id == sys->id)
-        tl_ext.sys_id = 0;
+    tp__ext_forget (sys);
     tp__node_pin (sys->node, -1);
     free (sys);
 }
 
-void
-tp__deadline (struct timespec *dl, clockid_t clock, int timeout_ms)
-{
-    clock_gettime (clock, dl);
-    if (timeout_ms < 0)
-        return;
-    dl->tv_sec += timeout_ms / 1000;
-    dl->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-    if (dl->tv_nsec >= 1000000000L) {
-        dl->tv_sec++;
-        dl->tv_nsec -= 1000000000L;
-    }
-}
 
 int
 tp_system_wait (tp_system *sys, int timeout_ms)

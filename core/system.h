@@ -196,9 +196,12 @@ typedef void (*tp_name_fn) (const char *name, tp_ref ref, void *arg);
 TP_EXPORT int
 tp_names_each (tp_system *sys, tp_name_fn fn, void *arg);
 
-/*  Makes ref receive a "_dead" notice for each dead letter: body
-    [ref to, tag tag]. Pass the nil ref to stop. Notices about notices are
-    never sent. Returns 0. */
+/*  Makes ref, an actor of this system, receive a "_dead" notice for each
+    dead letter: body [ref to, tag tag]. Dead letters include messages for
+    other nodes that this node dropped (a peer that left with messages
+    batched or held for it). Pass the nil ref to stop. Notices about
+    notices are never sent. Returns 0, or TP_EINVAL for a ref of another
+    node. */
 TP_EXPORT int
 tp_system_watch_dead_letters (tp_system *sys, tp_ref ref);
 

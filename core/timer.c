@@ -199,3 +199,45 @@ tp__timer_next_ms (tp__ctx *c, uint64_t now)
         return 0;
     return (int64_t) ((d - now + 999999) / 1000000);
 }
+
+/* ------------------------------------------------------------------ */
+/*  The loop's clock                                                  */
+
+#define TP__TICK_NS 200000u /* work between two clock reads, about */
+#define TP__TICK_STRIDE_MAX 128u /* messages between reads at most */
+
+
+/*  The clock is read only every few messages: after a turn once
+    c->tick_stride messages ran since the last read, and within a turn of
+    several messages every a->tick_stride messages (tp__actor_run). Each
+    stride is doubled while the time between reads is under
+    TP__TICK_NS / 2, and cut in proportion when it is over TP__TICK_NS
+    (not if the loop was idle meanwhile: that time was no work), so that
+    cheap messages pay one read per TP__TICK_STRIDE_MAX and slow ones one
+    read per message. A read at or after c->check_at (TP__CHECK_NS after the
+    last look, or the next timer if sooner) stops the work: the turn ends
+    (the actor goes back on the run queue), the turns stop at the next
+    flush point (after every turn while messages are slow), the timers
+    fire, and the loop comes round to the gateway and the inbox. */
+bool
+tp__ctx_tick (tp__ctx *c, uint32_t *stride)
+{
+    uint64_t now = tp__now_ns ();
+    uint64_t dt = now - c->tick_last;
+    uint32_t s = *stride;
+    if (dt < TP__TICK_NS / 2) {
+        if (s < TP__TICK_STRIDE_MAX)
+            s *= 2;
+    }
+    else if (dt > TP__TICK_NS && !c->tick_idle) {
+        uint64_t k = (uint64_t) s * TP__TICK_NS / dt;
+        s = k ? (uint32_t) k : 1;
+    }
+    *stride = s;
+    c->tick_last = now;
+    c->tick_idle = false;
+    if (now < c->check_at)
+        return false;
+    c->preempt = true;
+    return true;
+}

@@ -11,13 +11,21 @@
 
 static _Atomic long s_dead;  /* dead-letter notices seen */
 static _Atomic long s_downs; /* _down notices seen by the spy */
+static _Atomic long s_dead_for;   /* notices for s_dead_index */
+static _Atomic uint32_t s_dead_index = UINT32_MAX;
 
 static void
 dl_receive (tp_actor *self, tp_msg *msg)
 {
     (void) self;
-    if (tp_msg_is (msg, "_dead"))
+    tp_ref to;
+    tp_tag_t tag;
+    if (tp_msg_is (msg, "_dead")) {
+        if (tp_msg_unpack (msg, "rt", &to, &tag) == 0
+            && to.index == atomic_load (&s_dead_index))
+            tt_add (&s_dead_for, 1);
         tt_add (&s_dead, 1);
+    }
 }
 static const tp_behavior dl_b = {"dl", NULL, dl_receive, NULL};
 
@@ -277,6 +285,9 @@ Test (hostile, frames_for_an_earlier_incarnation_reach_no_actor, .timeout = 30)
     s_node_up (&n, "target");
     tt_raw raw;
     s_raw_greeted (&n, &raw, "evil", 0);
+    tp_ref dl;
+    cr_assert_eq (tp_spawn (n.sys, &dl_b, NULL, NULL, &dl), 0);
+    cr_assert_eq (tp_system_watch_dead_letters (n.sys, dl), 0);
     tp_system_stats st0, st;
     tp_system_stats_get (n.sys, &st0);
     s_call_echo (n.sys, n.echo); /* (so the spy's monitor has been run) */
@@ -298,9 +309,67 @@ Test (hostile, frames_for_an_earlier_incarnation_reach_no_actor, .timeout = 30)
     s_raw_sync (&raw);
     tp_system_stats_get (n.sys, &st);
     cr_assert_eq (st.dead_letters, st0.dead_letters + 1);
+    cr_assert (tt_wait_ge (&s_dead, 1, 5000), "the watcher was not told");
     cr_assert_eq (tp_actor_stats_get (n.sys, n.echo, &as), 0);
     cr_assert_eq (as.processed, as0.processed, "the ask reached the actor");
     tt_raw_close (&raw);
+    s_node_down (&n);
+}
+
+/*  Messages a node held for a peer that stopped reading, then left: each
+    one is a dead letter, counted once and reported to the watcher like a
+    local one (the watcher of a node hears of its remote losses too). */
+Test (hostile, messages_held_for_a_peer_that_leaves_reach_the_watcher,
+      .timeout = 60)
+{
+    s_node_t n;
+    s_node_up (&n, "target");
+    tp_ref dl;
+    cr_assert_eq (tp_spawn (n.sys, &dl_b, NULL, NULL, &dl), 0);
+    cr_assert_eq (tp_system_watch_dead_letters (n.sys, dl), 0);
+    /* a watcher on another node is refused: it would be told by the
+       gateway about the gateway's own losses */
+    tp_ref far = {tp_node_id ("elsewhere"), 1, 1};
+    cr_assert_eq (tp_system_watch_dead_letters (n.sys, far), TP_EINVAL);
+    tt_raw raw;
+    s_raw_greeted (&n, &raw, "sink", 10); /* reads nothing from now on */
+    tp_ref target = {tp_node_id ("sink"), 5, 1};
+    atomic_store (&s_dead_index, target.index);
+    tp_system_stats st0, st;
+    tp_system_stats_get (n.sys, &st0);
+    char body[1000];
+    memset (body, 'x', sizeof body);
+    long sent = 0;
+    int rc = 0;
+    while (sent < 200000) { /* until the node's queue for sink is full */
+        tp_msg *m = tp_msg_new_raw (tp_tag ("job"), body, sizeof body);
+        rc = tp_send_msg (n.sys, target, &m);
+        tp_msg_destroy (&m);
+        if (rc)
+            break;
+        if (++sent % 500 == 0) /* alive, so only its reading stops */
+            tt_raw_send (&raw, TP__WIRE_HEARTBEAT, TP_REF_NIL, 0, NULL, 0);
+    }
+    cr_assert_eq (rc, TP_EFULL, "sent %ld, rc %d", sent, rc);
+    tp_node_stats ns;
+    tp_node_stats_get (n.sys, &ns);
+    cr_assert_gt (ns.frames_held, 0);
+    /* sink says goodbye and goes; what the node held for it is lost */
+    tt_raw_send (&raw, TP__WIRE_DRAIN, TP_REF_NIL, 0, NULL, 0);
+    tt_raw_close (&raw);
+    cr_assert (tt_wait_peer (n.sys, "sink", false, 5000), "sink stays up");
+    cr_assert (tt_wait_ge (&s_dead_for, 1000, 10000),
+               "%ld notices for sink's actor", atomic_load (&s_dead_for));
+    tp_system_stats_get (n.sys, &st);
+    long lost = (long) (st.dead_letters - st0.dead_letters);
+    cr_assert (tt_wait_ge (&s_dead_for, lost, 10000), "%ld notices, %ld lost",
+               atomic_load (&s_dead_for), lost);
+    cr_assert_eq (atomic_load (&s_dead_for), lost, "counted once each");
+    cr_assert_leq (lost, sent);
+    fprintf (stderr, "hostile: %ld sent to a peer that left, %ld reported "
+                     "dead, %" PRIu64 " frames were held\n",
+             sent, lost, ns.frames_held);
+    s_call_echo (n.sys, n.echo);
     s_node_down (&n);
 }
 
