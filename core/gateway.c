@@ -92,7 +92,16 @@ typedef struct gw_peer {
     bool hot;               /* dealer may hold frames */
     bool up;                /* greeted and not silent */
     bool drained;           /* DRAIN_ACK received */
-    bool refused;           /* its name is up on another connection */
+    bool refused;           /* refused: its name is up on another
+                               connection (by us or by it), or it is full */
+    int refused_rc;         /* then TP_ENAMETAKEN or TP_ELIMIT */
+    int refusals;           /* in a row (tp_node_connect gives up at 2) */
+    bool dup_logged;        /* a second life greeted while this one lives:
+                               logged once */
+    char rid[TP__WIRE_RID_MAX]; /* its connection to our ROUTER: the
+                               routing id its HELLO came with (0 bytes:
+                               none) */
+    size_t rid_len;
     bool goodbye;           /* it drained: forget it at the next beat */
     uint64_t greet_at;      /* ns, last unasked HELLO (s_greet) */
     uint32_t lost_inc;      /* we judged this life of it down and ended our
@@ -123,6 +132,8 @@ struct tp__gw {
     int npeers, cap_peers;
     char name[TP_NODE_NAME_MAX + 1]; /* ours */
     size_t name_len;
+    char rid[TP__WIRE_RID_MAX];      /* our routing id: name/incarnation */
+    size_t rid_len;
     uint64_t next_beat;     /* ns */
     uint64_t last_beat;     /* ns, when the last beat ran */
     uint64_t next_check;    /* ns: look at the fds again (s_gw_serve) */
@@ -132,7 +143,7 @@ struct tp__gw {
     struct pollfd *pf;      /* poll set, grown with the peers */
     gw_peer **pf_who;
     int pf_cap;
-    char unknown[GW_UNKNOWN][TP_NODE_NAME_MAX]; /* unknown routing ids */
+    char unknown[GW_UNKNOWN][TP__WIRE_RID_MAX]; /* unknown routing ids */
     size_t unknown_len[GW_UNKNOWN];             /* greeted lately */
     uint64_t unknown_at[GW_UNKNOWN];
     int router_stalled;     /* stalled peers on the ROUTER: not read */
@@ -232,8 +243,8 @@ s_zsend (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
     }
     else {
         if (p) {
-            rid = p->name;
-            rid_len = p->name_len;
+            rid = p->rid;
+            rid_len = p->rid_len;
         }
         g->router_hot = true;
         rc = zmq_send (g->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -541,6 +552,39 @@ s_peer_by_name (tp__gw *g, const char *name, size_t len, const gw_peer *not)
             return p;
     }
     return NULL;
+}
+
+/*  The peer whose connection to our ROUTER has routing id rid. */
+static gw_peer *
+s_peer_by_rid (tp__gw *g, const char *rid, size_t len)
+{
+    for (int i = 0; i < g->npeers; i++) {
+        gw_peer *p = g->peers[i];
+        if (p->rid_len == len && memcmp (p->rid, rid, len) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/*  The peer of a frame that came over the ROUTER with routing id rid:
+    the peer with that connection, or else the life it names (name and
+    incarnation) when we have that life up over another connection (we
+    connected to it, then it connected to us): rid becomes its connection
+    to our ROUTER. NULL: nobody we greeted. */
+static gw_peer *
+s_peer_by_rid_or_life (tp__gw *g, const char *rid, size_t len)
+{
+    gw_peer *p = s_peer_by_rid (g, rid, len);
+    size_t name_len;
+    uint32_t inc;
+    if (p || !tp__wire_rid_ok (rid, len, &name_len, &inc))
+        return p;
+    p = s_peer_by_name (g, rid, name_len, NULL);
+    if (!p || !p->node || p->incarnation != inc)
+        return NULL;
+    memcpy (p->rid, rid, len);
+    p->rid_len = len;
+    return p;
 }
 
 static void s_forget (tp__gw *g, gw_peer *p);
@@ -1171,6 +1215,88 @@ s_in_batch (gw_in *in)
         s_bad (g, "BATCH of fewer than two items");
 }
 
+/*  Marks p (a peer we connected to) refused with rc (0: not refused);
+    `times` refusals in a row make tp_node_connect give up. */
+static void
+s_set_refused (tp_system *sys, gw_peer *p, int rc, int times)
+{
+    pthread_mutex_lock (&sys->lock); /* tp_node_connect reads it */
+    p->refused = rc != 0;
+    p->refused_rc = rc;
+    p->refusals = rc ? (times ? times : p->refusals + 1) : 0;
+    pthread_mutex_unlock (&sys->lock);
+}
+
+/*  Is the life of p that we have up still there? When it called us, a
+    probe tells: a heartbeat to its routing id, which ZeroMQ refuses at
+    once (ROUTER_MANDATORY) when that connection has closed, as it does
+    when the process ends. Else (only our connection to it): it was heard
+    from within 1.5 beats. */
+static bool
+s_still_there (tp__gw *g, gw_peer *p)
+{
+    if (p->rid_len) {
+        tp__env e;
+        s_env_init (&e, g, TP__WIRE_HEARTBEAT, p);
+        uint8_t head[TP__WIRE_HEAD_MAX];
+        size_t hlen;
+        if (tp__wire_head (&e, head, &hlen) != 0)
+            return true;
+        if (zmq_send (g->router, p->rid, p->rid_len,
+                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return errno == EAGAIN; /* (full: there, and not reading) */
+        zmq_send (g->router, head, hlen, ZMQ_DONTWAIT);
+        g->router_hot = true;
+        return true;
+    }
+    uint64_t hb = (uint64_t) g->sys->heartbeat_ms * 1000000u;
+    return tp__now_ns () - p->last_rx < hb + hb / 2;
+}
+
+/*  Tells the connection with routing id rid that its greeting is refused
+    (PROTOCOL.md §10.5): a DRAIN before any HELLO, with the reason. */
+static void
+s_refuse (tp__gw *g, const char *rid, size_t rid_len, tp_tag_t why)
+{
+    tp__env e;
+    s_env_init (&e, g, TP__WIRE_DRAIN, NULL);
+    tp_msg *m = tp__msg_alloc ();
+    if (tp_msg_pack (m, "t", why) == 0) {
+        e.body = m->body;
+        e.body_len = m->size;
+        uint8_t head[TP__WIRE_HEAD_MAX];
+        size_t hlen;
+        if (tp__wire_head (&e, head, &hlen) == 0)
+            s_send_raw (g, NULL, rid, rid_len, head, hlen, m->body, m->size);
+    }
+    tp__msg_free (m);
+}
+
+/*  The node we connected to (p) refused our HELLO: our name is up there
+    on another connection ("name_taken"), or it holds all the peers it may
+    ("full"). We greet again every beat: a refusal can end (the other
+    process leaves); tp_node_connect gives up after two in a row. */
+static void
+s_on_refused (tp__ctx *c, gw_peer *p, const tp__env *e)
+{
+    tp_system *sys = c->sys;
+    tp_tag_t why = 0;
+    if (tp_unpack_raw (e->body, e->body_len, "t", &why) != 0) {
+        s_bad (sys->gw, "bad DRAIN");
+        return;
+    }
+    bool first = !p->refused;
+    s_set_refused (sys, p, why == tp_tag ("full") ? TP_ELIMIT : TP_ENAMETAKEN,
+                   0);
+    if (first) {
+        char t[TP_TAG_MAX_LEN + 1];
+        fprintf (stderr, "troupe: node at %s refused us (%s)\n", p->endpoint,
+                 tp_tag_name (why, t, sizeof t) == 0 ? t : "?");
+        atomic_fetch_add (&sys->gw->peers_refused, 1);
+    }
+    s_changed (sys);
+}
+
 /*  Folds o (an entry for a peer that called us) into p (our connection
     to the same name, now greeting with incarnation inc) and frees o. The
     same life keeps its watches; an older one ends them (noconnect). */
@@ -1185,6 +1311,10 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
     s_held_in_drop (c, o);
     if (o->up && !p->up && !p->node) {
         p->last_rx = o->last_rx;
+    }
+    if (o->rid_len && o->incarnation == inc) { /* its connection to us */
+        memcpy (p->rid, o->rid, o->rid_len);
+        p->rid_len = o->rid_len;
     }
     while (o->watches) {
         gw_watch *w = o->watches;
@@ -1232,7 +1362,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
                 != 0)
         || inc == 0 || name_len != e->from_node_len
         || memcmp (name, e->from_node, name_len) != 0
-        || (rid && (rid_len != name_len || memcmp (rid, name, name_len) != 0))) {
+        || (rid && !tp__wire_rid_is (rid, rid_len, name, name_len, inc))) {
         s_bad (g, "bad HELLO");
         return;
     }
@@ -1259,21 +1389,34 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
                 fprintf (stderr, "troupe: refused node %.*s at %s: that name "
                                  "is already up on another connection\n",
                          (int) name_len, name, p->endpoint);
-                pthread_mutex_lock (&sys->lock); /* tp_node_connect reads it */
-                p->refused = true;
-                pthread_mutex_unlock (&sys->lock);
+                s_set_refused (sys, p, TP_ENAMETAKEN, 2);
                 atomic_fetch_add (&g->peers_refused, 1);
                 s_changed (sys);
             }
             return;
         }
-        pthread_mutex_lock (&sys->lock);
-        p->refused = false;
-        pthread_mutex_unlock (&sys->lock);
+        s_set_refused (sys, p, 0, 0);
     }
     else {
         /* A peer that connected to us (or answered on a new connection). */
         p = s_peer_by_name (g, name, name_len, NULL);
+        if (p && p->up && p->incarnation != (uint32_t) inc
+            && s_still_there (g, p)) {
+            /* A second live process with a name that is up: refused, and
+               told so; the first one keeps its link. (A restart is let
+               in: the old life's connection is gone.) */
+            if (!p->dup_logged) {
+                p->dup_logged = true;
+                fprintf (stderr, "troupe: refused a second node named %.*s "
+                                 "(incarnation %08x): incarnation %08x is up "
+                                 "on another connection\n",
+                         (int) name_len, name, inc, p->incarnation);
+                atomic_fetch_add (&g->peers_refused, 1);
+                s_changed (sys);
+            }
+            s_refuse (g, rid, rid_len, tp_tag ("name_taken"));
+            return;
+        }
         if (!p && !(p = s_peer_new (g))) {
             atomic_fetch_add (&g->peers_refused, 1);
             if (!g->full_logged) {
@@ -1283,7 +1426,13 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
                          (int) name_len, name, sys->max_peers);
             }
             s_changed (sys);
+            s_refuse (g, rid, rid_len, tp_tag ("full"));
             return;
+        }
+        if (p->rid_len != rid_len || memcmp (p->rid, rid, rid_len) != 0) {
+            memcpy (p->rid, rid, rid_len); /* this life's connection */
+            p->rid_len = rid_len;
+            p->dup_logged = false;
         }
     }
     if (p->node && p->node != node) {
@@ -1346,7 +1495,9 @@ s_greet (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
         s_send_hello (g, p, NULL, 0);
         return;
     }
-    if (!rid || !tp__wire_node_name_ok (rid, rid_len))
+    size_t name_len;
+    uint32_t inc;
+    if (!rid || !tp__wire_rid_ok (rid, rid_len, &name_len, &inc))
         return;
     /* a few unknown routing ids remembered, the oldest replaced */
     int slot = 0;
@@ -1394,7 +1545,12 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         return;
     }
     if (!p && rid)
-        p = s_peer_by_name (g, rid, rid_len, NULL);
+        p = s_peer_by_rid_or_life (g, rid, rid_len);
+    if (in.e.kind == TP__WIRE_DRAIN && in.e.body_len && p && p->dealer
+        && !p->up) {
+        s_on_refused (c, p, &in.e); /* it refuses our greeting */
+        return;
+    }
     if (p && p->refused)
         return; /* a connection we refused: its frames are not bad, only
                    not wanted (counted once, in peers_refused) */
@@ -1868,7 +2024,7 @@ tp__gw_free (tp_system *sys)
 
 /*  Sets the options every node socket has. Returns 0 or TP_EZMQ. */
 static int
-s_sock_opts (void *s, const char *name)
+s_sock_opts (void *s, const char *rid, size_t rid_len)
 {
     int zero = 0, hwm = TP__GW_HWM;
     int64_t maxmsg = TP__WIRE_MAX_FRAME;
@@ -1880,7 +2036,7 @@ s_sock_opts (void *s, const char *name)
         || zmq_setsockopt (s, ZMQ_RCVHWM, &hwm, sizeof hwm)
         || zmq_setsockopt (s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
         || zmq_setsockopt (s, ZMQ_LINGER, &zero, sizeof zero)
-        || zmq_setsockopt (s, ZMQ_ROUTING_ID, name, strlen (name)))
+        || zmq_setsockopt (s, ZMQ_ROUTING_ID, rid, rid_len))
         return TP_EZMQ;
     return 0;
 }
@@ -1903,13 +2059,16 @@ tp__gw_start (tp_system *sys)
     g->sys = sys;
     snprintf (g->name, sizeof g->name, "%s", tp_node_name (sys->node));
     g->name_len = strlen (g->name);
+    g->rid_len = tp__wire_rid (g->name, g->name_len, sys->incarnation, g->rid);
     g->router = zmq_socket (sys->zctx, ZMQ_ROUTER);
     int one = 1;
-    /* ROUTER_HANDOVER: a peer that restarts takes its routing id over
-       from the old connection at once, before TCP notices the old one is
-       dead. ROUTER_MANDATORY: an unknown routing id is an error we see. */
-    if (!g->router || s_sock_opts (g->router, g->name)
-        || zmq_setsockopt (g->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one)
+    /* Routing ids carry the incarnation (name/xxxxxxxx), so every life of
+       a peer has a connection of its own: a restart is a new routing id,
+       never a handover, and a second live process with a name that is up
+       can be told apart and refused (s_on_hello). ROUTER_MANDATORY: an
+       unknown routing id is an error we see (and the probe that tells
+       whether a peer's connection is still there). */
+    if (!g->router || s_sock_opts (g->router, g->rid, g->rid_len)
         || zmq_setsockopt (g->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one)) {
         if (g->router)
             zmq_close (g->router);
@@ -1992,11 +2151,18 @@ s_connect (tp__ctx *c, const char *ep)
 {
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
-    for (int i = 0; i < g->npeers; i++)
-        if (strcmp (g->peers[i]->endpoint, ep) == 0)
+    for (int i = 0; i < g->npeers; i++) {
+        gw_peer *p = g->peers[i];
+        if (strcmp (p->endpoint, ep) == 0) {
+            if (p->refused) { /* asked again: find out again */
+                s_set_refused (sys, p, 0, 0);
+                s_send_hello (g, p, NULL, 0);
+            }
             return 0; /* connected already: the caller waits for it */
+        }
+    }
     void *d = zmq_socket (sys->zctx, ZMQ_DEALER);
-    int ivl = 100, rc = d ? s_sock_opts (d, g->name) : TP_EZMQ;
+    int ivl = 100, rc = d ? s_sock_opts (d, g->rid, g->rid_len) : TP_EZMQ;
     if (rc == 0 && zmq_setsockopt (d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl))
         rc = TP_EZMQ;
     if (rc == 0 && zmq_connect (d, ep) != 0)
@@ -2057,14 +2223,15 @@ s_gw_control (tp__ctx *c, int cmd, tp_msg *m)
 /*  What other threads may ask (under sys->lock)                       */
 
 uint32_t
-tp__gw_peer_at (tp_system *sys, const char *endpoint, bool *refused)
+tp__gw_peer_at (tp_system *sys, const char *endpoint, int *refused)
 {
     tp__gw *g = sys->gw;
-    *refused = false;
+    *refused = 0;
     for (int i = 0; g && i < g->npeers; i++) {
         gw_peer *p = g->peers[i];
         if (strcmp (p->endpoint, endpoint) == 0) {
-            *refused = p->refused;
+            if (p->refused && p->refusals >= 2)
+                *refused = p->refused_rc;
             return p->up && !p->refused ? p->node : 0;
         }
     }

@@ -98,7 +98,7 @@ tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
         return rc;
     uint64_t seq = 0;
     for (;;) {
-        bool refused;
+        int refused;
         pthread_mutex_lock (&sys->lock);
         uint32_t up = tp__gw_peer_at (sys, endpoint, &refused);
         pthread_mutex_unlock (&sys->lock);
@@ -108,7 +108,7 @@ tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
             return 0;
         }
         if (refused)
-            return TP_ENAMETAKEN;
+            return refused;
         int left = s_left_ms (end, timeout_ms);
         if (left == 0 || tp_node_wait (sys, &seq, left) != 0)
             return TP_ETIMEDOUT;

@@ -81,10 +81,13 @@ tp_node_bind (tp_system *sys, const char *endpoint, char *bound, size_t cap);
     (see tp_node_name). The connection is kept and re-made by ZeroMQ if the
     peer restarts. timeout_ms 0 only tells whether that peer is up now.
     Returns 0, TP_EINVAL, TP_ETIMEDOUT (no answer: the connection attempt
-    continues in the background), TP_ENAMETAKEN (the node there has a name
-    that is up on another connection with another incarnation: two live
-    nodes of one name; logged), TP_EENDPOINT, TP_ELIMIT (max_peers held),
-    TP_EZMQ, TP_ESTATE (called from an actor) or TP_ESTOPPED. */
+    continues in the background), TP_ENAMETAKEN (two live nodes of one
+    name: the node there has a name that is up here on another connection,
+    or it refused us because our name is up there on another connection;
+    logged), TP_EENDPOINT, TP_ELIMIT (max_peers held here, or the node
+    there refused us because it holds its max_peers), TP_EZMQ, TP_ESTATE
+    (called from an actor) or TP_ESTOPPED. A refused connection greets
+    again every heartbeat, so it comes up once the conflict is gone. */
 TP_EXPORT int
 tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
                  uint32_t *node);

@@ -429,9 +429,11 @@ int tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms,
 /* gateway.c */
 int tp__gw_start (tp_system *sys);
 /*  Under sys->lock: the node id of the peer connected at endpoint if it
-    is up (0 if not), *refused set when that peer was refused (its name
-    is up on another connection). */
-uint32_t tp__gw_peer_at (tp_system *sys, const char *endpoint, bool *refused);
+    is up (0 if not); *refused is set to TP_ENAMETAKEN or TP_ELIMIT when
+    the connection was refused, by us (its name is up on another
+    connection) or twice in a row by it (ours is up there, or it is full),
+    else to 0. */
+uint32_t tp__gw_peer_at (tp_system *sys, const char *endpoint, int *refused);
 /*  Under sys->lock: true if a peer for node (exact id, or by name for an
     id without incarnation) is up; *exact (if not NULL) its exact id. */
 bool tp__gw_node_up (tp_system *sys, uint32_t node, uint32_t *exact);

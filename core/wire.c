@@ -51,6 +51,52 @@ tp__wire_node_name_ok (const char *name, size_t len)
     return true;
 }
 
+size_t
+tp__wire_rid (const char *name, size_t len, uint32_t inc, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (len > TP_NODE_NAME_MAX)
+        len = TP_NODE_NAME_MAX;
+    memcpy (out, name, len);
+    out[len] = '/';
+    for (int i = 0; i < 8; i++)
+        out[len + 1 + (size_t) i] = hex[(inc >> (28 - 4 * i)) & 15];
+    return len + 9;
+}
+
+bool
+tp__wire_rid_is (const char *rid, size_t len, const char *name,
+                 size_t name_len, uint32_t inc)
+{
+    char want[TP__WIRE_RID_MAX];
+    if (name_len > TP_NODE_NAME_MAX)
+        return false;
+    size_t n = tp__wire_rid (name, name_len, inc, want);
+    return len == n && memcmp (rid, want, n) == 0;
+}
+
+bool
+tp__wire_rid_ok (const char *rid, size_t len, size_t *name_len, uint32_t *inc)
+{
+    if (!rid || len < 10 || len > TP__WIRE_RID_MAX || rid[len - 9] != '/')
+        return false;
+    uint32_t v = 0;
+    for (size_t i = len - 8; i < len; i++) {
+        char c = rid[i];
+        if (c >= '0' && c <= '9')
+            v = (v << 4) | (uint32_t) (c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = (v << 4) | (uint32_t) (c - 'a' + 10);
+        else
+            return false;
+    }
+    if (!tp__wire_node_name_ok (rid, len - 9))
+        return false;
+    *name_len = len - 9;
+    *inc = v;
+    return true;
+}
+
 /*  Kinds addressed to the node itself rather than to one of its actors. */
 static bool
 s_to_node (uint32_t kind)

@@ -119,4 +119,25 @@ tp__wire_kind_name (uint32_t kind);
 bool
 tp__wire_node_name_ok (const char *name, size_t len);
 
+/*  Longest routing id: a node name, '/', 8 hex digits. */
+#define TP__WIRE_RID_MAX (TP_NODE_NAME_MAX + 9)
+
+/*  Writes the routing id a node uses on every connection it makes, name
+    '/' incarnation as 8 lowercase hex digits (PROTOCOL.md §2), into out
+    (TP__WIRE_RID_MAX bytes, not NUL-terminated). Returns its length. */
+size_t
+tp__wire_rid (const char *name, size_t len, uint32_t inc, char *out);
+
+/*  True if rid (len bytes) is the routing id of node `name` (name_len
+    bytes) in incarnation inc. */
+bool
+tp__wire_rid_is (const char *rid, size_t len, const char *name,
+                 size_t name_len, uint32_t inc);
+
+/*  True if rid has the shape of a routing id (a valid node name, '/',
+    8 lowercase hex digits); *name_len is then the name's length and *inc
+    the incarnation. */
+bool
+tp__wire_rid_ok (const char *rid, size_t len, size_t *name_len, uint32_t *inc);
+
 #endif

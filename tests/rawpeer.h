@@ -20,20 +20,38 @@ typedef struct {
     uint32_t to_inc; /* the target node's, for actor-level kinds */
 } tt_raw;
 
-/*  Connects a raw peer named name to ep. to_inc: the target's
-    incarnation (tp_node_incarnation (tp_system_node (sys))). */
+/*  Sets the routing id a node expects of r: name/incarnation in 8 hex
+    digits (PROTOCOL.md §2). Before zmq_connect. */
 static inline void
-tt_raw_open (tt_raw *r, const char *name, const char *ep, uint32_t to_inc)
+tt_raw_set_rid (tt_raw *r)
+{
+    char rid[TP__WIRE_RID_MAX];
+    size_t n = tp__wire_rid (r->name, strlen (r->name), r->inc, rid);
+    zmq_setsockopt (r->d, ZMQ_ROUTING_ID, rid, n);
+}
+
+/*  Connects a raw peer named name, in incarnation inc, to ep. to_inc:
+    the target's incarnation (tp_node_incarnation (tp_system_node (sys))). */
+static inline void
+tt_raw_open_as (tt_raw *r, const char *name, uint32_t inc, const char *ep,
+                uint32_t to_inc)
 {
     r->zctx = zmq_ctx_new ();
     r->d = zmq_socket (r->zctx, ZMQ_DEALER);
     r->name = name;
-    r->inc = 77;
+    r->inc = inc;
     r->to_inc = to_inc;
     int zero = 0;
     zmq_setsockopt (r->d, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (r->d, ZMQ_ROUTING_ID, name, strlen (name));
+    tt_raw_set_rid (r);
     cr_assert_eq (zmq_connect (r->d, ep), 0);
+}
+
+/*  tt_raw_open_as in incarnation 77. */
+static inline void
+tt_raw_open (tt_raw *r, const char *name, const char *ep, uint32_t to_inc)
+{
+    tt_raw_open_as (r, name, 77, ep, to_inc);
 }
 
 static inline void

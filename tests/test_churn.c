@@ -91,7 +91,7 @@ s_one_peer (void *zctx, const char *ep, uint32_t inc, tp_ref echo, int i)
     raw.d = zmq_socket (zctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt (raw.d, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (raw.d, ZMQ_ROUTING_ID, name, strlen (name));
+    tt_raw_set_rid (&raw);
     cr_assert_eq (zmq_connect (raw.d, ep), 0);
     tt_raw_hello (&raw, 0);
     tp_msg *b = tp_msg_new (tp_tag ("x"), "i", i);

@@ -257,8 +257,7 @@ Test (hostile, a_vanished_peers_monitors_are_dropped_with_it, .timeout = 30)
     tt_raw_close (&raw); /* vanishes without a goodbye */
     cr_assert (tt_wait_peer (n.sys, "w1", false, 5000), "w1 never went down");
     /* the next process named w1 gets none of the old one's DOWNs */
-    tt_raw_open (&raw, "w1", n.ep, n.inc);
-    raw.inc = 78;
+    tt_raw_open_as (&raw, "w1", 78, n.ep, n.inc);
     tt_raw_hello (&raw, n.inc);
     cr_assert (tt_wait_peer (n.sys, "w1", true, 5000));
     cr_assert_eq (tp_system_stop (n.sys, n.echo, 0), 0);
@@ -486,6 +485,56 @@ Test (hostile, a_peer_that_asks_and_never_reads_costs_bounded_memory,
 }
 
 /*  tp_node_bind says what failed. */
+/*  Two live processes named w1 call one node: the second is refused
+    (TP_ENAMETAKEN on its side, a log line and peers_refused on the
+    node's), the first keeps its link however long the second insists,
+    and once the first leaves, the second comes up by itself. */
+Test (hostile, a_second_live_node_calling_in_with_a_name_that_is_up_is_refused,
+      .timeout = 60)
+{
+    s_node_t t;
+    s_node_up (&t, "target");
+    tp_system_opts o = {.workers = 1, .node_name = "w1", .heartbeat_ms = 100};
+    tp_system *a = tp_system_new (&o);
+    tp_system *b = tp_system_new (&o);
+    cr_assert (a && b);
+    tp_spawn_opts so = {.name = "echo"};
+    cr_assert_eq (tp_spawn (a, &echo_b, NULL, &so, NULL), 0);
+    cr_assert_eq (tp_spawn (b, &echo_b, NULL, &so, NULL), 0);
+    cr_assert_eq (tp_node_connect (a, t.ep, tt_ms (5000), NULL), 0);
+    cr_assert_eq (tp_node_connect (b, t.ep, tt_ms (5000), NULL), TP_ENAMETAKEN);
+    tp_node_stats ns;
+    tp_node_stats_get (t.sys, &ns);
+    cr_assert_geq (ns.peers_refused, 1);
+    uint32_t an = tp_node_id ("w1");
+    tp_ref echo;
+    cr_assert_eq (tp_whereis_at (t.sys, "echo", "w1", tt_ms (5000), &echo), 0);
+    an = echo.node;
+    cr_assert_eq (tp_node_incarnation (an),
+                  tp_node_incarnation (tp_system_node (a)), "not a's w1");
+    /* b greets again every beat: for ten beats, a stays the w1 */
+    uint64_t end = tt_now_ms () + 10 * 100;
+    int calls = 0;
+    while (tt_now_ms () < end) {
+        tp_msg *r = NULL;
+        cr_assert_eq (tp_call (t.sys, echo, tp_tag ("ping"), tt_ms (5000), &r,
+                               "i", calls),
+                      0, "call %d to a's echo failed", calls);
+        tp_msg_destroy (&r);
+        calls++;
+    }
+    cr_assert (tp_node_up (t.sys, an), "a's link was taken over");
+    /* a leaves: b's next greeting is let in */
+    tp_system_destroy (&a);
+    cr_assert_eq (tp_node_connect (b, t.ep, tt_ms (5000), NULL), 0);
+    cr_assert_eq (tp_whereis_at (t.sys, "echo", "w1", tt_ms (5000), &echo), 0);
+    cr_assert_eq (tp_node_incarnation (echo.node),
+                  tp_node_incarnation (tp_system_node (b)));
+    tp_system_destroy (&b);
+    TT_NO_FAILURES ();
+    s_node_down (&t);
+}
+
 Test (hostile, bind_errors_name_their_cause, .timeout = 30)
 {
     tp_system_opts o = {.workers = 1, .node_name = "binder"};

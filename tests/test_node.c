@@ -979,7 +979,7 @@ Test (node, malformed_frames_are_counted_and_dropped, .timeout = 60)
     void *d = zmq_socket (zctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt (d, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (d, ZMQ_ROUTING_ID, "evil", 4);
+    zmq_setsockopt (d, ZMQ_ROUTING_ID, "evil/0000004d", 13);
     cr_assert_eq (zmq_connect (d, ep), 0);
     /* garbage, not msgpack */
     zmq_send (d, "\xc1\xc1\xc1garbage", 10, 0);
