@@ -1157,3 +1157,38 @@ Test (wire, batch_walk_rejects_bad_items)
         cr_assert_eq (left, bad[i].n);
     }
 }
+
+Test (wire, routing_ids_are_name_slash_incarnation_and_parse_strictly)
+{
+    char rid[TP__WIRE_RID_MAX];
+    size_t n = tp__wire_rid ("w1", 2, 0x0123abcdu, rid);
+    cr_assert_eq (n, 11);
+    cr_assert_eq (memcmp (rid, "w1/0123abcd", 11), 0);
+    cr_assert (tp__wire_rid_is (rid, n, "w1", 2, 0x0123abcdu));
+    cr_assert_not (tp__wire_rid_is (rid, n, "w1", 2, 0x0123abceu));
+    cr_assert_not (tp__wire_rid_is (rid, n, "w2", 2, 0x0123abcdu));
+    size_t nl = 0;
+    uint32_t inc = 0;
+    cr_assert (tp__wire_rid_ok (rid, n, &nl, &inc));
+    cr_assert_eq (nl, 2);
+    cr_assert_eq (inc, 0x0123abcdu);
+    /* the longest name */
+    char name[TP_NODE_NAME_MAX];
+    memset (name, 'a', sizeof name);
+    n = tp__wire_rid (name, sizeof name, UINT32_MAX, rid);
+    cr_assert_eq (n, (size_t) TP__WIRE_RID_MAX);
+    cr_assert (tp__wire_rid_ok (rid, n, &nl, &inc));
+    cr_assert_eq (inc, UINT32_MAX);
+    /* not routing ids: a bare name, upper-case or short hex, no name, a
+       bad name, too long */
+    const char *bad[] = {"w1", "w1/0123ABCD", "w1/0123abc", "/0123abcd",
+                         "w 1/0123abcd", "w1-0123abcd", "w1/0123abcdx"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_not (tp__wire_rid_ok (bad[i], strlen (bad[i]), &nl, &inc),
+                       "%s", bad[i]);
+    char big[TP__WIRE_RID_MAX + 1];
+    memset (big, 'a', sizeof big);
+    memcpy (big + sizeof big - 9, "/00000001", 9);
+    cr_assert_not (tp__wire_rid_ok (big, sizeof big, &nl, &inc));
+    cr_assert_not (tp__wire_rid_ok (NULL, 0, &nl, &inc));
+}
