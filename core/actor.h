@@ -80,8 +80,10 @@ typedef struct tp_spawn_opts {
     loop actor with default placement. On success *ref (if not NULL) is
     the new actor's ref; init runs asynchronously on the actor's thread.
     Returns 0, TP_EINVAL (no receive callback, bad options), TP_EEXIST
-    (opts->name taken; nothing was spawned), TP_ESTOPPED (system stopping)
-    or TP_EZMQ (thread actor's socket or thread could not be created).
+    (opts->name taken; nothing was spawned), TP_ESTOPPED (system stopping),
+    TP_ELIMIT (tp_system_opts.max_threads in use: no thread actor, or no
+    context for a foreign thread that calls), TP_ESYS (no thread could be
+    started) or TP_EZMQ (a thread actor's socket could not be made).
     Safe from any thread, including actors. behaviour b is borrowed and
     must outlive the actor (normally a static const). */
 TP_EXPORT int

@@ -20,8 +20,9 @@ tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap)
 /*  Creates (or recycles) a ctx of the given kind and binds its socket.
     Returns NULL if the table is full or ZeroMQ fails. Takes sys->lock. */
 tp__ctx *
-tp__ctx_new (tp_system *sys, int kind)
+tp__ctx_new (tp_system *sys, int kind, int *rc)
 {
+    *rc = 0;
     pthread_mutex_lock (&sys->lock);
     tp__ctx *c = NULL;
     int id = -1;
@@ -51,8 +52,9 @@ tp__ctx_new (tp_system *sys, int kind)
         }
     }
     if (id < 0) {
-        if (top >= TP__MAX_CTX) {
+        if (top >= sys->max_ctx) {
             pthread_mutex_unlock (&sys->lock);
+            *rc = TP_ELIMIT;
             return NULL;
         }
         id = top;
@@ -102,6 +104,7 @@ tp__ctx_new (tp_system *sys, int kind)
         c->joined = true;
         atomic_store (&c->finished, 1);
         pthread_mutex_unlock (&sys->lock);
+        *rc = TP_EZMQ;
         return NULL;
     }
     atomic_store (&c->alive, 1);

@@ -78,6 +78,30 @@ s_ext_note (tp_system *sys, tp__ctx *c)
     l->n++;
 }
 
+/*  Gives c the slot its replies come to (tp_call). */
+static void
+s_ext_inbox (tp_system *sys, tp__ctx *c)
+{
+    uint32_t idx = tp__slot_acquire (sys);
+    tp__slot *s = tp__slot_get (sys, idx);
+    uint32_t gen = atomic_load (&s->gen) + 1;
+    atomic_store (&s->home, c->id);
+    atomic_store (&s->actor, NULL);
+    atomic_store (&s->cap, 0);
+    atomic_store (&s->gen, gen);
+    c->inbox = (tp_ref){sys->node, idx, gen};
+}
+
+tp__ctx *
+tp__ctx_spare_new (tp_system *sys)
+{
+    int rc;
+    tp__ctx *c = tp__ctx_new (sys, TP__CTX_EXTERNAL, &rc);
+    if (c) /* (no owner: no thread finds it, and it is never finished) */
+        s_ext_inbox (sys, c);
+    return c;
+}
+
 /*  Returns the ctx the calling thread uses to send into sys: its own
     runtime ctx on a runtime thread, else a per-thread external ctx made
     on first use, recycled when the thread exits, closed by
@@ -103,22 +127,14 @@ tp__ctx_external (tp_system *sys)
         }
     }
     pthread_mutex_unlock (&sys->lock);
-    tp__ctx *c = tp__ctx_new (sys, TP__CTX_EXTERNAL);
-    if (!c) {
-        fputs ("troupe: cannot create a context for this thread\n", stderr);
-        tp__oom ();
-    }
+    int rc;
+    tp__ctx *c = tp__ctx_new (sys, TP__CTX_EXTERNAL, &rc);
+    if (!c)
+        return NULL;
     pthread_mutex_lock (&sys->lock);
     c->owner = me; /* read by other threads under the lock */
     pthread_mutex_unlock (&sys->lock);
-    uint32_t idx = tp__slot_acquire (sys);
-    tp__slot *s = tp__slot_get (sys, idx);
-    uint32_t gen = atomic_load (&s->gen) + 1;
-    atomic_store (&s->home, c->id);
-    atomic_store (&s->actor, NULL);
-    atomic_store (&s->cap, 0);
-    atomic_store (&s->gen, gen);
-    c->inbox = (tp_ref){sys->node, idx, gen};
+    s_ext_inbox (sys, c);
     s_ext_note (sys, c);
     tl_ext.sys_id = sys->id;
     tl_ext.ctx = c;
@@ -151,4 +167,11 @@ tp__ext_forget (tp_system *sys)
 {
     if (tl_ext.sys_id == sys->id)
         tl_ext.sys_id = 0;
+}
+
+tp__ctx *
+tp__ctx_control (tp_system *sys)
+{
+    tp__ctx *c = tp__ctx_external (sys);
+    return c ? c : sys->spare;
 }

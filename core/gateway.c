@@ -1939,7 +1939,7 @@ tp__gw_shutdown (tp_system *sys)
     /* Hosted or not, the gateway's thread stops last (tp_system_destroy
        leaves it running), and its PULL socket stays open for the records
        other ctxs sent it on their way out. */
-    tp__ctl (tp__ctx_external (sys), c, TP__CTL_SHUTDOWN, 0);
+    tp__ctl (tp__ctx_control (sys), c, TP__CTL_SHUTDOWN, 0);
     pthread_join (c->thread, NULL);
     c->joined = true;
     tp__tl_ctx = c; /* this thread now plays the gateway */
@@ -2083,7 +2083,8 @@ tp__gw_start (tp_system *sys)
     sys->gw = g; /* (before the gateway's thread starts: it reads it) */
     pthread_mutex_unlock (&sys->lock);
     if (sys->gw_thread) {
-        c = tp__ctx_new (sys, TP__CTX_GATEWAY);
+        int crc;
+        c = tp__ctx_new (sys, TP__CTX_GATEWAY, &crc);
         if (c)
             atomic_store_explicit (&c->tr, &s_transport, memory_order_release);
         if (!c || pthread_create (&c->thread, NULL, s_gw_loop, c)) {

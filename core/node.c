@@ -42,6 +42,8 @@ s_control (tp_system *sys, int cmd, const char *arg, tp_msg **reply)
     if (rc)
         return rc;
     tp__ctx *me = tp__ctx_external (sys);
+    if (!me)
+        return TP_ELIMIT;
     tp_msg *m = tp__msg_alloc ();
     m->from = me->inbox;
     m->corr = ++me->corr_next;
@@ -168,6 +170,8 @@ tp_whereis_at (tp_system *sys, const char *name, const char *node_name,
     if (!up)
         return TP_ENODE;
     tp__ctx *me = tp__ctx_external (sys);
+    if (!me)
+        return TP_ELIMIT;
     tp_msg *m = tp__msg_alloc ();
     m->tag = tp__tag_sys;
     m->from = me->inbox;

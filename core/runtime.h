@@ -226,6 +226,8 @@ struct tp_system {
     int spin_us;                  /* idle spin before sleeping; 0 = none */
     void *zctx;                   /* ZeroMQ context */
     tp__ctx *ctxs[TP__MAX_CTX];   /* by id; structs live until destroy */
+    int max_ctx;                  /* ctx ids in use at most (max_threads) */
+    tp__ctx *spare;               /* external ctx of no thread (destroy) */
     _Atomic int nctx;             /* high-water mark of ctx ids */
     pthread_mutex_t lock;         /* ctx table, external list, stopping */
     _Atomic int stopping;
@@ -319,8 +321,9 @@ tp__tr (tp__ctx *c)
 
 /* ctx.c */
 /*  Creates (or recycles) a ctx of the given kind and binds its socket.
-    Returns NULL if the table is full or ZeroMQ fails. Takes sys->lock. */
-tp__ctx *tp__ctx_new (tp_system *sys, int kind);
+    Returns NULL with *rc TP_ELIMIT (max_threads ctxs are in use) or
+    TP_EZMQ. Takes sys->lock. */
+tp__ctx *tp__ctx_new (tp_system *sys, int kind, int *rc);
 /*  Closes every socket of the ctx (its own thread, or the destroying
     thread once the owner is gone). */
 void tp__ctx_close (tp__ctx *ctx);
@@ -330,8 +333,16 @@ void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
 /* external.c */
 /*  The ctx the calling thread uses to send into sys: its own runtime ctx
     on a runtime thread, else a per-thread external ctx made on first use,
-    recycled when the thread exits, closed by tp_system_destroy. */
+    recycled when the thread exits, closed by tp_system_destroy. NULL
+    when none can be made (max_threads in use, or ZeroMQ fails): the
+    caller returns TP_ELIMIT. */
 tp__ctx *tp__ctx_external (tp_system *sys);
+/*  As tp__ctx_external, but never NULL: the spare ctx made with the
+    system when no other can be had. For tp_system_destroy only (one
+    thread at a time). */
+tp__ctx *tp__ctx_control (tp_system *sys);
+/*  Makes sys->spare (tp_system_new). NULL if ZeroMQ fails. */
+tp__ctx *tp__ctx_spare_new (tp_system *sys);
 /*  sys is live (tp_system_new) / going (tp_system_destroy): a thread that
     exits from now on recycles / leaves alone its external ctx there. */
 void tp__systems_add (tp_system *sys);

@@ -57,6 +57,13 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
         return TP_ESTOPPED;
     tp__ctx *cur = tp__tl_ctx && tp__tl_ctx->sys == sys ? tp__tl_ctx : NULL;
     tp_actor *spawner = cur ? tp__tl_actor : NULL;
+    /* a loop actor is handed to its worker by a control record: from a
+       foreign thread, that needs the thread's ctx (before anything is
+       made, so that a failure undoes nothing) */
+    tp__ctx *from = cur;
+    if (!from && !(o && o->kind == TP_THREAD)
+        && !(from = tp__ctx_external (sys)))
+        return TP_ELIMIT;
 
     tp_actor *a = tp__calloc (1, sizeof *a);
     a->b = b;
@@ -76,11 +83,12 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
     tp__ctx *home;
     bool thread = o && o->kind == TP_THREAD;
     if (thread) {
-        home = tp__ctx_new (sys, TP__CTX_THREAD);
+        int crc;
+        home = tp__ctx_new (sys, TP__CTX_THREAD, &crc);
         if (!home) {
             tp__slot_release (sys, idx);
             free (a);
-            return TP_EZMQ;
+            return crc;
         }
         home->thread_actor = a;
         a->flags |= TP__A_THREAD;
@@ -141,7 +149,6 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
         if (home == cur)
             tp__actor_adopt (cur, a);
         else {
-            tp__ctx *from = cur ? cur : tp__ctx_external (sys);
             tp__ctl (from, home, TP__CTL_SPAWN,
                      ((uint64_t) idx << 32) | (uint64_t) gen);
         }

@@ -31,7 +31,8 @@ tp_system_new (const tp_system_opts *opts)
     tp_system_opts o = {0};
     if (opts)
         o = *opts;
-    if (o.workers < 0 || o.workers > 1024 || o.batch < 0 || o.max_peers < 0)
+    if (o.workers < 0 || o.workers > 1024 || o.batch < 0 || o.max_peers < 0
+        || o.max_threads < 0 || o.max_threads > TP__MAX_CTX)
         return NULL;
     if (o.workers == 0) {
         long n = sysconf (_SC_NPROCESSORS_ONLN);
@@ -39,6 +40,8 @@ tp_system_new (const tp_system_opts *opts)
         if (o.workers > 1024)
             o.workers = 1024;
     }
+    if (o.max_threads && o.max_threads < o.workers + 2)
+        return NULL; /* (the workers, the spare ctx and one more) */
     const char *name = o.node_name ? o.node_name : "nonode";
     uint32_t inc = s_incarnation ();
     uint32_t node = tp__node_intern (name, strnlen (name, TP_NODE_NAME_MAX + 1),
@@ -57,6 +60,7 @@ tp_system_new (const tp_system_opts *opts)
     const char *report = getenv ("TP_REPORT_ALIVE");
     sys->report_alive = o.report_alive || (report && *report && *report != '0');
     sys->max_peers = o.max_peers > 0 ? o.max_peers : 1024;
+    sys->max_ctx = o.max_threads ? o.max_threads : TP__MAX_CTX;
     sys->peer_queue = o.peer_queue ? o.peer_queue : 4u << 20;
     sys->remote_backlog = o.remote_backlog ? o.remote_backlog : 4096;
     sys->spin_us = o.spin_us < 0 ? 0 : o.spin_us ? o.spin_us : 50;
@@ -82,12 +86,18 @@ tp_system_new (const tp_system_opts *opts)
     }
     zmq_ctx_set (sys->zctx, ZMQ_MAX_SOCKETS, 65536);
     zmq_ctx_set (sys->zctx, ZMQ_BLOCKY, 0);
+    int rc;
     for (int i = 0; i < o.workers; i++) {
-        tp__ctx *c = tp__ctx_new (sys, TP__CTX_WORKER);
+        tp__ctx *c = tp__ctx_new (sys, TP__CTX_WORKER, &rc);
         if (!c) {
             tp_system_destroy (&sys);
             return NULL;
         }
+    }
+    sys->spare = tp__ctx_spare_new (sys);
+    if (!sys->spare) {
+        tp_system_destroy (&sys);
+        return NULL;
     }
     tp__systems_add (sys);
     for (int i = 0; i < o.workers; i++)
@@ -114,7 +124,7 @@ tp_system_destroy (tp_system **sys_p)
     pthread_mutex_lock (&sys->lock);
     atomic_store (&sys->stopping, 1);
     pthread_mutex_unlock (&sys->lock);
-    tp__ctx *me = tp__ctx_external (sys);
+    tp__ctx *me = tp__ctx_control (sys);
     int top = atomic_load (&sys->nctx);
     tp__ctx *gw = atomic_load (&sys->gw_ctx);
     for (int i = 0; i < top; i++) {
@@ -244,6 +254,8 @@ s_send (tp_system *sys, tp_ref to, tp_msg *m, int wait_ms)
     if (atomic_load (&sys->stopping))
         return TP_ESTOPPED;
     tp__ctx *c = tp__ctx_external (sys);
+    if (!c)
+        return TP_ELIMIT;
     int rc = tp__route (c, to, m, wait_ms);
     if (c->kind == TP__CTX_EXTERNAL)
         tp__flush (c);
@@ -313,6 +325,8 @@ tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
         return TP_ESTOPPED;
     *reply = NULL;
     tp__ctx *c = tp__ctx_external (sys);
+    if (!c)
+        return TP_ELIMIT;
     tp_msg *m = *msg_p;
     uint64_t corr = ++c->corr_next;
     m->from = c->inbox;
@@ -389,6 +403,8 @@ tp_system_stop (tp_system *sys, tp_ref ref, tp_tag_t reason)
     if (atomic_load (&sys->stopping))
         return TP_ESTOPPED;
     tp__ctx *c = tp__ctx_external (sys);
+    if (!c)
+        return TP_ELIMIT;
     tp__stop_from (c, ref, reason);
     if (c->kind == TP__CTX_EXTERNAL)
         tp__flush (c);

@@ -66,6 +66,14 @@ typedef struct tp_system_opts {
                               peer that sends to it, until it has run half
                               of them (the peer then waits, see
                               peer_queue); 0 = 4096. */
+    int max_threads;       /* threads the system serves at once: workers,
+                              thread actors, the gateway's thread, and
+                              foreign threads that call in (each has a
+                              context until it exits), plus one kept for
+                              tp_system_destroy; 0 = 8192, the most; at
+                              least workers + 2. Past it, tp_spawn of a
+                              thread actor, and any call from one more
+                              foreign thread, returns TP_ELIMIT. */
 } tp_system_opts;
 
 typedef struct tp_system_stats {
@@ -86,7 +94,8 @@ typedef struct tp_actor_stats {
 
 /*  Creates a system and starts its worker threads. opts may be NULL for
     the defaults. Returns NULL if ZeroMQ cannot be set up or opts are
-    invalid (workers < 0 or > 1024, bad node name).
+    invalid (workers < 0 or > 1024, max_threads < 0, > 8192 or under
+    workers + 2, bad node name).
     Caller owns return value and must destroy it with tp_system_destroy. */
 TP_EXPORT tp_system *
 tp_system_new (const tp_system_opts *opts);
@@ -128,7 +137,9 @@ tp_system_node (tp_system *sys);
 
 /*  Sends a message from outside any actor: tag and a body packed from
     fmt. The receiver sees a nil sender. Returns 0, TP_EINVAL (bad tag or
-    format), TP_EFULL (bounded mailbox full), TP_EDEAD is NOT returned for
+    format), TP_EFULL (bounded mailbox full), TP_ELIMIT (this thread
+    would be one foreign thread more than tp_system_opts.max_threads
+    allows), TP_ESTOPPED; TP_EDEAD is NOT returned for
     a dead receiver: that is a dead letter, counted, and the call returns
     0 (as Erlang's `!`), so that senders never depend on timing. */
 TP_EXPORT int
@@ -152,8 +163,9 @@ tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms);
     the reply. On success *reply is the reply message.
     Caller owns *reply and must destroy it when done.
     Returns 0, TP_ETIMEDOUT (no reply in time, or the receiver is dead:
-    a dead receiver cannot answer), TP_EINVAL, TP_EFULL, TP_ESTOPPED (the
-    system is shutting down), or TP_ESTATE when called from an actor's
+    a dead receiver cannot answer), TP_EINVAL, TP_EFULL, TP_ELIMIT (as
+    for tp_send), TP_ESTOPPED (the system is shutting down), or TP_ESTATE
+    when called from an actor's
     thread (it would block that actor's worker: use tp_ask there). A reply
     that arrives after the timeout is discarded. */
 TP_EXPORT int
@@ -168,7 +180,8 @@ tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
 
 /*  Stops actor ref with reason (a tag; 0 means "normal") from outside.
     The actor finishes the message it is running, then terminates.
-    Returns 0 (a dead target is a dead letter, as for tp_send). */
+    Returns 0 (a dead target is a dead letter, as for tp_send), TP_ELIMIT
+    (as for tp_send) or TP_ESTOPPED. */
 TP_EXPORT int
 tp_system_stop (tp_system *sys, tp_ref ref, tp_tag_t reason);
 

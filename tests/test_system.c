@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "testutil.h"
 
@@ -511,4 +512,64 @@ Test (system, short_lived_foreign_threads_give_their_contexts_back,
                   N);
     tp_system_destroy (&sys);
     free (stacks);
+}
+
+typedef struct {
+    tp_system *sys;
+    tp_ref to;
+    int rc;                 /* of the thread's tp_send */
+    _Atomic long sent;
+    _Atomic int leave;
+} s_holder;
+
+/*  Sends once, then holds its context until told to leave. */
+static void *
+s_holding_thread (void *arg)
+{
+    s_holder *h = arg;
+    h->rc = tp_send (h->sys, h->to, tp_tag ("ping"), NULL);
+    atomic_store (&h->sent, 1);
+    while (!atomic_load (&h->leave))
+        sched_yield ();
+    return NULL;
+}
+
+/*  max_threads bounds the threads a system serves: one thread too many
+    gets TP_ELIMIT (no abort), a thread actor too; a thread that exits
+    gives its place back; destroy works with the table full. */
+Test (system, one_thread_more_than_max_threads_gets_elimit, .timeout = 60)
+{
+    tp_system_opts bad = {.workers = 2, .max_threads = 3};
+    cr_assert_null (tp_system_new (&bad), "below workers + 2");
+    tp_system_opts o = {.workers = 1, .max_threads = 4};
+    tp_system *sys = tp_system_new (&o); /* worker 0 and the spare: 2 */
+    cr_assert_not_null (sys);
+    tp_ref echo;
+    cr_assert_eq (tp_spawn (sys, &echo_once, NULL, NULL, &echo), 0); /* 3 */
+    s_holder h1 = {.sys = sys, .to = echo}, h2 = h1;
+    pthread_t t1, t2;
+    cr_assert_eq (pthread_create (&t1, NULL, s_holding_thread, &h1), 0);
+    cr_assert (tt_wait_ge (&h1.sent, 1, 5000));
+    cr_assert_eq (h1.rc, 0, "the fourth context");
+    cr_assert_eq (pthread_create (&t2, NULL, s_holding_thread, &h2), 0);
+    cr_assert (tt_wait_ge (&h2.sent, 1, 5000));
+    cr_assert_eq (h2.rc, TP_ELIMIT, "a fifth: %d", h2.rc);
+    tp_spawn_opts th = {.kind = TP_THREAD};
+    cr_assert_eq (tp_spawn (sys, &echo_once, NULL, &th, NULL), TP_ELIMIT);
+    /* main still works, and a thread that leaves gives its place back */
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), tt_ms (5000), &r, NULL),
+                  0);
+    tp_msg_destroy (&r);
+    atomic_store (&h1.leave, 1);
+    pthread_join (t1, NULL);
+    s_holder h3 = {.sys = sys, .to = echo};
+    pthread_t t3;
+    atomic_store (&h3.leave, 1);
+    cr_assert_eq (pthread_create (&t3, NULL, s_holding_thread, &h3), 0);
+    pthread_join (t3, NULL);
+    cr_assert_eq (h3.rc, 0, "a place given back: %d", h3.rc);
+    atomic_store (&h2.leave, 1);
+    pthread_join (t2, NULL);
+    tp_system_destroy (&sys);
 }
