@@ -172,7 +172,7 @@ $(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB) $(STAGED_HEADERS)
 # Peers (raw ZeroMQ, CAF, Erlang, Node.js): rules in bench/peers/peers.mk.
 PEERS_BIN :=
 -include bench/peers/peers.mk
-include fuzz/fuzz.mk
+include tests/fuzz/fuzz.mk
 peers: $(PEERS_BIN)
 
 BENCH_DEB := libcaf-dev erlang-base gnuplot-nox nodejs

@@ -1,13 +1,13 @@
-/*  fuzz/gen_corpus.c: writes the seed corpus of fuzz_unpack.
+/*  tests/fuzz/gen_corpus.c: writes the seed corpus of fuzz_unpack.
 
     Seeds are bodies made by the packer itself plus a few hand-made
     byte strings for encodings the packer never writes. Refs are ext
     type 1 of 12 bytes (index, gen, incarnation, all u32 big-endian) and
     the node name. Rebuild with:
         gcc -std=c11 -Icore core/alloc.c core/error.c core/ref.c \
-            core/msg.c core/pack.c fuzz/gen_corpus.c -o gen_corpus \
+            core/msg.c core/pack.c tests/fuzz/gen_corpus.c -o gen_corpus \
             $(pkg-config --cflags --libs libzmq msgpack)
-        ./gen_corpus fuzz/corpus/unpack
+        ./gen_corpus tests/fuzz/corpus/unpack
 */
 #include "private.h"
 

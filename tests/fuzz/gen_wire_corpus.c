@@ -1,4 +1,4 @@
-/*  fuzz/gen_wire_corpus.c: writes the seed corpus of fuzz_wire.
+/*  tests/fuzz/gen_wire_corpus.c: writes the seed corpus of fuzz_wire.
 
     One valid version 2 frame of each kind, with the body that kind
     carries in docs/PROTOCOL.md, made by the encoder itself; a frame in
@@ -6,9 +6,9 @@
     reason), version 1 frames among them.
     Rebuild with `make fuzz-corpus`, or:
         gcc -std=c11 -Icore core/alloc.c core/error.c core/ref.c \
-            core/msg.c core/pack.c core/wire.c fuzz/gen_wire_corpus.c \
+            core/msg.c core/pack.c core/wire.c tests/fuzz/gen_wire_corpus.c \
             -o gen_wire_corpus $(pkg-config --cflags --libs libzmq msgpack)
-        ./gen_wire_corpus fuzz/corpus/wire
+        ./gen_wire_corpus tests/fuzz/corpus/wire
 */
 #include "wire.h"
 

@@ -1,11 +1,11 @@
-# fuzz/fuzz.mk: libFuzzer targets, included by the top Makefile.
+# tests/fuzz/fuzz.mk: libFuzzer targets, included by the top Makefile.
 #
 #   make fuzz                 build fuzz_unpack and fuzz_wire with clang and
 #                             run each for FUZZ_SECONDS (default 30)
 #   make fuzz FUZZ_SECONDS=60
-#   make fuzz-corpus          rewrite the seed corpora from fuzz/gen_*.c
+#   make fuzz-corpus          rewrite the seed corpora from tests/fuzz/gen_*.c
 #
-# Each fuzzer runs on a temporary copy of its seed corpus (fuzz/corpus/NAME),
+# Each fuzzer runs on a temporary copy of its seed corpus (tests/fuzz/corpus/NAME),
 # so the tree is never modified. A crash, sanitizer report, failed check or
 # hang (-timeout) fails the target; the log is build/fuzz/NAME.log and the
 # input that failed is kept as build/fuzz/NAME-crash-* (or -timeout-*, ...),
@@ -25,7 +25,7 @@ FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 .PHONY: fuzz fuzz-deps fuzz-corpus
 
-$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard core/*.h)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard core/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZCC,$@)$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_SRC) $< -o $@ $(FUZZ_LIBS)
 
@@ -40,7 +40,7 @@ fuzz: deps fuzz-deps
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@for t in $(FUZZ_TARGETS); do \
 	  work=$$(mktemp -d "$${TMPDIR:-/tmp}/tp-fuzz.XXXXXX") || exit 1; \
-	  cp fuzz/corpus/$$t/* "$$work"/; \
+	  cp tests/fuzz/corpus/$$t/* "$$work"/; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/$$t- "$$work" \
@@ -58,8 +58,8 @@ fuzz: deps fuzz-deps
 FUZZ_GEN_FLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -Icore \
                   $(shell pkg-config --cflags libzmq msgpack 2>/dev/null)
 fuzz-corpus: deps
-	@mkdir -p $(FUZZ_DIR) fuzz/corpus/unpack fuzz/corpus/wire
-	$(call say,CCLD,$(FUZZ_DIR)/gen_corpus)$(CC) $(FUZZ_GEN_FLAGS) $(FUZZ_SRC) fuzz/gen_corpus.c -o $(FUZZ_DIR)/gen_corpus $(FUZZ_LIBS)
-	$(call say,CCLD,$(FUZZ_DIR)/gen_wire_corpus)$(CC) $(FUZZ_GEN_FLAGS) $(FUZZ_SRC) fuzz/gen_wire_corpus.c -o $(FUZZ_DIR)/gen_wire_corpus $(FUZZ_LIBS)
-	$(Q)$(FUZZ_DIR)/gen_corpus fuzz/corpus/unpack
-	$(Q)$(FUZZ_DIR)/gen_wire_corpus fuzz/corpus/wire
+	@mkdir -p $(FUZZ_DIR) tests/fuzz/corpus/unpack tests/fuzz/corpus/wire
+	$(call say,CCLD,$(FUZZ_DIR)/gen_corpus)$(CC) $(FUZZ_GEN_FLAGS) $(FUZZ_SRC) tests/fuzz/gen_corpus.c -o $(FUZZ_DIR)/gen_corpus $(FUZZ_LIBS)
+	$(call say,CCLD,$(FUZZ_DIR)/gen_wire_corpus)$(CC) $(FUZZ_GEN_FLAGS) $(FUZZ_SRC) tests/fuzz/gen_wire_corpus.c -o $(FUZZ_DIR)/gen_wire_corpus $(FUZZ_LIBS)
+	$(Q)$(FUZZ_DIR)/gen_corpus tests/fuzz/corpus/unpack
+	$(Q)$(FUZZ_DIR)/gen_wire_corpus tests/fuzz/corpus/wire

@@ -1,4 +1,4 @@
-/*  fuzz/fuzz_wire.c: libFuzzer target for the node envelope codec.
+/*  tests/fuzz/fuzz_wire.c: libFuzzer target for the node envelope codec.
 
     Arbitrary bytes, as a frame from the network would be, go to
     tp__wire_decode, which must return 0 or one of its error codes. A
@@ -14,8 +14,8 @@
         begin with a 12-element array and version 2.
     Any crash, sanitizer report or abort() is a bug.
 
-    Build and run: make fuzz   (see fuzz/fuzz.mk; seeds in fuzz/corpus/wire,
-    written by fuzz/gen_wire_corpus.c)
+    Build and run: make fuzz   (see tests/fuzz/fuzz.mk; seeds in tests/fuzz/corpus/wire,
+    written by tests/fuzz/gen_wire_corpus.c)
 */
 #include "wire.h"
 
@@ -55,6 +55,16 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     tp__env e, d;
+    /* the bytes as a routing id: accepted only in canonical form */
+    size_t nl;
+    uint32_t inc;
+    if (tp__wire_rid_ok ((const char *) data, size, &nl, &inc)) {
+        char rid[TP__WIRE_RID_MAX];
+        S_CHECK (tp__wire_rid ((const char *) data, nl, inc, rid) == size);
+        S_CHECK (memcmp (rid, data, size) == 0);
+        S_CHECK (tp__wire_rid_is ((const char *) data, size,
+                                  (const char *) data, nl, inc));
+    }
     int rc = tp__wire_decode (data, size, &e);
     if (rc != 0) {
         S_CHECK (rc == TP_EPROTO || rc == TP_ENOTSUP || rc == TP_ETOOBIG);

@@ -1,4 +1,4 @@
-/*  fuzz/fuzz_unpack.c: libFuzzer target for the msgpack reader.
+/*  tests/fuzz/fuzz_unpack.c: libFuzzer target for the msgpack reader.
 
     Feeds arbitrary bytes, as a message body from the network would be,
     to tp_unpack_raw with several formats, to tp_msg_validate and to
@@ -17,9 +17,9 @@
     Build and run (from the top of the tree):
         clang -g -O1 -fsanitize=fuzzer,address,undefined -Icore \
             core/alloc.c core/error.c core/ref.c core/msg.c core/pack.c \
-            fuzz/fuzz_unpack.c -o fuzz_unpack \
+            tests/fuzz/fuzz_unpack.c -o fuzz_unpack \
             $(pkg-config --cflags --libs libzmq msgpack)
-        ./fuzz_unpack -max_total_time=60 fuzz/corpus/unpack
+        ./fuzz_unpack -max_total_time=60 tests/fuzz/corpus/unpack
 */
 #include "private.h"
 
