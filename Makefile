@@ -165,9 +165,9 @@ $(BUILD)/modules/lib%.so: examples/modules/%.c $(SHLIB) $(STAGED_HEADERS)
 	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) -shared $< -o $@ -L$(BUILD)/lib -ltroupe $(ALL_LDFLAGS)
 
 # --- benchmarks ---------------------------------------------------------------
-$(BUILD)/bench/troupe_bench: bench/troupe_bench.c $(STLIB) $(STAGED_HEADERS)
+$(BUILD)/bench/troupe_bench: bench/troupe_bench.c bench/troupe_user.c bench/bench.h $(STLIB) $(STAGED_HEADERS)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) $< -o $@ $(STLIB) $(ALL_LDFLAGS) $(LIBS_PKG)
+	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) $(filter %.c,$^) -o $@ $(STLIB) $(ALL_LDFLAGS) $(LIBS_PKG)
 
 # Peers (raw ZeroMQ, CAF, Erlang, Node.js): rules in bench/peers/peers.mk.
 PEERS_BIN :=

@@ -22,26 +22,25 @@
 
 #include <troupe/troupe.h>
 
-static struct {
-    long n, senders, actors, hops, tasks, fib;
-    const char *variant;
-} P = {0, 0, 1000, 1000000, 8, 32, NULL};
+#include "bench.h"
 
-static double
-s_now (void)
+tb_params P = {0, 0, 1000, 1000000, 8, 32, NULL};
+
+double
+tb_now (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
-static _Atomic uint32_t g_done; /* a futex word */
-static double g_t0, g_t1;
+_Atomic uint32_t g_done; /* a futex word */
+double g_t0, g_t1;
 
-static void
-s_finish (void)
+void
+tb_finish (void)
 {
-    g_t1 = s_now ();
+    g_t1 = tb_now ();
     atomic_store (&g_done, 1);
     syscall (SYS_futex, &g_done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -49,12 +48,12 @@ s_finish (void)
 /*  Waits for g_done, asleep on it (a timer in the main thread would wake
     it every millisecond during the measurement); bounded: a benchmark
     that hangs is a failure. */
-static int
-s_wait_done (int seconds)
+int
+tb_wait_done (int seconds)
 {
-    double end = s_now () + seconds;
+    double end = tb_now () + seconds;
     while (!atomic_load (&g_done)) {
-        double left = end - s_now ();
+        double left = end - tb_now ();
         if (left <= 0) {
             fprintf (stderr, "troupe_bench: timed out\n");
             return -1;
@@ -66,8 +65,8 @@ s_wait_done (int seconds)
     return 0;
 }
 
-static tp_system *
-s_sys (int workers)
+tp_system *
+tb_sys (int workers)
 {
     tp_system_opts o = {.workers = workers};
     tp_system *sys = tp_system_new (&o);
@@ -79,30 +78,30 @@ s_sys (int workers)
     return sys;
 }
 
-static bool
-s_want (const char *variant)
+bool
+tb_want (const char *variant)
 {
     return !P.variant || strcmp (P.variant, variant) == 0;
 }
 
-static void
-s_row (const char *wl, const char *variant, const char *metric, double v,
+void
+tb_row (const char *wl, const char *variant, const char *metric, double v,
        const char *unit)
 {
     printf ("%s,troupe,%s,%s,%.0f,%s\n", wl, variant, metric, v, unit);
     fflush (stdout);
 }
 
-static void
-s_row_f (const char *wl, const char *variant, const char *metric, double v,
+void
+tb_row_f (const char *wl, const char *variant, const char *metric, double v,
          const char *unit)
 {
     printf ("%s,troupe,%s,%s,%.3f,%s\n", wl, variant, metric, v, unit);
     fflush (stdout);
 }
 
-static tp_spawn_opts
-s_on (int worker)
+tp_spawn_opts
+tb_on (int worker)
 {
     tp_spawn_opts o = {.place = TP_PLACE_WORKER, .worker = worker};
     return o;
@@ -127,7 +126,7 @@ pp_receive (tp_actor *self, tp_msg *msg)
     pp_state *s = tp_arg (self);
     int v = 0;
     if (tp_msg_tag (msg) == T_GO) {
-        g_t0 = s_now ();
+        g_t0 = tb_now ();
         tp_tell (self, s->peer, T_PING, "i", 0);
         return;
     }
@@ -137,7 +136,7 @@ pp_receive (tp_actor *self, tp_msg *msg)
         return;
     }
     if (--s->left == 0) {
-        s_finish ();
+        tb_finish ();
         return;
     }
     tp_tell (self, s->peer, T_PING, "i", v + 1);
@@ -149,18 +148,18 @@ static int
 s_pingpong_one (const char *variant, int workers, const tp_spawn_opts *oa,
                 const tp_spawn_opts *ob)
 {
-    if (!s_want (variant))
+    if (!tb_want (variant))
         return 0;
-    tp_system *sys = s_sys (workers);
+    tp_system *sys = tb_sys (workers);
     pp_state a = {.left = P.n}, b = {0};
     tp_ref ra, rb;
     tp_spawn (sys, &pp_b, &b, ob, &rb);
     a.peer = rb;
     tp_spawn (sys, &pp_b, &a, oa, &ra);
     tp_send (sys, ra, T_GO, NULL);
-    int rc = s_wait_done (120);
+    int rc = tb_wait_done (120);
     if (rc == 0)
-        s_row ("pingpong", variant, "roundtrips_per_s",
+        tb_row ("pingpong", variant, "roundtrips_per_s",
                (double) P.n / (g_t1 - g_t0), "1/s");
     tp_system_destroy (&sys);
     return rc;
@@ -171,7 +170,7 @@ s_pingpong (void)
 {
     if (!P.n)
         P.n = 200000;
-    tp_spawn_opts w0 = s_on (0), w1 = s_on (1);
+    tp_spawn_opts w0 = tb_on (0), w1 = tb_on (1);
     int rc = 0;
     rc |= s_pingpong_one ("loop-1worker", 1, &w0, &w0);
     rc |= s_pingpong_one ("loop-2workers", 2, &w0, &w1);
@@ -197,7 +196,7 @@ sink_receive (tp_actor *self, tp_msg *msg)
     if (tp_msg_tag (msg) != T_CNT || tp_msg_int (msg, &v) != 0)
         s->bad++;
     if (++s->got == s->expect)
-        s_finish ();
+        tb_finish ();
 }
 
 static const tp_behavior sink_b = {"sink", NULL, sink_receive, NULL};
@@ -232,9 +231,9 @@ s_counting_one (const char *variant, int workers, const tp_spawn_opts *osink,
     char v[64];
     snprintf (v, sizeof v, "%s-%ldsender%s", variant, P.senders,
               P.senders > 1 ? "s" : "");
-    if (!s_want (v) && !s_want (variant))
+    if (!tb_want (v) && !tb_want (variant))
         return 0;
-    tp_system *sys = s_sys (workers);
+    tp_system *sys = tb_sys (workers);
     sink_state sink = {.expect = P.n};
     src_state src[2];
     tp_ref rs, r[2];
@@ -243,12 +242,12 @@ s_counting_one (const char *variant, int workers, const tp_spawn_opts *osink,
         src[i] = (src_state){rs, P.n / P.senders};
         tp_spawn (sys, &src_b, &src[i], osrc, &r[i]);
     }
-    g_t0 = s_now ();
+    g_t0 = tb_now ();
     for (int i = 0; i < P.senders; i++)
         tp_send (sys, r[i], T_GO, NULL);
-    int rc = s_wait_done (120);
+    int rc = tb_wait_done (120);
     if (rc == 0 && sink.bad == 0)
-        s_row ("counting", v, "msgs_per_s", (double) P.n / (g_t1 - g_t0),
+        tb_row ("counting", v, "msgs_per_s", (double) P.n / (g_t1 - g_t0),
                "1/s");
     else
         rc = -1;
@@ -263,7 +262,7 @@ s_counting (void)
         P.n = 2000000;
     long senders = P.senders;
     int rc = 0;
-    tp_spawn_opts w0 = s_on (0), w1 = s_on (1);
+    tp_spawn_opts w0 = tb_on (0), w1 = tb_on (1);
     for (long s = 1; s <= 2; s++) {
         if (senders && senders != s)
             continue;
@@ -296,7 +295,7 @@ ring_receive (tp_actor *self, tp_msg *msg)
     }
     tp_msg_unpack (msg, "I", &left);
     if (left == 0)
-        s_finish ();
+        tb_finish ();
     else
         tp_tell (self, s->next, T_TOK, "I", left - 1);
 }
@@ -306,15 +305,15 @@ static const tp_behavior ring_b = {"ring", NULL, ring_receive, NULL};
 static int
 s_ring_one (const char *variant, int workers)
 {
-    if (!s_want (variant))
+    if (!tb_want (variant))
         return 0;
-    tp_system *sys = s_sys (workers);
+    tp_system *sys = tb_sys (workers);
     long n = P.actors;
     ring_state *st = calloc ((size_t) n, sizeof *st);
     tp_ref *r = calloc ((size_t) n, sizeof *r);
     for (long i = 0; i < n; i++) {
         /* two halves, one per worker: two crossings per lap */
-        tp_spawn_opts o = s_on ((int) (i * workers / n));
+        tp_spawn_opts o = tb_on ((int) (i * workers / n));
         tp_spawn (sys, &ring_b, &st[i], &o, &r[i]);
     }
     for (long i = 0; i < n; i++) {
@@ -325,11 +324,11 @@ s_ring_one (const char *variant, int workers)
         }
         tp_msg_destroy (&ok);
     }
-    g_t0 = s_now ();
+    g_t0 = tb_now ();
     tp_send (sys, r[0], T_TOK, "I", (int64_t) P.hops - 1);
-    int rc = s_wait_done (120);
+    int rc = tb_wait_done (120);
     if (rc == 0)
-        s_row ("ring", variant, "hops_per_s", (double) P.hops / (g_t1 - g_t0),
+        tb_row ("ring", variant, "hops_per_s", (double) P.hops / (g_t1 - g_t0),
                "1/s");
     tp_system_destroy (&sys);
     free (st);
@@ -354,7 +353,7 @@ coll_receive (tp_actor *self, tp_msg *msg)
 {
     coll_state *s = tp_arg (self);
     if (++s->got == s->expect)
-        s_finish ();
+        tb_finish ();
 }
 
 static const tp_behavior coll_b = {"collector", NULL, coll_receive, NULL};
@@ -392,13 +391,13 @@ spawner_receive (tp_actor *self, tp_msg *msg)
     if (s->left > 0)
         tp_tell (self, tp_self (self), T_GO, NULL);
     else if (s->b == &idle_b)
-        s_finish ();
+        tb_finish ();
 }
 
 static const tp_behavior spawner_b = {"spawner", NULL, spawner_receive, NULL};
 
-static long
-s_rss_bytes (void)
+long
+tb_rss_bytes (void)
 {
     long pages = 0, rss = 0;
     FILE *f = fopen ("/proc/self/statm", "r");
@@ -416,32 +415,32 @@ s_spawn (void)
     if (!P.n)
         P.n = 1000000;
     int rc = 0;
-    if (s_want ("loop-1worker")) {
-        tp_system *sys = s_sys (1);
+    if (tb_want ("loop-1worker")) {
+        tp_system *sys = tb_sys (1);
         coll_state cs = {.expect = P.n};
         tp_ref coll, sp;
         tp_spawn (sys, &coll_b, &cs, NULL, &coll);
         spawner_state ss = {&child_b, &coll, P.n};
         tp_spawn (sys, &spawner_b, &ss, NULL, &sp);
-        g_t0 = s_now ();
+        g_t0 = tb_now ();
         tp_send (sys, sp, T_GO, NULL);
-        rc |= s_wait_done (120);
+        rc |= tb_wait_done (120);
         if (rc == 0)
-            s_row ("spawn", "loop-1worker", "actors_per_s",
+            tb_row ("spawn", "loop-1worker", "actors_per_s",
                    (double) P.n / (g_t1 - g_t0), "1/s");
         tp_system_destroy (&sys);
     }
-    if (s_want ("loop-1worker") || s_want ("idle")) {
-        tp_system *sys = s_sys (1);
+    if (tb_want ("loop-1worker") || tb_want ("idle")) {
+        tp_system *sys = tb_sys (1);
         tp_ref sp;
         spawner_state ss = {&idle_b, NULL, P.n};
         tp_spawn (sys, &spawner_b, &ss, NULL, &sp);
-        long before = s_rss_bytes ();
+        long before = tb_rss_bytes ();
         tp_send (sys, sp, T_GO, NULL);
-        rc |= s_wait_done (120);
-        long after = s_rss_bytes ();
+        rc |= tb_wait_done (120);
+        long after = tb_rss_bytes ();
         if (rc == 0)
-            s_row ("spawn", "loop-1worker", "bytes_per_actor",
+            tb_row ("spawn", "loop-1worker", "bytes_per_actor",
                    (double) (after - before) / (double) P.n, "B");
         tp_system_destroy (&sys);
     }
@@ -484,7 +483,7 @@ s_join_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
         tp_msg_unpack (reply, "I", &v);
     s->sum += v;
     if (--s->left == 0)
-        s_finish ();
+        tb_finish ();
 }
 
 typedef struct {
@@ -497,7 +496,7 @@ static void
 forker_receive (tp_actor *self, tp_msg *msg)
 {
     fj_state *s = tp_arg (self);
-    g_t0 = s_now ();
+    g_t0 = tb_now ();
     for (long i = 0; i < s->ntasks; i++)
         tp_ask (self, s->tasks[i], T_JOB, 600000, s_join_cont, &s->join, "i",
                 (int) P.fib);
@@ -510,13 +509,13 @@ static const tp_behavior forker_b = {"forker", NULL, forker_receive, NULL};
 static double
 s_forkjoin_run (bool thread, int par)
 {
-    tp_system *sys = s_sys (thread ? 1 : par);
+    tp_system *sys = tb_sys (thread ? 1 : par);
     fj_state s = {.ntasks = P.tasks};
     s.join.left = P.tasks;
     s.tasks = calloc ((size_t) P.tasks, sizeof (tp_ref));
     tp_ref *workers = calloc ((size_t) par, sizeof (tp_ref));
     for (int i = 0; i < par; i++) {
-        tp_spawn_opts o = thread ? thread_opts : s_on (i);
+        tp_spawn_opts o = thread ? thread_opts : tb_on (i);
         tp_spawn (sys, &task_b, NULL, &o, &workers[i]);
     }
     for (int i = 0; i < par; i++) {
@@ -527,10 +526,10 @@ s_forkjoin_run (bool thread, int par)
     for (long i = 0; i < P.tasks; i++)
         s.tasks[i] = workers[i % par];
     tp_ref f;
-    tp_spawn_opts of = s_on (0);
+    tp_spawn_opts of = tb_on (0);
     tp_spawn (sys, &forker_b, &s, thread ? NULL : &of, &f);
     tp_send (sys, f, T_GO, NULL);
-    double secs = s_wait_done (600) == 0 ? g_t1 - g_t0 : -1;
+    double secs = tb_wait_done (600) == 0 ? g_t1 - g_t0 : -1;
     long expect = s_fib (P.fib) * P.tasks;
     if (s.join.sum != expect)
         secs = -1;
@@ -557,10 +556,10 @@ s_forkjoin (void)
         }
         char v[64];
         snprintf (v, sizeof v, "%s-1", kind);
-        s_row_f ("forkjoin", v, "seconds", t1, "s");
+        tb_row_f ("forkjoin", v, "seconds", t1, "s");
         snprintf (v, sizeof v, "%s-2", kind);
-        s_row_f ("forkjoin", v, "seconds", t2, "s");
-        s_row_f ("forkjoin", kind, "speedup", t1 / t2, "x");
+        tb_row_f ("forkjoin", v, "seconds", t2, "s");
+        tb_row_f ("forkjoin", kind, "speedup", t1 / t2, "x");
     }
     return rc;
 }
@@ -605,7 +604,7 @@ big_receive (tp_actor *self, tp_msg *msg)
         if (s->left-- > 0)
             s_big_ping (self, s);
         else if (atomic_fetch_add (s->finished, 1) + 1 == s->nall)
-            s_finish ();
+            tb_finish ();
     }
 }
 
@@ -617,9 +616,9 @@ s_big (void)
     if (!P.n)
         P.n = 10000;
     long na = P.actors == 1000 ? 120 : P.actors;
-    if (!s_want ("loop-2workers"))
+    if (!tb_want ("loop-2workers"))
         return 0;
-    tp_system *sys = s_sys (2);
+    tp_system *sys = tb_sys (2);
     _Atomic long finished = 0;
     tp_ref *all = calloc ((size_t) na, sizeof *all);
     big_state *st = calloc ((size_t) na, sizeof *st);
@@ -628,12 +627,12 @@ s_big (void)
                             &finished};
         tp_spawn (sys, &big_b, &st[i], NULL, &all[i]); /* round-robin */
     }
-    g_t0 = s_now ();
+    g_t0 = tb_now ();
     for (long i = 0; i < na; i++)
         tp_send (sys, all[i], T_GO, NULL);
-    int rc = s_wait_done (120);
+    int rc = tb_wait_done (120);
     if (rc == 0)
-        s_row ("big", "loop-2workers", "msgs_per_s",
+        tb_row ("big", "loop-2workers", "msgs_per_s",
                2.0 * (double) P.n * (double) na / (g_t1 - g_t0), "1/s");
     tp_system_destroy (&sys);
     free (all);
@@ -776,7 +775,7 @@ static const tp_behavior rsrc_b = {"rsource", NULL, rsrc_receive, NULL};
 static void
 waiter_receive (tp_actor *self, tp_msg *msg)
 {
-    s_finish ();
+    tb_finish ();
 }
 
 static const tp_behavior waiter_b = {"waiter", NULL, waiter_receive, NULL};
@@ -790,7 +789,7 @@ s_remote (const char *workload, const char *kind)
     if (counting)
         snprintf (variant, sizeof variant, "%s-%ldsender%s", kind,
                   P.senders ? P.senders : 1, P.senders > 1 ? "s" : "");
-    if (!s_want (variant) && !s_want (kind))
+    if (!tb_want (variant) && !tb_want (kind))
         return 0;
     rchild ch;
     if (s_remote_start (kind, &ch)) {
@@ -812,8 +811,8 @@ s_remote (const char *workload, const char *kind)
         tp_ref ra;
         tp_spawn (sys, &pp_b, &a, NULL, &ra);
         tp_send (sys, ra, T_GO, NULL);
-        if ((rc = s_wait_done (120)) == 0)
-            s_row ("pingpong", variant, "roundtrips_per_s",
+        if ((rc = tb_wait_done (120)) == 0)
+            tb_row ("pingpong", variant, "roundtrips_per_s",
                    (double) P.n / (g_t1 - g_t0), "1/s");
     }
     else {
@@ -829,11 +828,11 @@ s_remote (const char *workload, const char *kind)
             src[i] = (src_state){sink, P.n / senders};
             tp_spawn (sys, &rsrc_b, &src[i], NULL, &r[i]);
         }
-        g_t0 = s_now ();
+        g_t0 = tb_now ();
         for (long i = 0; i < senders; i++)
             tp_send (sys, r[i], T_GO, NULL);
-        if ((rc = s_wait_done (120)) == 0)
-            s_row ("counting", variant, "msgs_per_s",
+        if ((rc = tb_wait_done (120)) == 0)
+            tb_row ("counting", variant, "msgs_per_s",
                    (double) P.n / (g_t1 - g_t0), "1/s");
     }
 out:
@@ -858,7 +857,8 @@ main (int argc, char **argv)
                         atoi (getenv ("TP_BENCH_FD")));
     }
     if (argc < 2) {
-        fprintf (stderr, "usage: %s pingpong|counting|ring|spawn|forkjoin|big "
+        fprintf (stderr, "usage: %s pingpong|counting|ring|spawn|forkjoin|big|"
+                         "asks|hol|fanout|mapbody|flood|call "
                          "[--n N] [--senders S] [--actors A] [--hops H] "
                          "[--tasks T] [--fib F] [--variant V]\n",
                  argv[0]);
@@ -909,6 +909,18 @@ main (int argc, char **argv)
         rc = s_forkjoin ();
     else if (!strcmp (w, "big"))
         rc = s_big ();
+    else if (!strcmp (w, "asks"))
+        rc = tb_asks ();
+    else if (!strcmp (w, "hol"))
+        rc = tb_hol ();
+    else if (!strcmp (w, "fanout"))
+        rc = tb_fanout ();
+    else if (!strcmp (w, "mapbody"))
+        rc = tb_mapbody ();
+    else if (!strcmp (w, "flood"))
+        rc = tb_flood ();
+    else if (!strcmp (w, "call"))
+        rc = tb_call ();
     else {
         fprintf (stderr, "troupe_bench: unknown workload %s\n", w);
         return 2;
