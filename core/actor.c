@@ -54,6 +54,29 @@ s_peers_free (tp__peer **list)
 }
 
 
+/*  a's pending ask with request id corr, or NULL (a reply or timeout
+    for an ask that is over, or a forged id). O(1): the ctx maps ids. */
+static tp__ask *
+s_ask_find (tp__ctx *c, tp_actor *a, uint64_t corr)
+{
+    tp__ask *k = tp__idmap_get (&c->asks, corr);
+    return k && k->owner == a ? k : NULL;
+}
+
+/*  Takes k out of its ctx's map and its actor's list; returns k. */
+static tp__ask *
+s_ask_take (tp__ctx *c, tp__ask *k)
+{
+    tp__idmap_del (&c->asks, k->corr);
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        k->owner->asks = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    return k;
+}
+
 void
 tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
 {
@@ -62,8 +85,7 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
     a->flags |= TP__A_EXITING;
     tp__tl_actor = a;
     while (a->asks) {
-        tp__ask *k = a->asks;
-        a->asks = k->next;
+        tp__ask *k = s_ask_take (c, a->asks);
         tp__timer_cancel (c, a, k->timer);
         k->cont (a, TP_ECANCELED, NULL, k->arg);
         free (k);
@@ -181,16 +203,15 @@ s_handle_sys (tp__ctx *c, tp_actor *a, tp_msg *m)
         if (tp_msg_unpack (m, "t", &reason) == 0)
             s_exit (a, reason);
         break;
-    case TP__SYS_ASK_TIMEOUT:
-        for (tp__ask **pp = &a->asks; *pp; pp = &(*pp)->next)
-            if ((*pp)->corr == m->corr) {
-                tp__ask *k = *pp;
-                *pp = k->next;
-                k->cont (a, TP_ETIMEDOUT, NULL, k->arg);
-                free (k);
-                break;
-            }
+    case TP__SYS_ASK_TIMEOUT: {
+        tp__ask *k = s_ask_find (c, a, m->corr);
+        if (k) {
+            s_ask_take (c, k);
+            k->cont (a, TP_ETIMEDOUT, NULL, k->arg);
+            free (k);
+        }
         break;
+    }
     case TP__SYS_TICK:
         if (tp__timer_active (a, (int64_t) m->corr)) {
             m->flags &= (uint16_t) ~TP__MSG_SYS;
@@ -207,17 +228,14 @@ s_handle_sys (tp__ctx *c, tp_actor *a, tp_msg *m)
 static void
 s_handle_reply (tp__ctx *c, tp_actor *a, tp_msg *m)
 {
-    for (tp__ask **pp = &a->asks; *pp; pp = &(*pp)->next)
-        if ((*pp)->corr == m->corr) {
-            tp__ask *k = *pp;
-            *pp = k->next;
-            tp__timer_cancel (c, a, k->timer);
-            m->flags &= (uint16_t) ~TP__MSG_REPLY;
-            k->cont (a, 0, m, k->arg);
-            free (k);
-            return;
-        }
-    /* late reply to an ask that timed out: dropped */
+    tp__ask *k = s_ask_find (c, a, m->corr);
+    if (!k)
+        return; /* late reply to an ask that timed out: dropped */
+    s_ask_take (c, k);
+    tp__timer_cancel (c, a, k->timer);
+    m->flags &= (uint16_t) ~TP__MSG_REPLY;
+    k->cont (a, 0, m, k->arg);
+    free (k);
 }
 
 /*  Runs the message at the head of a's mailbox. */
@@ -490,8 +508,13 @@ tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
         tp__msg_free (t);
         k->timer = 0;
     }
+    k->owner = self;
+    k->prev = NULL;
     k->next = self->asks;
+    if (self->asks)
+        self->asks->prev = k;
     self->asks = k;
+    tp__idmap_put (&c->asks, corr, k);
     return 0;
 }
 
@@ -605,9 +628,8 @@ tp_every (tp_actor *self, int ms, tp_tag_t tag)
 int
 tp_cancel (tp_actor *self, int64_t timer)
 {
-    for (tp__ask *k = self->asks; k; k = k->next)
-        if (k->timer == timer)
-            return TP_ENOTFOUND; /* ask timeouts are not the user's */
+    if (tp__timer_is_ask (self, timer))
+        return TP_ENOTFOUND; /* ask timeouts are not the user's */
     return tp__timer_cancel (self->ctx, self, timer);
 }
 

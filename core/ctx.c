@@ -151,5 +151,7 @@ tp__ctx_free (tp__ctx *c)
     free (c->push_gen);
     free (c->dirty);
     free (c->heap);
+    tp__idmap_free (&c->timer_ids);
+    tp__idmap_free (&c->asks);
     free (c);
 }

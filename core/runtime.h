@@ -92,13 +92,23 @@ typedef struct tp__peer {
     int64_t id;   /* monitor id (0 for links) */
 } tp__peer;
 
-/*  A pending ask. */
+/*  A map from nonzero 64-bit ids to pointers (core/idmap.c). */
+typedef struct tp__idmap {
+    uint64_t *ids;  /* 0 = empty */
+    void **vals;
+    size_t cap, n;  /* cap a power of two (or 0), n <= cap / 2 */
+    unsigned shift; /* 64 - log2 (cap) */
+} tp__idmap;
+
+/*  A pending ask: in its ctx's map by request id, and in its actor's
+    list (so that the actor's end cancels them all). */
 typedef struct tp__ask {
-    struct tp__ask *next;
+    struct tp__ask *next, *prev;
+    tp_actor *owner;
     uint64_t corr;
     tp_cont_fn cont;
     void *arg;
-    int64_t timer; /* timeout timer id */
+    int64_t timer; /* timeout timer id, 0 = none */
 } tp__ask;
 
 enum {
@@ -138,7 +148,8 @@ struct tp_actor {
 };
 
 struct tp__timer {
-    tp__timer *next_in_actor; /* actor's timer list */
+    tp__timer *next_in_actor; /* actor's timer list (doubly linked) */
+    tp__timer *prev_in_actor;
     tp_actor *actor;
     uint64_t deadline;        /* ns, monotonic */
     uint64_t seq;             /* tie-break: creation order */
@@ -202,6 +213,8 @@ struct tp__ctx {
     bool preempt;                 /* look now: end the turn and the turns */
     uint64_t timer_seq;
     int64_t timer_next_id;
+    tp__idmap timer_ids;          /* timer id -> tp__timer */
+    tp__idmap asks;               /* request id -> tp__ask (my actors') */
     uint64_t corr_next;
     _Atomic int nactors;          /* actors homed here (placement) */
     bool shutdown;                /* leaving the loop */
@@ -271,6 +284,15 @@ struct tp_system {
     whose callback is running (NULL outside callbacks). */
 extern TP__TLS tp__ctx *tp__tl_ctx;
 extern TP__TLS tp_actor *tp__tl_actor;
+
+/* idmap.c */
+/*  Sets id (nonzero) to val. */
+void tp__idmap_put (tp__idmap *m, uint64_t id, void *val);
+/*  The value of id, or NULL. */
+void *tp__idmap_get (const tp__idmap *m, uint64_t id);
+/*  Removes id; returns its value, or NULL if it was not there. */
+void *tp__idmap_del (tp__idmap *m, uint64_t id);
+void tp__idmap_free (tp__idmap *m);
 
 /* slot.c */
 uint64_t tp__now_ns (void);
@@ -481,6 +503,8 @@ void tp__timer_cancel_all (tp__ctx *ctx, tp_actor *a);
 int tp__timer_fire (tp__ctx *ctx, uint64_t now);
 int64_t tp__timer_next_ms (tp__ctx *ctx, uint64_t now);
 bool tp__timer_active (tp_actor *a, int64_t id);
+/*  True if a's timer id is the timeout of one of its asks. */
+bool tp__timer_is_ask (tp_actor *a, int64_t id);
 
 /* well-known tags, computed once */
 extern tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed,

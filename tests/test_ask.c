@@ -167,6 +167,126 @@ Test (ask, pending_ask_gets_canceled_when_asker_exits, .timeout = 30)
     TT_NO_FAILURES ();
 }
 
+/* ---- many asks in flight ------------------------------------------ */
+
+enum { MANY = 50000, MANY_LOST = 1000 };
+
+typedef struct {
+    tp_ref adder;
+    _Atomic long ok, bad, timeouts, cancels;
+} many_rec;
+
+static void
+s_many_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    many_rec *r = tp_arg (self);
+    intptr_t i = (intptr_t) arg;
+    int sum = -1;
+    if (i < 0) { /* one of the asks nobody answers */
+        tt_add (status == TP_ETIMEDOUT ? &r->timeouts : &r->bad, 1);
+        return;
+    }
+    if (status == 0 && tp_msg_unpack (reply, "i", &sum) == 0
+        && sum == (int) i + 1)
+        tt_add (&r->ok, 1);
+    else
+        tt_add (&r->bad, 1);
+}
+
+static void
+many_receive (tp_actor *self, tp_msg *msg)
+{
+    many_rec *r = tp_arg (self);
+    if (!tp_msg_is (msg, "go"))
+        return;
+    for (intptr_t i = 0; i < MANY; i++) {
+        TT_CHECK (tp_ask (self, r->adder, tp_tag ("add"), 30000, s_many_cont,
+                          (void *) i, "ii", (int) i, 1)
+                  == 0);
+        if (i % (MANY / MANY_LOST) == 0) /* interleaved: never answered */
+            TT_CHECK (tp_ask (self, r->adder, tp_tag ("ignore"), 50,
+                              s_many_cont, (void *) (intptr_t) -1, NULL)
+                      == 0);
+    }
+    /* a user timer among 51,000 ask timeouts is still the user's */
+    int64_t t = tp_after (self, 10000, tp_tag ("late"), NULL);
+    TT_CHECK (t > 0);
+    TT_CHECK (tp_cancel (self, t) == 0);
+    TT_CHECK (tp_cancel (self, t) == TP_ENOTFOUND);
+}
+static const tp_behavior many_b = {"many", NULL, many_receive, NULL};
+
+static void
+s_many (int asker_worker, int adder_worker)
+{
+    tp_system_opts o = {.workers = 2};
+    tp_system *sys = tp_system_new (&o);
+    many_rec r = {0};
+    tp_spawn_opts oa = {.place = TP_PLACE_WORKER, .worker = asker_worker};
+    tp_spawn_opts ob = {.place = TP_PLACE_WORKER, .worker = adder_worker};
+    tp_ref a;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, &ob, &r.adder), 0);
+    cr_assert_eq (tp_spawn (sys, &many_b, &r, &oa, &a), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("go"), NULL), 0);
+    cr_assert (tt_wait_ge (&r.ok, MANY, 30000), "%ld of %d answered",
+               atomic_load (&r.ok), MANY);
+    cr_assert (tt_wait_ge (&r.timeouts, MANY_LOST, 30000), "%ld timeouts",
+               atomic_load (&r.timeouts));
+    cr_assert_eq (atomic_load (&r.bad), 0);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/*  50,000 asks in flight from one actor: each continuation gets its own
+    reply, the 1,000 nobody answers time out, and nothing else does. */
+Test (ask, fifty_thousand_in_flight_on_one_worker, .timeout = 60)
+{
+    s_many (0, 0);
+}
+
+Test (ask, fifty_thousand_in_flight_across_workers, .timeout = 60)
+{
+    s_many (0, 1);
+}
+
+static void
+s_cancel_many (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    many_rec *r = tp_arg (self);
+    (void) reply;
+    (void) arg;
+    tt_add (status == TP_ECANCELED ? &r->cancels : &r->bad, 1);
+}
+
+static void
+many_quit_receive (tp_actor *self, tp_msg *msg)
+{
+    many_rec *r = tp_arg (self);
+    (void) msg;
+    for (intptr_t i = 0; i < MANY; i++)
+        TT_CHECK (tp_ask (self, r->adder, tp_tag ("ignore"), 60000,
+                          s_cancel_many, (void *) i, NULL)
+                  == 0);
+    tp_exit (self, 0);
+}
+
+Test (ask, an_asker_that_ends_cancels_fifty_thousand_asks, .timeout = 60)
+{
+    tp_system *sys = tp_system_new (NULL);
+    many_rec r = {0};
+    tp_ref a;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &r.adder), 0);
+    static const tp_behavior quit_b = {"many-quit", NULL, many_quit_receive,
+                                       NULL};
+    cr_assert_eq (tp_spawn (sys, &quit_b, &r, NULL, &a), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("go"), NULL), 0);
+    cr_assert (tt_wait_ge (&r.cancels, MANY, 30000), "%ld canceled",
+               atomic_load (&r.cancels));
+    cr_assert_eq (atomic_load (&r.bad), 0);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
 /* ---- blocking call from main ---------------------------------------- */
 
 Test (call, blocking_call_from_main_gets_the_reply, .timeout = 30)
