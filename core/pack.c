@@ -28,11 +28,19 @@
 /* ------------------------------------------------------------------ */
 /*  Format strings                                                     */
 
+/*  Format characters by class: 1 a value, 2 '*' (a value when
+    unpacking), 3 ignored; 0 anything else (brackets, '?', junk). */
+static const uint8_t s_fmt_class[256] = {
+    ['n'] = 1, ['b'] = 1, ['i'] = 1, ['I'] = 1, ['u'] = 1, ['U'] = 1,
+    ['d'] = 1, ['s'] = 1, ['S'] = 1, ['x'] = 1, ['r'] = 1, ['t'] = 1,
+    ['*'] = 2, [' '] = 3, [','] = 3, [':'] = 3, ['\t'] = 3, ['\n'] = 3,
+};
+
 /*  Returns true for the format characters that are ignored. */
 static inline bool
 s_fmt_space (char c)
 {
-    return c == ' ' || c == ',' || c == ':' || c == '\t' || c == '\n';
+    return s_fmt_class[(uint8_t) c] == 3;
 }
 
 /*  Returns true for a format character that stands for one value
@@ -40,15 +48,8 @@ s_fmt_space (char c)
 static inline bool
 s_fmt_value (char c, bool unpack)
 {
-    switch (c) {
-    case 'n': case 'b': case 'i': case 'I': case 'u': case 'U': case 'd':
-    case 's': case 'S': case 'x': case 'r': case 't':
-        return true;
-    case '*':
-        return unpack;
-    default:
-        return false;
-    }
+    uint8_t k = s_fmt_class[(uint8_t) c];
+    return k == 1 || (k == 2 && unpack);
 }
 
 /*  Counts the elements of the array or map whose contents start at p,
@@ -221,14 +222,114 @@ s_pack_int64 (tp_msg *msg, int64_t d)
     return tp__msg_append (msg, b, n);
 }
 
+/*  Appends n (at most 9) bytes. */
+static inline int
+s_pack_small (tp_msg *msg, const uint8_t *b, size_t n)
+{
+    if (TP__LIKELY (msg->cap - msg->size >= n
+                    && !(msg->flags & TP__MSG_ZMQ))) {
+        memcpy (msg->body + msg->size, b, n);
+        msg->size += (uint32_t) n;
+        return 0;
+    }
+    return tp__msg_append (msg, b, n);
+}
+
+static inline int
+s_pack_uint64 (tp_msg *msg, uint64_t u)
+{
+    if (u <= INT64_MAX)
+        return s_pack_int64 (msg, (int64_t) u);
+    uint8_t b[9] = {0xcf};
+    s_put_be (b + 1, u, 8);
+    return s_pack_small (msg, b, 9);
+}
+
+static inline int
+s_pack_double (tp_msg *msg, double v)
+{
+    uint64_t u;
+    memcpy (&u, &v, sizeof u);
+    uint8_t b[9] = {0xcb};
+    s_put_be (b + 1, u, 8);
+    return s_pack_small (msg, b, 9);
+}
+
+/*  strlen for the short strings of bodies (keys, names) without a call. */
+static inline size_t
+s_strlen (const char *s)
+{
+    for (size_t i = 0; i < 32; i++)
+        if (!s[i])
+            return i;
+    return 32 + strlen (s + 32);
+}
+
+/*  A str of fewer than 32 bytes (a map key, a name): header and bytes in
+    one append. */
+static inline int
+s_pack_short_str (tp_msg *msg, const char *s, size_t len)
+{
+    int rc = msg->cap - msg->size > len && !(msg->flags & TP__MSG_ZMQ)
+                 ? 0
+                 : tp__msg_reserve (msg, len + 1);
+    if (rc)
+        return rc;
+    msg->body[msg->size] = (uint8_t) (0xa0 | len);
+    memcpy (msg->body + msg->size + 1, s, len);
+    msg->size += (uint32_t) len + 1;
+    return 0;
+}
+
+/*  An array or map being packed: its header is written when it closes,
+    in the byte kept for it at `at` (moved along when it needs 3 or 5). */
+typedef struct {
+    uint32_t at;    /* offset of the header byte kept */
+    uint32_t count; /* values packed in it so far */
+    char close;     /* ']' or '}' */
+} s_open;
+
+/*  Closes o: writes its header. Returns 0, TP_EINVAL (a map with a key
+    and no value) or TP_ETOOBIG. */
+static int
+s_pack_close (tp_msg *msg, const s_open *o)
+{
+    bool map = o->close == '}';
+    if (map && o->count % 2)
+        return TP_EINVAL;
+    uint32_t n = map ? o->count / 2 : o->count;
+    if (n < 16) {
+        msg->body[o->at] = (uint8_t) ((map ? 0x80 : 0x90) | n);
+        return 0;
+    }
+    size_t extra = n < 65536 ? 2 : 4;
+    int rc = tp__msg_reserve (msg, extra);
+    if (rc)
+        return rc;
+    uint8_t *h = msg->body + o->at;
+    memmove (h + 1 + extra, h + 1, msg->size - o->at - 1);
+    msg->size += (uint32_t) extra;
+    if (extra == 2) {
+        h[0] = map ? 0xde : 0xdc;
+        s_put_be (h + 1, n, 2);
+    }
+    else {
+        h[0] = map ? 0xdf : 0xdd;
+        s_put_be (h + 1, n, 4);
+    }
+    return 0;
+}
+
 static int
 s_pack (tp_msg *msg, const char *fmt, va_list *ap)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, msg, s_pack_write);
-    int depth = 0;
+    s_open open[S_MAX_DEPTH + 1];
+    int depth = 0; /* open[1 .. depth] are open */
     int rc = 0;
     for (const char *p = fmt; *p && rc == 0; p++) {
+        bool value = true;
         switch (*p) {
         case 'n':
             rc = msgpack_pack_nil (&pk);
@@ -247,18 +348,20 @@ s_pack (tp_msg *msg, const char *fmt, va_list *ap)
             rc = s_pack_int64 (msg, va_arg (*ap, unsigned));
             break;
         case 'U':
-            rc = msgpack_pack_uint64 (&pk, va_arg (*ap, uint64_t));
+            rc = s_pack_uint64 (msg, va_arg (*ap, uint64_t));
             break;
         case 't':
-            rc = msgpack_pack_uint64 (&pk, va_arg (*ap, tp_tag_t));
+            rc = s_pack_uint64 (msg, va_arg (*ap, tp_tag_t));
             break;
         case 'd':
-            rc = msgpack_pack_double (&pk, va_arg (*ap, double));
+            rc = s_pack_double (msg, va_arg (*ap, double));
             break;
         case 's': {
             const char *s = va_arg (*ap, const char *);
-            rc = s ? s_pack_bytes (&pk, msg, s, strlen (s), false)
-                   : TP_EINVAL;
+            size_t len = s ? s_strlen (s) : 0;
+            rc = !s             ? TP_EINVAL
+                 : len < 32     ? s_pack_short_str (msg, s, len)
+                                : s_pack_bytes (&pk, msg, s, len, false);
             break;
         }
         case 'S':
@@ -272,32 +375,48 @@ s_pack (tp_msg *msg, const char *fmt, va_list *ap)
             rc = s_pack_ref (&pk, va_arg (*ap, tp_ref));
             break;
         case '[':
-        case '{': {
-            /*  s_fmt_count checks the brackets up to the matching one,
-                so the closing brackets below need no further check. */
-            const char *end;
-            int n = s_fmt_count (p + 1, *p == '[' ? ']' : '}', false,
-                                 depth + 1, &end);
-            if (n < 0)
-                rc = n;
-            else {
-                rc = *p == '[' ? msgpack_pack_array (&pk, (size_t) n)
-                               : msgpack_pack_map (&pk, (size_t) n);
-                depth++;
+        case '{':
+            /* the header is written when it closes: keep a byte for it */
+            value = false;
+            if (depth == 0) {
+                /* the whole container is checked before any of its
+                   arguments is read (a bad format reads none) */
+                const char *end;
+                if (s_fmt_count (p + 1, *p == '[' ? ']' : '}', false, 1,
+                                 &end)
+                    < 0) {
+                    rc = TP_EINVAL;
+                    break;
+                }
             }
+            if (depth > 0)
+                open[depth].count++;
+            if (msg->cap == msg->size || (msg->flags & TP__MSG_ZMQ))
+                rc = tp__msg_reserve (msg, 1);
+            if (rc)
+                break;
+            depth++;
+            open[depth] = (s_open){msg->size, 0, *p == '[' ? ']' : '}'};
+            msg->body[msg->size++] = 0;
             break;
-        }
         case ']':
         case '}':
-            if (depth == 0)
+            value = false;
+            if (depth == 0 || *p != open[depth].close)
                 rc = TP_EINVAL;
-            depth--;
+            else
+                rc = s_pack_close (msg, &open[depth--]);
             break;
         default:
+            value = false;
             if (!s_fmt_space (*p))
                 rc = TP_EINVAL;
         }
+        if (value && depth > 0)
+            open[depth].count++;
     }
+    if (rc == 0 && depth != 0)
+        rc = TP_EINVAL; /* an array or map left open */
     return rc;
 }
 
@@ -648,11 +767,62 @@ s_as_int64 (const s_val *v, int64_t *x)
     return true;
 }
 
+/*  The values small bodies are made of, read without the full decoder:
+    a positive fixint, a fixstr, a float 64, a fixmap or fixarray. Returns
+    false for anything else (s_read then decides). */
+static inline bool
+s_read_fast (s_rd *rd, s_val *v)
+{
+    const uint8_t *p = rd->p;
+    size_t left = (size_t) (rd->end - p);
+    if (TP__UNLIKELY (left == 0))
+        return false;
+    uint8_t c = *p;
+    if (c <= 0x7f) {
+        v->kind = S_UINT;
+        v->v.u = c;
+        rd->p = p + 1;
+        return true;
+    }
+    if (c >= 0xa0 && c <= 0xbf) {
+        size_t len = c & 0x1f;
+        if (len >= left)
+            return false;
+        v->kind = S_STR;
+        v->data = p + 1;
+        v->len = (uint32_t) len;
+        rd->p = p + 1 + len;
+        return true;
+    }
+    if (c == 0xcb && left >= 9) {
+        uint64_t x = s_get_be (p + 1, 8);
+        v->kind = S_FLOAT;
+        v->f32 = false;
+        memcpy (&v->v.d, &x, sizeof v->v.d);
+        rd->p = p + 9;
+        return true;
+    }
+    if (c >= 0x80 && c <= 0x9f) {
+        /* (at most 15 items: each takes a byte, as s_read checks) */
+        uint32_t n = c & 0x0f;
+        bool map = c <= 0x8f;
+        if ((map ? 2 * n : n) > left - 1)
+            return false;
+        v->kind = map ? S_MAP : S_ARRAY;
+        v->len = n;
+        rd->p = p + 1;
+        return true;
+    }
+    return false;
+}
+
 #define S_READ()                                                              \
     do {                                                                      \
-        int rc_ = s_read (rd, &v);                                            \
-        if (rc_)                                                              \
-            return rc_;                                                       \
+        if (!s_read_fast (rd, &v)) {                                          \
+            int rc_ = s_read (rd, &v);                                        \
+            if (rc_)                                                          \
+                return rc_;                                                   \
+        }                                                                     \
     } while (0)
 
 #define S_EXPECT(cond)                                                        \
@@ -666,6 +836,14 @@ s_as_int64 (const s_val *v, int64_t *x)
 static int
 s_unpack (s_rd *rd, const char *fmt, va_list *ap)
 {
+    /*  The arrays and maps open: how many values each holds (its header)
+        and how many the format has read from it; they must agree when it
+        closes. (A malformed format is told from a mismatch afterwards,
+        by s_vunpack.) */
+    struct {
+        uint64_t want, got;
+        char close;
+    } open[S_MAX_DEPTH + 1];
     int depth = 0;
     bool optional = false;
     for (const char *p = fmt; *p; p++) {
@@ -674,8 +852,10 @@ s_unpack (s_rd *rd, const char *fmt, va_list *ap)
         if (s_fmt_space (c))
             continue;
         if (c == ']' || c == '}') {
-            if (depth == 0)
+            if (depth == 0 || c != open[depth].close)
                 return TP_EINVAL;
+            if (open[depth].got != open[depth].want)
+                return TP_EMISMATCH;
             depth--;
             continue;
         }
@@ -689,6 +869,11 @@ s_unpack (s_rd *rd, const char *fmt, va_list *ap)
             header promised it, so its absence is a truncation. */
         if (depth == 0 && rd->p == rd->end)
             return optional ? s_fmt_check (fmt, true) : TP_EMISMATCH;
+        if (depth > 0) {
+            if (open[depth].got == open[depth].want)
+                return TP_EMISMATCH; /* more than the header holds */
+            open[depth].got++;
+        }
 
         switch (c) {
         case 'n':
@@ -810,22 +995,22 @@ s_unpack (s_rd *rd, const char *fmt, va_list *ap)
             break;
         }
         case '[':
-        case '{': {
-            const char *end;
-            int n = s_fmt_count (p + 1, c == '[' ? ']' : '}', true,
-                                 depth + 1, &end);
-            if (n < 0)
-                return n;
+        case '{':
+            if (depth == S_MAX_DEPTH)
+                return TP_EINVAL;
             S_READ ();
-            S_EXPECT (v.kind == (c == '[' ? S_ARRAY : S_MAP)
-                      && v.len == (uint32_t) n);
+            S_EXPECT (v.kind == (c == '[' ? S_ARRAY : S_MAP));
             depth++;
+            open[depth].want = c == '[' ? v.len : 2 * (uint64_t) v.len;
+            open[depth].got = 0;
+            open[depth].close = c == '[' ? ']' : '}';
             break;
-        }
         default:
             return TP_EINVAL;
         }
     }
+    if (depth)
+        return TP_EINVAL; /* an array or map left open */
     if (rd->p != rd->end) {
         /*  Leftover values; or leftover garbage, which is worse. */
         while (rd->p != rd->end)

@@ -674,6 +674,64 @@ Test (pack, big_arrays_get_wide_headers)
     tp_msg_destroy (&msg);
 }
 
+/*  Headers are written when a container closes: nested wide ones, maps,
+    and 32-bit counts come out byte for byte as msgpack-c writes them. */
+static int
+s_sbuf_write (void *data, const char *buf, size_t len)
+{
+    return msgpack_sbuffer_write (data, buf, len);
+}
+
+Test (pack, nested_wide_headers_match_msgpack_c)
+{
+    tp_msg *msg = s_new ("[i[iiiiiiiiiiiiiiiii]{s:d,s:[]}i]", 1, 1, 2, 3, 4, 5,
+                         6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, "x", 0.5,
+                         "empty", 2);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, s_sbuf_write);
+    msgpack_pack_array (&pk, 4);
+    msgpack_pack_int (&pk, 1);
+    msgpack_pack_array (&pk, 17);
+    for (int i = 1; i <= 17; i++)
+        msgpack_pack_int (&pk, i);
+    msgpack_pack_map (&pk, 2);
+    msgpack_pack_str_with_body (&pk, "x", 1);
+    msgpack_pack_double (&pk, 0.5);
+    msgpack_pack_str_with_body (&pk, "empty", 5);
+    msgpack_pack_array (&pk, 0);
+    msgpack_pack_int (&pk, 2);
+    cr_assert_eq (tp_msg_size (msg), sb.size);
+    cr_assert_eq (memcmp (tp_msg_body (msg), sb.data, sb.size), 0);
+    tp_msg_destroy (&msg);
+    msgpack_sbuffer_clear (&sb);
+
+    /* a map of 16 pairs and an array of 70,000 nils: 3- and 5-byte heads */
+    enum { NILS = 70000 };
+    char *fmt = malloc (NILS + 64);
+    strcpy (fmt, "{snsnsnsnsnsnsnsnsnsnsnsnsnsnsnsn}[");
+    size_t at = strlen (fmt);
+    memset (fmt + at, 'n', NILS);
+    strcpy (fmt + at + NILS, "]");
+    const char *k = "k";
+    msg = s_new (fmt, k, k, k, k, k, k, k, k, k, k, k, k, k, k, k, k);
+    msgpack_pack_map (&pk, 16);
+    for (int i = 0; i < 16; i++) {
+        msgpack_pack_str_with_body (&pk, "k", 1);
+        msgpack_pack_nil (&pk);
+    }
+    msgpack_pack_array (&pk, NILS);
+    for (int i = 0; i < NILS; i++)
+        msgpack_pack_nil (&pk);
+    cr_assert_eq (tp_msg_size (msg), sb.size);
+    cr_assert_eq (memcmp (tp_msg_body (msg), sb.data, sb.size), 0);
+    cr_assert_eq (((const uint8_t *) tp_msg_body (msg))[0], 0xde);
+    tp_msg_destroy (&msg);
+    free (fmt);
+    msgpack_sbuffer_destroy (&sb);
+}
+
 Test (pack, body_larger_than_inline_round_trips)
 {
     char big[1000];
