@@ -162,6 +162,7 @@ tp__flush (tp__ctx *c)
     for (int i = 0; i < c->ndirty; i++) {
         s_flush_one (c, c->dirty[i]);
         c->out[c->dirty[i]].dirty = false;
+        c->out[c->dirty[i]].woke = false;
     }
     c->ndirty = 0;
     if (c->kind == TP__CTX_EXTERNAL && c->backlogged >= 0)
@@ -255,6 +256,15 @@ tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
     }
     if (ob->len >= TP__FLUSH_BYTES)
         s_flush_one (c, dst);
+    else if (ob->records == 1 && !ob->woke && tp__inproc_dst_idle (c, dst)) {
+        /* The destination waits for work (it spins or sleeps): this goes
+           now, not when the sender's turn ends, however long the rest of
+           that turn is. Once per destination between two flushes (the
+           next records wait for the turn's end, in one batch), and looked
+           at only when a batch starts, so a busy pair pays nothing. */
+        ob->woke = true;
+        s_flush_one (c, dst);
+    }
 }
 
 /*  Sends a control record carrying msg (consumed: its sender, request id

@@ -118,6 +118,9 @@ s_idle_wait (tp__ctx *c)
     /* (Not while hosting the gateway: replies from the network come
        tens of microseconds later, and the spin would take the CPU from
        ZeroMQ's I/O thread that brings them.) */
+    /* waiting from now on: a sender's first record comes at once
+       (tp__inproc_put), not at the end of its turn */
+    atomic_store_explicit (&c->idle_pub, 1, memory_order_relaxed);
     int spin_us = c->sys->spin_us;
     if (spin_us > 0 && !tp__tr (c)) {
         uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
@@ -138,8 +141,6 @@ s_idle_wait (tp__ctx *c)
     int64_t ms = tp__timer_next_ms (c, now);
     if (ms == 0)
         return false;
-    /* about to sleep: senders flush to us at once (tp__inproc_dst_idle) */
-    atomic_store_explicit (&c->idle_pub, 1, memory_order_relaxed);
     if (tp__inproc_pending (c))
         return false;
     const tp__transport *tr = tp__tr (c);

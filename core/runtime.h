@@ -164,6 +164,7 @@ typedef struct tp__outbuf {
     size_t len, cap;
     uint32_t records;
     bool dirty;
+    bool woke;  /* sent at once to a waiting destination (tp__inproc_put) */
 } tp__outbuf;
 
 enum { TP__CTX_WORKER = 0, TP__CTX_THREAD, TP__CTX_EXTERNAL, TP__CTX_GATEWAY };
@@ -198,7 +199,9 @@ struct tp__ctx {
     _Alignas (64) _Atomic uint64_t inbound; /* frames sent to me */
     /* Written by me, read by senders: a line of its own too. */
     _Alignas (64) _Atomic uint64_t consumed_pub; /* consumed, published */
-    _Atomic int idle_pub;         /* 1 while the loop sleeps */
+    /* Written by me when I start or stop waiting, read by senders as a
+       batch starts: a line of its own, away from consumed_pub. */
+    _Alignas (64) _Atomic int idle_pub; /* 1 while the loop spins or sleeps */
     _Alignas (64) int backlogged; /* dst with too many unread frames, -1 */
     tp_actor *rq_head, *rq_tail;  /* run queue */
     tp__timer **heap;             /* timer min-heap */
