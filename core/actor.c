@@ -415,6 +415,13 @@ tp_tell (tp_actor *self, tp_ref to, tp_tag_t tag, const char *fmt, ...)
     return rc;
 }
 
+void
+tp_flush (tp_actor *self)
+{
+    if (self)
+        tp__flush (self->ctx);
+}
+
 int
 tp_tell_int (tp_actor *self, tp_ref to, tp_tag_t tag, int64_t v)
 {

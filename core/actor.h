@@ -59,8 +59,10 @@ typedef enum {
 } tp_actor_kind;
 
 typedef enum {
-    TP_PLACE_AUTO = 0, /* near the spawner when spawned from a loop actor,
-                          else round-robin over the workers */
+    TP_PLACE_AUTO = 0, /* from a loop actor: its worker while nothing else
+                          waits to run there, else the worker with the
+                          least to do (a fan-out runs in parallel, a lone
+                          child stays near); from outside: round-robin */
     TP_PLACE_NEAR,     /* same worker as the spawner (round-robin outside) */
     TP_PLACE_SPREAD,   /* the worker with the fewest actors */
     TP_PLACE_WORKER    /* the worker given in .worker */
@@ -115,9 +117,19 @@ tp_worker_index (tp_actor *self);
 /*  Sends tag plus a body packed from fmt to `to` (fire and forget).
     Returns 0, TP_EINVAL (bad tag or format) or TP_EFULL (to has a bounded
     mailbox that is full; nothing was sent). A dead receiver is a dead
-    letter: counted, and the call still returns 0. */
+    letter: counted, and the call still returns 0.
+    When it leaves: to an actor of the same worker, on its mailbox at
+    once (it runs after this turn). To another worker or node, the first
+    message of this turn for that worker goes at once, whatever the rest
+    of the turn does; later ones in the same turn are batched and go when
+    the turn ends (or 64 KiB are batched, or tp_flush). */
 TP_EXPORT int
 tp_tell (tp_actor *self, tp_ref to, tp_tag_t tag, const char *fmt, ...);
+
+/*  Sends now what this turn has batched for other workers and nodes
+    (see tp_tell), e.g. before a long computation in the same turn. */
+TP_EXPORT void
+tp_flush (tp_actor *self);
 
 /*  tp_tell (self, to, tag, "I", v) without the format string: the same
     message (the body is v as one msgpack integer, in its shortest form)

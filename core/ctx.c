@@ -72,7 +72,8 @@ tp__ctx_new (tp_system *sys, int kind, int *rc)
         c->joined = false;
         c->pull = NULL;
         c->ndirty = 0;
-        c->rq_head = c->rq_tail = NULL;
+        tp__rq_clear (c);
+        atomic_store (&c->incoming, 0);
         c->nheap = 0;
         c->shutdown = false;
         c->thread_actor = NULL;

@@ -256,12 +256,13 @@ tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
     }
     if (ob->len >= TP__FLUSH_BYTES)
         s_flush_one (c, dst);
-    else if (ob->records == 1 && !ob->woke && tp__inproc_dst_idle (c, dst)) {
-        /* The destination waits for work (it spins or sleeps): this goes
-           now, not when the sender's turn ends, however long the rest of
-           that turn is. Once per destination between two flushes (the
-           next records wait for the turn's end, in one batch), and looked
-           at only when a batch starts, so a busy pair pays nothing. */
+    else if (!ob->woke) {
+        /* The first record of a turn for each destination goes now, not
+           when the sender's turn ends, however long the rest of that turn
+           is and whether or not the destination was busy when it was sent
+           (no head-of-line delay). The next ones wait for the turn's end
+           (or tp_flush), in one batch: one frame more per destination per
+           turn at most. */
         ob->woke = true;
         s_flush_one (c, dst);
     }

@@ -36,6 +36,7 @@ s_control (tp__ctx *c, tp_msg *m)
     if (cmd == TP__CTL_SHUTDOWN)
         c->shutdown = true;
     else if (cmd == TP__CTL_SPAWN) {
+        atomic_fetch_sub_explicit (&c->incoming, 1, memory_order_relaxed);
         uint32_t idx = (uint32_t) (m->corr >> 32);
         uint32_t gen = (uint32_t) m->corr;
         tp__slot *s = tp__slot_get (sys, idx);
@@ -161,7 +162,7 @@ s_shutdown_actors (tp__ctx *c)
             tp__actor_report (c->thread_actor);
         if (c->thread_actor)
             tp__actor_terminate (c, c->thread_actor, tp__tag_shutdown, false);
-        c->rq_head = c->rq_tail = NULL;
+        tp__rq_clear (c);
         return;
     }
     uint32_t top = atomic_load (&sys->slot_top);
@@ -179,7 +180,7 @@ s_shutdown_actors (tp__ctx *c)
         if (a)
             tp__actor_terminate (c, a, tp__tag_shutdown, false);
     }
-    c->rq_head = c->rq_tail = NULL;
+    tp__rq_clear (c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -216,10 +217,7 @@ tp__ctx_loop (void *arg)
             break;
         unsigned every = c->tick_stride < 8 ? 0u : 7u; /* turns mask */
         for (int turns = 0; c->rq_head && turns < 256; turns++) {
-            tp_actor *a = c->rq_head;
-            c->rq_head = a->run_next;
-            if (!c->rq_head)
-                c->rq_tail = NULL;
+            tp_actor *a = tp__rq_pop (c);
             tp__actor_run (c, a);
             /* Flush every few turns, not after each: with many actors
                sending across threads, one ZeroMQ message then carries

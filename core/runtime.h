@@ -204,6 +204,12 @@ struct tp__ctx {
     _Alignas (64) _Atomic int idle_pub; /* 1 while the loop spins or sleeps */
     _Alignas (64) int backlogged; /* dst with too many unread frames, -1 */
     tp_actor *rq_head, *rq_tail;  /* run queue */
+    int rq_n;                     /* its length */
+    /* For placement (core/spawn.c), read by spawners on other threads:
+       my run queue's length, published as it changes, and the actors
+       placed here that I have not adopted yet. A line of their own. */
+    _Alignas (64) _Atomic int rq_pub;
+    _Atomic int incoming;
     tp__timer **heap;             /* timer min-heap */
     size_t nheap, capheap;
     /* The work between two looks at timers, gateway and inbox is bounded
@@ -324,6 +330,28 @@ tp__rq_push (tp__ctx *c, tp_actor *a)
     else
         c->rq_head = a;
     c->rq_tail = a;
+    atomic_store_explicit (&c->rq_pub, ++c->rq_n, memory_order_relaxed);
+}
+
+/*  Takes the actor at the head of c's run queue (there is one). */
+static inline tp_actor *
+tp__rq_pop (tp__ctx *c)
+{
+    tp_actor *a = c->rq_head;
+    c->rq_head = a->run_next;
+    if (!c->rq_head)
+        c->rq_tail = NULL;
+    atomic_store_explicit (&c->rq_pub, --c->rq_n, memory_order_relaxed);
+    return a;
+}
+
+/*  Empties c's run queue (shutdown). */
+static inline void
+tp__rq_clear (tp__ctx *c)
+{
+    c->rq_head = c->rq_tail = NULL;
+    c->rq_n = 0;
+    atomic_store_explicit (&c->rq_pub, 0, memory_order_relaxed);
 }
 
 /*  Makes a known to c, its home, and runnable (its first turn runs init). */

@@ -6,6 +6,34 @@
 
 /*  Where a new actor lives: a worker (by its spawn options) or a thread
     of its own. */
+/*  TP_PLACE_AUTO from an actor on worker cur: next to its spawner while
+    nothing waits to run there (a child that talks with its parent stays
+    on the same worker: no thread hop), else on the worker with the least
+    to do, counting what runs, what waits and what was placed there and
+    has not arrived yet (a burst of spawns spreads instead of landing all
+    on the first idle worker). Ties stay near. */
+static int
+s_pick_auto (tp_system *sys, tp__ctx *cur)
+{
+    if (cur->rq_n == 0)
+        return cur->id;
+    int best = cur->id;
+    int best_load = cur->rq_n + 1; /* (+1: the spawner, running) */
+    for (int i = 0; i < sys->nworkers; i++) {
+        tp__ctx *w = sys->ctxs[i];
+        if (w == cur)
+            continue;
+        int load = atomic_load_explicit (&w->rq_pub, memory_order_relaxed)
+                   + atomic_load_explicit (&w->incoming, memory_order_relaxed)
+                   + !atomic_load_explicit (&w->idle_pub, memory_order_relaxed);
+        if (load < best_load) {
+            best_load = load;
+            best = i;
+        }
+    }
+    return best;
+}
+
 static int
 s_pick_worker (tp_system *sys, tp__ctx *cur, const tp_spawn_opts *o)
 {
@@ -27,11 +55,14 @@ s_pick_worker (tp_system *sys, tp__ctx *cur, const tp_spawn_opts *o)
         }
         return best;
     }
-    case TP_PLACE_AUTO:
     case TP_PLACE_NEAR:
-    default:
         if (on_worker)
             return cur->id;
+        return (int) (atomic_fetch_add (&sys->rr, 1) % (uint32_t) sys->nworkers);
+    case TP_PLACE_AUTO:
+    default:
+        if (on_worker)
+            return s_pick_auto (sys, cur);
         return (int) (atomic_fetch_add (&sys->rr, 1) % (uint32_t) sys->nworkers);
     }
 }
@@ -149,6 +180,8 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
         if (home == cur)
             tp__actor_adopt (cur, a);
         else {
+            atomic_fetch_add_explicit (&home->incoming, 1,
+                                       memory_order_relaxed);
             tp__ctl (from, home, TP__CTL_SPAWN,
                      ((uint64_t) idx << 32) | (uint64_t) gen);
         }

@@ -298,6 +298,108 @@ Test (actor, default_placement_spawns_near_the_spawner)
     tp_system_destroy (&sys);
 }
 
+/*  A fan-out with default options uses every worker (parallel by
+    default), while a lone child stays near its parent (above). */
+static _Atomic long fan_on[2], fan_done;
+
+static void
+fan_child_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) msg;
+    int w = tp_worker_index (self);
+    if (w >= 0 && w < 2)
+        tt_add (&fan_on[w], 1);
+    tt_add (&fan_done, 1);
+    tp_exit (self, 0);
+}
+static const tp_behavior fan_child_b = {"fan-child", NULL, fan_child_receive,
+                                        NULL};
+
+static void
+fan_parent_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) msg;
+    for (int i = 0; i < 8; i++) {
+        tp_ref c;
+        TT_CHECK (tp_spawn (tp_system_of (self), &fan_child_b, NULL, NULL, &c)
+                  == 0);
+        TT_CHECK (tp_tell (self, c, tp_tag ("job"), NULL) == 0);
+    }
+    tp_exit (self, 0);
+}
+static const tp_behavior fan_parent_b = {"fan-parent", NULL,
+                                         fan_parent_receive, NULL};
+
+Test (actor, default_placement_spreads_a_fan_out_over_the_workers)
+{
+    tp_system_opts so = {.workers = 2};
+    tp_system *sys = tp_system_new (&so);
+    for (int w = 0; w < 2; w++) {
+        tt_set (&fan_on[0], 0);
+        tt_set (&fan_on[1], 0);
+        tt_set (&fan_done, 0);
+        tp_spawn_opts o = {.place = TP_PLACE_WORKER, .worker = w};
+        tp_ref p;
+        cr_assert_eq (tp_spawn (sys, &fan_parent_b, NULL, &o, &p), 0);
+        cr_assert_eq (tp_send (sys, p, tp_tag ("go"), NULL), 0);
+        cr_assert (tt_wait_ge (&fan_done, 8, 5000));
+        cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
+        cr_assert_geq (atomic_load (&fan_on[0]), 3, "worker 0 ran %ld of 8",
+                       atomic_load (&fan_on[0]));
+        cr_assert_geq (atomic_load (&fan_on[1]), 3, "worker 1 ran %ld of 8",
+                       atomic_load (&fan_on[1]));
+    }
+    tp_system_destroy (&sys);
+}
+
+/*  No head-of-line delay: a message to an actor on another, waiting
+    worker arrives while the sender is still in the same turn (here the
+    sender stays in its turn until the receiver says it has it). */
+static _Atomic long hol_got;
+
+static void
+hol_rx_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) self;
+    (void) msg;
+    tt_set (&hol_got, 1);
+}
+static const tp_behavior hol_rx_b = {"hol-rx", NULL, hol_rx_receive, NULL};
+
+static void
+hol_tx_receive (tp_actor *self, tp_msg *msg)
+{
+    tp_ref rx;
+    if (tp_msg_unpack (msg, "r", &rx) != 0)
+        return;
+    TT_CHECK (tp_tell (self, rx, tp_tag ("hit"), NULL) == 0);
+    /* the rest of this turn: wait (bounded) for the receiver */
+    TT_CHECK (tt_wait_ge (&hol_got, 1, 5000));
+}
+static const tp_behavior hol_tx_b = {"hol-tx", NULL, hol_tx_receive, NULL};
+
+Test (actor, a_send_reaches_a_waiting_worker_before_the_turn_ends,
+      .timeout = 30)
+{
+    tp_system_opts so = {.workers = 2};
+    tp_system *sys = tp_system_new (&so);
+    tp_spawn_opts o0 = {.place = TP_PLACE_WORKER, .worker = 0};
+    tp_spawn_opts o1 = {.place = TP_PLACE_WORKER, .worker = 1};
+    for (int round = 0; round < 20; round++) {
+        tt_set (&hol_got, 0);
+        tp_ref tx, rx;
+        cr_assert_eq (tp_spawn (sys, &hol_rx_b, NULL, &o1, &rx), 0);
+        cr_assert_eq (tp_spawn (sys, &hol_tx_b, NULL, &o0, &tx), 0);
+        cr_assert_eq (tp_send (sys, tx, tp_tag ("go"), "r", rx), 0);
+        cr_assert (tt_wait_ge (&hol_got, 1, 10000));
+        cr_assert_eq (tp_system_stop (sys, tx, 0), 0);
+        cr_assert_eq (tp_system_stop (sys, rx, 0), 0);
+        cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
+    }
+    TT_NO_FAILURES ();
+    tp_system_destroy (&sys);
+}
+
 /* ---- bounded mailboxes and reused slots ---------------------------- */
 
 /*  A sender waiting in tp_send_wait for room in a full capacity-1 mailbox
