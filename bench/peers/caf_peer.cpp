@@ -30,10 +30,35 @@
     forkjoin  1thread and 2threads seconds (median of 3 alternating runs),
               speedup = 1thread / 2threads, reported under `2threads`.
     big       2threads; Savina Big, pings + pongs counted and checked.
+
+    The newer workloads name their variants as CONTRACT.md does (`1worker`,
+    `2workers`; a worker is a scheduler thread):
+    asks      1worker and 2workers; one handler issues all n
+              request(...).then(...) with a 30 s timeout each; each
+              continuation checks its answer (2i+1), and the sum is checked.
+              bytes_per_ask from /proc/self/statm before / right after the
+              sends, read inside that handler.
+    hol       2workers (both event-based; B is stolen by the idle worker)
+              and detached (B on its own thread, A on 1 worker); see
+              hol_one. A spins 100 ms on the steady clock after each send.
+    fanout    1worker and 2workers seconds (median of 3 alternating runs,
+              as forkjoin), speedup under `2workers`; the coordinator
+              plain-spawns `tasks` workers and request(...).then's each.
+    mapbody   1worker-struct: a typed struct {a, b, s, d} with inspect,
+              announced with add_message_type (what a CAF user sends);
+              1worker-settings: a caf::settings (CAF's string-keyed map of
+              config_values), the literal "map of four fields". The
+              receiver acks every 100 bodies, the sender keeps 2 chunks in
+              flight (see REC_CHUNK: a self-re-arming sender never yields).
+    flood     1worker; all n sends in one handler. bytes_per_msg = (VmHWM,
+              reset first through /proc/self/clear_refs, - RSS before) / n.
+    call      2workers; main's scoped_actor request(...).receive(...), 30 s
+              timeout, one call at a time, nearest-rank percentiles.
 */
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -65,7 +90,7 @@ using ack_atom = caf::atom_constant<caf::atom("b_ack")>;
 // ---- parameters, clock, output --------------------------------------------
 
 struct params {
-  long n = 0, senders = 0, actors = 0, hops = 1000000, tasks = 8, fib = 32;
+  long n = 0, senders = 0, actors = 0, hops = 1000000, tasks = 0, fib = 32;
   long workers = 2;
   const char* variant = nullptr;
 } P;
@@ -554,6 +579,8 @@ int forkjoin() {
   if (!one && !two)
     return 0;
   g_matched = true;
+  if (!P.tasks)
+    P.tasks = 8;
   // the expected sum, computed up front (also warms this core up)
   int64_t expect = fib(P.fib) * P.tasks;
   // At the defaults a run lasts only tens of ms, and on this VM single
@@ -683,12 +710,635 @@ int big() {
   return 0;
 }
 
+// ---- helpers of the newer workloads -----------------------------------------
+
+// Variant names of the newer workloads follow CONTRACT.md's `1worker` /
+// `2workers` (a worker = one thread of CAF's work-stealing scheduler).
+std::string workers_name(long k) {
+  return std::to_string(k) + (k == 1 ? "worker" : "workers");
+}
+
+int64_t now_ns() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch())
+    .count();
+}
+
+// Busy for `d` on the calling thread: a CPU loop reading the clock, no sleep.
+void spin_for(std::chrono::nanoseconds d) {
+  auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+    // spin
+  }
+}
+
+// Nearest-rank percentile of a sorted, non-empty vector.
+double percentile(const std::vector<double>& sorted, double p) {
+  size_t n = sorted.size();
+  size_t k = static_cast<size_t>(std::ceil(p * static_cast<double>(n)));
+  return sorted[k == 0 ? 0 : std::min(k, n) - 1];
+}
+
+// A field "VmXXX:  123 kB" of /proc/self/status, in bytes (0 if absent).
+long proc_status_bytes(const char* field) {
+  long kb = 0;
+  size_t len = std::strlen(field);
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, field, len) == 0 && line[len] == ':') {
+        kb = std::atol(line + len + 1);
+        break;
+      }
+    std::fclose(f);
+  }
+  return kb * 1024;
+}
+
+// Resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0); false if
+// the kernel refused, in which case VmHWM is the peak since process start.
+bool reset_peak_rss() {
+  FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f)
+    return false;
+  bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
+using ask_atom = caf::atom_constant<caf::atom("b_ask")>;
+using hol_atom = caf::atom_constant<caf::atom("b_hol")>;
+using lat_atom = caf::atom_constant<caf::atom("b_lat")>;
+using call_atom = caf::atom_constant<caf::atom("b_call")>;
+
+// ---- asks -------------------------------------------------------------------
+
+// The responder answers each request at once (the handler's result is the
+// response); 2v+1 lets the asker check that each answer is its own.
+caf::behavior responder_actor(caf::event_based_actor*) {
+  return {
+    [](ask_atom, int64_t v) -> int64_t { return 2 * v + 1; },
+  };
+}
+
+struct asker_state {
+  int64_t left = 0, bad = 0, sum = 0;
+};
+
+long g_rss0, g_rss1; // written by the asker, read by main after done
+
+// One handler issues all n requests (request(...).then, 30 s timeout each),
+// so all n are outstanding at once; each continuation checks its own answer.
+// Cost that shows at n = 10^5: CAF 0.17 keeps the pending `then` handlers in
+// scheduled_actor::multiplexed_responses_, a detail::unordered_flat_map (an
+// unsorted std::vector, "O(n) lookup"); taking the oldest entry out shifts
+// all the others, so n outstanding requests cost O(n^2) (10^4: 0.07 s,
+// 10^5: ~4.7 s). Each timeout also goes through the clock thread (a
+// 64-slot ring buffer), once set and once cancelled.
+caf::behavior asker_actor(caf::stateful_actor<asker_state>* self,
+                          caf::actor resp, int64_t n, caf::actor main) {
+  auto one_done = [=] {
+    if (--self->state.left == 0) {
+      g_t1 = now();
+      auto& s = self->state;
+      self->send(main, done_atom::value,
+                 s.bad != 0 || s.sum != n * n ? int64_t{1} : int64_t{0});
+      self->quit();
+    }
+  };
+  return {
+    [=](go_atom) {
+      self->state.left = n;
+      g_rss0 = rss_bytes();
+      g_t0 = now();
+      for (int64_t i = 0; i < n; i++)
+        self->request(resp, std::chrono::seconds(30), ask_atom::value, i)
+          .then(
+            [=](int64_t r) {
+              if (r != 2 * i + 1)
+                self->state.bad++;
+              self->state.sum += r;
+              one_done();
+            },
+            [=](caf::error& e) {
+              if (self->state.bad++ == 0)
+                std::fprintf(stderr, "caf_peer: asks: request %ld: %s\n",
+                             static_cast<long>(i),
+                             self->system().render(e).c_str());
+              one_done();
+            });
+      g_rss1 = rss_bytes(); // right after the n sends
+    },
+  };
+}
+
+int asks_one(long threads) {
+  auto variant = workers_name(threads);
+  if (!want(variant))
+    return 0;
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto resp = sys.spawn(responder_actor);
+  auto asker = sys.spawn(asker_actor, resp, static_cast<int64_t>(P.n),
+                         caf::actor_cast<caf::actor>(self));
+  self->send(asker, go_atom::value);
+  int64_t bad = -1;
+  bool ok = wait_done(self, &bad) && bad == 0;
+  kill_all({asker, resp});
+  if (!ok) {
+    std::fprintf(stderr, "caf_peer: asks %s: lost or wrong answers\n",
+                 variant.c_str());
+    return 1;
+  }
+  double secs = g_t1 - g_t0;
+  row("asks", variant, "seconds", secs, "s", true);
+  row("asks", variant, "asks_per_s", P.n / secs, "1/s");
+  row("asks", variant, "bytes_per_ask",
+      static_cast<double>(g_rss1 - g_rss0) / P.n, "B");
+  return 0;
+}
+
+int asks() {
+  if (!P.n)
+    P.n = 100000;
+  int rc = asks_one(1);
+  if (P.workers != 1)
+    rc |= asks_one(P.workers);
+  return rc;
+}
+
+// ---- hol --------------------------------------------------------------------
+
+// B takes the time as soon as it gets the message and tells A the delay.
+caf::behavior hol_b_actor(caf::event_based_actor* self) {
+  return {
+    [=](hol_atom, int64_t sent_ns) {
+      int64_t delay = now_ns() - sent_ns;
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+                 lat_atom::value, delay);
+    },
+  };
+}
+
+struct hol_a_state {
+  std::vector<double> lat_us;
+};
+
+// A sends one message to B, then stays busy in the same handler for 100 ms;
+// the next round starts when B's report is in (one round at a time).
+caf::behavior hol_a_actor(caf::stateful_actor<hol_a_state>* self,
+                          caf::actor b, int64_t n, caf::actor main,
+                          std::vector<double>* out) {
+  auto round = [=] {
+    self->send(b, hol_atom::value, now_ns());
+    spin_for(std::chrono::milliseconds(100));
+  };
+  return {
+    [=](go_atom) { round(); },
+    [=](lat_atom, int64_t delay_ns) {
+      auto& v = self->state.lat_us;
+      v.push_back(delay_ns / 1e3);
+      if (static_cast<int64_t>(v.size()) == n) {
+        *out = v;
+        self->send(main, done_atom::value, int64_t{0});
+        self->quit();
+        return;
+      }
+      round();
+    },
+  };
+}
+
+// CAF has no pinning, so "A on one worker, B on another" is made so:
+//   2workers  both event-based on a 2-thread scheduler. While A spins in
+//             its handler it holds one worker; B, made runnable by A's
+//             send, goes to that worker's own queue (CAF's internal
+//             enqueue, no wake-up) and can only run on the other worker,
+//             which takes it when it next polls/steals. Between rounds that
+//             worker has been idle ~100 ms, so it is in CAF's relaxed stage
+//             (a 10 ms timed wait, then a steal attempt): this is CAF's
+//             stock answer to "another worker is idle".
+//   detached  B spawned `detached` (its own thread, asleep on its mailbox),
+//             A on a 1-thread scheduler: A's send wakes B's thread directly.
+//             This is CAF's explicit placement for such an actor.
+int hol_one(const std::string& variant, long threads, bool detached_b) {
+  if (!want(variant))
+    return 0;
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto b = detached_b ? sys.spawn<caf::detached>(hol_b_actor)
+                      : sys.spawn(hol_b_actor);
+  std::vector<double> lat;
+  auto a = sys.spawn(hol_a_actor, b, static_cast<int64_t>(P.n),
+                     caf::actor_cast<caf::actor>(self), &lat);
+  self->send(a, go_atom::value);
+  bool ok = wait_done(self, nullptr);
+  kill_all({a, b});
+  if (!ok || lat.size() != static_cast<size_t>(P.n)) {
+    std::fprintf(stderr, "caf_peer: hol %s: %zu of %ld rounds\n",
+                 variant.c_str(), lat.size(), P.n);
+    return 1;
+  }
+  std::sort(lat.begin(), lat.end());
+  row("hol", variant, "hol_p50_us", percentile(lat, 0.5), "us", true);
+  row("hol", variant, "hol_max_us", lat.back(), "us", true);
+  return 0;
+}
+
+int hol() {
+  if (!P.n)
+    P.n = 20;
+  long w = P.workers < 2 ? 2 : P.workers;
+  int rc = hol_one(workers_name(w), w, false);
+  rc |= hol_one("detached", 1, true);
+  return rc;
+}
+
+// ---- fanout -----------------------------------------------------------------
+
+// One job: `ms` milliseconds of CPU, then the job's id as the answer; the
+// worker is done after that.
+caf::behavior fan_worker_actor(caf::event_based_actor* self) {
+  return {
+    [=](job_atom, int64_t ms, int64_t id) -> int64_t {
+      spin_for(std::chrono::milliseconds(ms));
+      self->quit();
+      return id;
+    },
+  };
+}
+
+struct fan_state {
+  int64_t left = 0, sum = 0, got = 0;
+};
+
+// The Promise.all shape: spawn `tasks` workers (plain spawn: default
+// options, the scheduler places them), one request each, and count the
+// answers in the continuations. Timed from before the first spawn.
+caf::behavior fan_coord_actor(caf::stateful_actor<fan_state>* self,
+                              int64_t tasks, int64_t ms, caf::actor main) {
+  return {
+    [=](go_atom) {
+      g_t0 = now();
+      self->state.left = tasks;
+      for (int64_t i = 0; i < tasks; i++) {
+        auto w = self->spawn(fan_worker_actor);
+        self->request(w, caf::infinite, job_atom::value, ms, i)
+          .then([=](int64_t id) {
+            auto& s = self->state;
+            s.sum += id;
+            s.got++;
+            if (--s.left == 0) {
+              g_t1 = now();
+              bool ok = s.got == tasks && s.sum == tasks * (tasks - 1) / 2;
+              self->send(main, done_atom::value, int64_t{ok ? 0 : 1});
+              self->quit();
+            }
+          });
+      }
+    },
+  };
+}
+
+double fanout_run(long threads) {
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return -1;
+  caf::scoped_actor self{sys};
+  auto c = sys.spawn(fan_coord_actor, static_cast<int64_t>(P.tasks),
+                     static_cast<int64_t>(P.n),
+                     caf::actor_cast<caf::actor>(self));
+  self->send(c, go_atom::value);
+  int64_t bad = -1;
+  bool ok = wait_done(self, &bad) && bad == 0;
+  kill_all({c});
+  if (!ok) {
+    std::fprintf(stderr, "caf_peer: fanout on %ld workers failed\n", threads);
+    return -1;
+  }
+  return g_t1 - g_t0;
+}
+
+int fanout() {
+  if (!P.n)
+    P.n = 20;
+  if (!P.tasks)
+    P.tasks = 16;
+  auto v1 = workers_name(1), v2 = workers_name(P.workers);
+  bool one = !P.variant || v1 == P.variant;
+  bool two = P.workers != 1 && (!P.variant || v2 == P.variant);
+  if (!one && !two)
+    return 0;
+  g_matched = true;
+  // as forkjoin: three alternating runs, each configuration's median
+  double r1[3] = {0, 0, 0}, r2[3] = {0, 0, 0};
+  for (int i = 0; i < 3; i++) {
+    if (one && (r1[i] = fanout_run(1)) < 0)
+      return 1;
+    if (two && (r2[i] = fanout_run(P.workers)) < 0)
+      return 1;
+  }
+  auto median = [](double* r) {
+    std::sort(r, r + 3);
+    return r[1];
+  };
+  double t1 = median(r1), t2 = median(r2);
+  if (one)
+    row("fanout", v1, "seconds", t1, "s", true);
+  if (two)
+    row("fanout", v2, "seconds", t2, "s", true);
+  if (one && two)
+    row("fanout", v2, "speedup", t1 / t2, "x", true);
+  return 0;
+}
+
+// ---- mapbody ----------------------------------------------------------------
+
+// The body as a CAF 0.17 user writes a record: a typed struct with an
+// inspect overload, announced with add_message_type (what serialization
+// and remote actors need; locally the struct travels by value). CAF 0.17's
+// inspect has no field names, the C++ member names play that part.
+struct rec {
+  int64_t a = 0;
+  int64_t b = 0;
+  std::string s;
+  double d = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rec& x) {
+  return f(caf::meta::type_name("rec"), x.a, x.b, x.s, x.d);
+}
+
+const char S16[] = "0123456789abcdef"; // the 16-byte string
+static_assert(sizeof S16 == 17, "16 bytes and a NUL");
+
+struct rec_config : sys_config {
+  explicit rec_config(long threads) : sys_config(threads) {
+    add_message_type<rec>("rec");
+  }
+};
+
+struct rec_sink_state {
+  int64_t next = 0, bad = 0;
+  double dsum = 0;
+  caf::actor src;
+};
+
+// Flow control: the receiver acks every REC_CHUNK bodies and the sender
+// keeps at most REC_WINDOW chunks unacknowledged. A sender that re-arms
+// itself with a message to self (as counting's do) would not yield on one
+// worker: CAF's default max-throughput is unbounded, so the self-message
+// keeps it running until all n sit in the receiver's mailbox (10^6 structs
+// took 190 MB, 10^6 settings 860 MB) and the run would measure a flood.
+constexpr int64_t REC_CHUNK = 100;
+constexpr int64_t REC_WINDOW = 2;
+
+bool rec_ok(int64_t want_a, int64_t a, int64_t b, const std::string* s,
+            const double* d) {
+  return a == want_a && b == 2 * a && s && s->size() == 16
+         && std::memcmp(s->data(), S16, 16) == 0 && d && *d == a / 3.0;
+}
+
+// The receiver decodes all four fields, checks a against its count (and
+// the other three against a).
+caf::behavior rec_sink_actor(caf::stateful_actor<rec_sink_state>* self,
+                             int64_t n, caf::actor main) {
+  auto count = [=](bool good, double d) {
+    auto& s = self->state;
+    if (!good)
+      s.bad++;
+    s.dsum += d;
+    if (++s.next == n) {
+      g_t1 = now();
+      self->send(main, done_atom::value, s.bad);
+    } else if (s.next % REC_CHUNK == 0) {
+      self->send(s.src, ack_atom::value);
+    }
+  };
+  return {
+    [=](next_atom, caf::actor src) {
+      self->state.src = std::move(src);
+      return ack_atom::value;
+    },
+    [=](const rec& r) {
+      count(rec_ok(self->state.next, r.a, r.b, &r.s, &r.d), r.d);
+    },
+    // the `settings` variant: CAF's string-keyed map of config_values
+    [=](const caf::settings& m) {
+      auto a = caf::get_if<int64_t>(caf::get_if(&m, "a"));
+      auto b = caf::get_if<int64_t>(caf::get_if(&m, "b"));
+      auto str = caf::get_if<std::string>(caf::get_if(&m, "s"));
+      auto d = caf::get_if<double>(caf::get_if(&m, "d"));
+      count(a && b && rec_ok(self->state.next, *a, *b, str, d), d ? *d : 0);
+    },
+  };
+}
+
+struct rec_src_state {
+  int64_t i = 0;
+};
+
+// Sends one chunk of bodies per credit (REC_WINDOW at the start, then one
+// per ack of the receiver).
+caf::behavior rec_src_actor(caf::stateful_actor<rec_src_state>* self,
+                            caf::actor sink, int64_t n, bool use_settings) {
+  auto chunk = [=] {
+    auto& s = self->state;
+    for (int64_t k = 0; k < REC_CHUNK && s.i < n; k++, s.i++) {
+      int64_t i = s.i;
+      if (use_settings) {
+        caf::settings m;
+        m.emplace("a", i);
+        m.emplace("b", i * 2);
+        m.emplace("s", std::string(S16, 16));
+        m.emplace("d", i / 3.0);
+        self->send(sink, std::move(m));
+      } else {
+        self->send(sink, rec{i, i * 2, std::string(S16, 16), i / 3.0});
+      }
+    }
+  };
+  return {
+    [=](go_atom) {
+      g_t0 = now();
+      for (int64_t k = 0; k < REC_WINDOW; k++)
+        chunk();
+    },
+    [=](ack_atom) { chunk(); },
+  };
+}
+
+int mapbody_one(const std::string& variant, bool use_settings) {
+  if (!want(variant))
+    return 0;
+  rec_config cfg{1};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, 1))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto sink = sys.spawn(rec_sink_actor, static_cast<int64_t>(P.n),
+                        caf::actor_cast<caf::actor>(self));
+  auto src = sys.spawn(rec_src_actor, sink, static_cast<int64_t>(P.n),
+                       use_settings);
+  self->request(sink, std::chrono::seconds(10), next_atom::value, src)
+    .receive([](ack_atom) {}, [](caf::error&) {});
+  self->send(src, go_atom::value);
+  int64_t bad = -1;
+  bool ok = wait_done(self, &bad) && bad == 0;
+  kill_all({src, sink});
+  if (!ok) {
+    std::fprintf(stderr, "caf_peer: mapbody %s: lost or bad bodies\n",
+                 variant.c_str());
+    return 1;
+  }
+  row("mapbody", variant, "msgs_per_s", P.n / (g_t1 - g_t0), "1/s");
+  return 0;
+}
+
+int mapbody() {
+  if (!P.n)
+    P.n = 1000000;
+  int rc = mapbody_one("1worker-struct", false);
+  rc |= mapbody_one("1worker-settings", true);
+  return rc;
+}
+
+// ---- flood ------------------------------------------------------------------
+
+struct flood_sink_state {
+  int64_t got = 0, bad = 0;
+};
+
+caf::behavior flood_sink_actor(caf::stateful_actor<flood_sink_state>* self,
+                               int64_t n, caf::actor main) {
+  return {
+    [=](cnt_atom, int64_t v) {
+      auto& s = self->state;
+      if (v != s.got) // CAF keeps one sender's order
+        s.bad++;
+      if (++s.got == n) {
+        g_t1 = now();
+        self->send(main, done_atom::value, s.bad);
+      }
+    },
+  };
+}
+
+// All n sends in one handler: on the single worker the receiver cannot run
+// before this handler has returned, so all n wait in its mailbox.
+caf::behavior flood_src_actor(caf::event_based_actor* self, caf::actor sink,
+                              int64_t n) {
+  return {
+    [=](go_atom) {
+      g_t0 = now();
+      for (int64_t i = 0; i < n; i++)
+        self->send(sink, cnt_atom::value, i);
+      self->quit();
+    },
+  };
+}
+
+int flood() {
+  if (!P.n)
+    P.n = 6000000;
+  std::string variant = workers_name(1);
+  if (!want(variant))
+    return 0;
+  sys_config cfg{1};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, 1))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto sink = sys.spawn(flood_sink_actor, static_cast<int64_t>(P.n),
+                        caf::actor_cast<caf::actor>(self));
+  auto src = sys.spawn(flood_src_actor, sink, static_cast<int64_t>(P.n));
+  if (!reset_peak_rss())
+    std::fprintf(stderr, "caf_peer: flood: cannot reset VmHWM, peak is "
+                         "since process start\n");
+  long before = rss_bytes();
+  self->send(src, go_atom::value);
+  int64_t bad = -1;
+  bool ok = wait_done(self, &bad) && bad == 0;
+  long peak = proc_status_bytes("VmHWM");
+  kill_all({src, sink});
+  if (!ok || peak == 0) {
+    std::fprintf(stderr, "caf_peer: flood: lost or reordered messages\n");
+    return 1;
+  }
+  row("flood", variant, "bytes_per_msg",
+      static_cast<double>(peak - before) / P.n, "B");
+  row("flood", variant, "msgs_per_s", P.n / (g_t1 - g_t0), "1/s");
+  return 0;
+}
+
+// ---- call -------------------------------------------------------------------
+
+caf::behavior callee_actor(caf::event_based_actor*) {
+  return {
+    [](call_atom, int64_t v) -> int64_t { return v + 1; },
+  };
+}
+
+// main is a scoped_actor: request(...).receive(...) blocks it until the
+// answer (30 s timeout per call, as tp_call has one), one call at a time,
+// each one timed. The callee is event-based on the usual scheduler
+// (P.workers threads). The timeout is not free in CAF 0.17: it is set and
+// cancelled through the clock thread, which on 2 cores raised p50 from
+// ~45 us (caf::infinite) to ~125 us here.
+int call() {
+  if (!P.n)
+    P.n = 100000;
+  long threads = P.workers;
+  auto variant = workers_name(threads);
+  if (!want(variant))
+    return 0;
+  sys_config cfg{threads};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, threads))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto srv = sys.spawn(callee_actor);
+  std::vector<double> lat(static_cast<size_t>(P.n));
+  int64_t bad = 0;
+  for (int64_t i = 0; i < P.n; i++) {
+    int64_t t = now_ns();
+    self->request(srv, std::chrono::seconds(30), call_atom::value, i)
+      .receive([&](int64_t r) { bad += r != i + 1; },
+               [&](caf::error& e) {
+                 if (bad++ == 0)
+                   std::fprintf(stderr, "caf_peer: call %ld: %s\n",
+                                static_cast<long>(i),
+                                sys.render(e).c_str());
+               });
+    lat[static_cast<size_t>(i)] = (now_ns() - t) / 1e3;
+  }
+  kill_all({srv});
+  if (bad) {
+    std::fprintf(stderr, "caf_peer: call: %ld bad answers\n",
+                 static_cast<long>(bad));
+    return 1;
+  }
+  std::sort(lat.begin(), lat.end());
+  row("call", variant, "call_p50_us", percentile(lat, 0.5), "us", true);
+  row("call", variant, "call_p99_us", percentile(lat, 0.99), "us", true);
+  row("call", variant, "call_p999_us", percentile(lat, 0.999), "us", true);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc % 2 != 0) {
     std::fprintf(stderr,
-                 "usage: %s pingpong|counting|ring|spawn|forkjoin|big "
+                 "usage: %s pingpong|counting|ring|spawn|forkjoin|big|asks|hol|"
+                 "fanout|mapbody|flood|call "
                  "[--n N] [--senders S] [--actors A] [--hops H] [--tasks T] "
                  "[--fib F] [--workers W] [--variant V]\n",
                  argv[0]);
@@ -719,7 +1369,7 @@ int main(int argc, char** argv) {
     }
   }
   if (P.senders < 0 || P.senders > 2 || P.workers < 1 || P.n < 0
-      || P.hops < 1 || P.tasks < 1 || P.actors < 0) {
+      || P.hops < 1 || P.tasks < 0 || P.actors < 0) {
     std::fprintf(stderr, "caf_peer: parameter out of range\n");
     return 2;
   }
@@ -737,6 +1387,18 @@ int main(int argc, char** argv) {
     rc = forkjoin();
   else if (w == "big")
     rc = big();
+  else if (w == "asks")
+    rc = asks();
+  else if (w == "hol")
+    rc = hol();
+  else if (w == "fanout")
+    rc = fanout();
+  else if (w == "mapbody")
+    rc = mapbody();
+  else if (w == "flood")
+    rc = flood();
+  else if (w == "call")
+    rc = call();
   else {
     std::fprintf(stderr, "caf_peer: unknown workload %s\n", w.c_str());
     return 2;

@@ -17,9 +17,16 @@
 %%
 %% Schedulers: one VM, started with +S W:W (W = --workers, default 2), and
 %% each measurement first sets erlang:system_flag(schedulers_online, K);
-%% the variant names K (`1sched`, `2scheds`). With one scheduler online
-%% every process runs on it; with two, the VM's own balancing and work
-%% stealing decide where each process runs (Erlang cannot pin a process).
+%% the variant names K (`1sched`, `2scheds`; CONTRACT.md's `1worker` and
+%% `2workers` for asks and fanout). With one scheduler online every
+%% process runs on it; with two, the VM's own balancing and work stealing
+%% decide where each process runs, except in asks and hol, whose contract
+%% rows place the two actors on two schedulers: there each process is
+%% bound with erlang:spawn_opt(Fun, [{scheduler, I}]), an option OTP 25
+%% accepts but does not document (the erts test suites use it); a bound
+%% process runs only on scheduler I and is never stolen. Each process
+%% reports erlang:system_info(scheduler_id) and the run fails if the
+%% placement is not the one asked for.
 %%
 %% pingpong  1sched, 2scheds; the ping checks the counter of every pong.
 %% counting  1sched-Ssender(s), 2scheds-Ssender(s) for S = --senders (both
@@ -36,19 +43,67 @@
 %% forkjoin  1sched and 2scheds seconds (median of 3 alternating runs),
 %%           speedup = 1sched / 2scheds, reported under `2scheds`.
 %% big       1sched, 2scheds; Savina Big, pings + pongs counted and checked.
+%% asks      1sched, 2scheds: a plain asker process sends n
+%%           gen_server:send_request/4 to a gen_server (this module's
+%%           callbacks) into one request-id collection, label I, then
+%%           matches every answer with gen_server:receive_response/3
+%%           (Delete = true) until no_request; each answer must be 2 * I,
+%%           the labels must sum to n(n+1)/2. Request ids carry no timeout
+%%           of their own: the receive takes one, here one absolute
+%%           deadline 30 s after the first send ({abs, T}), the closest to
+%%           troupe's 30 s per tp_ask. Asker bound to scheduler 1, the
+%%           gen_server (start option {spawn_opt, [{scheduler, K}]}) to K.
+%%           bytes_per_ask: OS RSS (/proc/self/statm) read by the asker
+%%           before its first send and right after its last, over n.
+%% hol       2scheds: A bound to scheduler 1, B to scheduler 2; A stamps
+%%           the time, sends {hol, I, T0} to B, then spins 100 ms reading
+%%           erlang:monotonic_time (no sleep) before it answers main; B
+%%           takes the time on receipt. n rounds, one at a time.
+%% fanout    1sched, 2scheds seconds (median of 3 alternating runs, as in
+%%           forkjoin), speedup under `2scheds`: a coordinator process
+%%           spawns `tasks` workers with plain spawn/1 and sends each
+%%           {job, ...}; timed in the coordinator from before the first
+%%           spawn until the last result. A job is n ms of the worker's
+%%           own running time, measured by reading the clock in a loop:
+%%           see burn/1 for why a plain wall-clock deadline would not do.
+%% mapbody   1sched: maps #{a => I, b => 2I, s => <<16 bytes>>, d => I/3};
+%%           the receiver matches all four keys, checks a (and b, the size
+%%           of s, that d is a float).
+%% flood     1sched: the producer sends {count, I} n times then `done`;
+%%           the receiver waits in a selective receive for `done`, so it
+%%           takes none of the n before the producer has sent them all,
+%%           then counts them from the front of its queue and checks the
+%%           sum. bytes_per_msg: peak OS RSS (VmHWM of /proc/self/status,
+%%           reset just before the run by writing 5 to
+%%           /proc/self/clear_refs) minus OS RSS before (statm), over n;
+%%           the same OS figure as spawn's bytes_per_actor, not
+%%           erlang:memory/1 (its growth goes to stderr).
+%% call      1sched, 2scheds: main (a plain process) makes n
+%%           gen_server:call/2 to a gen_server, one at a time, each timed;
+%%           percentiles by nearest rank.
 %%
 %% Timing: erlang:monotonic_time/1; process creation and wiring are outside
-%% the timed region. Exit 0 on success, 1 on a failed check or a timeout,
-%% 2 on bad arguments.
+%% the timed region, except in spawn and fanout, where the spawns are part
+%% of what is measured. Exit 0 on success, 1 on a failed check or a
+%% timeout, 2 on bad arguments.
 -module(erlang_peer).
+-behaviour(gen_server).
 -export([main/0]).
+% the responder of asks and call
+-export([init/1, handle_call/3, handle_cast/2]).
 
 -define(TIMEOUT, 120000).     % ms to wait for any one run
 -define(SPAWN_WINDOW, 1000).  % children the spawner may have unaccounted
 -define(PAGE, 4096).
+-define(ASK_TIMEOUT, 30000).  % ms: asks' deadline, after the first send
+-define(HOL_BUSY_MS, 100).    % ms A stays busy after its send
+% fanout's burn/1: a step between two clock reads longer than this (ns)
+% is time the worker was not running
+-define(CPU_GAP_NS, 10000).
 
--record(p, {n = 0, senders = 0, actors = 0, hops = 1000000, tasks = 8,
-            fib = 32, workers = 2, variant = none}).
+% tasks: undefined = the workload's own default (forkjoin 8, fanout 16)
+-record(p, {n = 0, senders = 0, actors = 0, hops = 1000000,
+            tasks = undefined, fib = 32, workers = 2, variant = none}).
 
 %% ---- entry, arguments, output ---------------------------------------------
 
@@ -74,7 +129,8 @@ stderr_logger() ->
     ok.
 
 usage() ->
-    err("usage: erlang_peer pingpong|counting|ring|spawn|forkjoin|big "
+    err("usage: erlang_peer pingpong|counting|ring|spawn|forkjoin|big|"
+        "asks|hol|fanout|mapbody|flood|call "
         "[--n N] [--senders S] [--actors A] [--hops H] [--tasks T] "
         "[--fib F] [--workers W] [--variant V]", []).
 
@@ -113,6 +169,12 @@ workload("ring") -> fun ring/1;
 workload("spawn") -> fun spawn_bench/1;
 workload("forkjoin") -> fun forkjoin/1;
 workload("big") -> fun big/1;
+workload("asks") -> fun asks/1;
+workload("hol") -> fun hol/1;
+workload("fanout") -> fun fanout/1;
+workload("mapbody") -> fun mapbody/1;
+workload("flood") -> fun flood/1;
+workload("call") -> fun call/1;
 workload(_) -> undefined.
 
 parse([], P) ->
@@ -121,7 +183,8 @@ parse([], P) ->
         #p{workers = W} when W < 1 -> {error, "--workers must be >= 1"};
         #p{n = N} when N < 0 -> {error, "--n must be >= 0"};
         #p{hops = H} when H < 1 -> {error, "--hops must be >= 1"};
-        #p{tasks = T} when T < 1 -> {error, "--tasks must be >= 1"};
+        #p{tasks = T} when is_integer(T), T < 1 ->
+            {error, "--tasks must be >= 1"};
         #p{actors = A} when A < 0 -> {error, "--actors must be >= 0"};
         #p{fib = F} when F < 0 -> {error, "--fib must be >= 0"};
         _ -> {ok, P}
@@ -155,12 +218,17 @@ err(Fmt, Args) ->
 fail(Fmt, Args) ->
     throw({fail, io_lib:format(Fmt, Args)}).
 
-%% Rates as integers, seconds and speedups with three decimals.
+%% Rates as integers, seconds and speedups with three decimals,
+%% microseconds with one.
 row(W, V, M, Val, Unit) ->
     D = case M of
             "seconds" -> 3;
             "speedup" -> 3;
-            _ -> 0
+            _ ->
+                case lists:suffix("_us", M) of
+                    true -> 1;
+                    false -> 0
+                end
         end,
     io:format("~s,erlang,~s,~s,~s,~s~n",
               [W, V, M, float_to_list(float(Val), [{decimals, D}]), Unit]).
@@ -196,6 +264,7 @@ set_scheds(K) ->
     ok.
 
 default(0, D) -> D;
+default(undefined, D) -> D;
 default(V, _) -> V.
 
 %% Runs F(K) for every scheduler count; 0 if all returned 0.
@@ -426,7 +495,8 @@ rss_bytes() ->
 
 %% ---- forkjoin ---------------------------------------------------------------
 
-forkjoin(#p{tasks = T, fib = F, workers = W}) ->
+forkjoin(#p{tasks = T0, fib = F, workers = W}) ->
+    T = default(T0, 8),
     V1 = sched_name(1),
     V2 = sched_name(W),
     One = want(V1),
@@ -567,3 +637,419 @@ big_next(#big{idx = I, actors = A, peers = Peers, self = Self} = S,
          end,
     element(To, Peers) ! {ping, Self},
     big_loop(S, Left - 1, Seed1, Served, Pongs).
+
+%% ---- the gen_server of asks and call ------------------------------------------
+
+init([]) ->
+    {ok, 0}.
+
+handle_call({ask, I}, _From, S) ->
+    {reply, 2 * I, S};
+handle_call(where, _From, S) ->
+    {reply, erlang:system_info(scheduler_id), S}.
+
+handle_cast(_, S) ->
+    {noreply, S}.
+
+%% A responder whose process is bound to scheduler K (false: not bound).
+start_responder(false) ->
+    {ok, Srv} = gen_server:start(?MODULE, [], []),
+    Srv;
+start_responder(K) ->
+    {ok, Srv} = gen_server:start(?MODULE, [], [{spawn_opt, [{scheduler, K}]}]),
+    Srv.
+
+%% spawn/1 of a process bound to scheduler K.
+spawn_on(K, Fun) ->
+    erlang:spawn_opt(Fun, [{scheduler, K}]).
+
+%% Fails unless a process that said it ran on scheduler Got should be on
+%% Want.
+placed(What, Want, Got) ->
+    Want =:= Got orelse
+        fail("~s ran on scheduler ~b, not on ~b", [What, Got, Want]).
+
+%% Nearest-rank percentile of a tuple of sorted samples.
+pct(Sorted, P) ->
+    N = tuple_size(Sorted),
+    element(max(1, min(N, ceil(P * N))), Sorted).
+
+%% ---- asks -------------------------------------------------------------------
+
+asks(P) ->
+    N = default(P#p.n, 100000),
+    each_sched(P, fun(K) -> asks_one(K, N) end).
+
+asks_one(K, N) ->
+    V = sched_name(K),
+    case want(V) of
+        false ->
+            0;
+        true ->
+            set_scheds(K),
+            Main = self(),
+            Ref = make_ref(),
+            Srv = start_responder(K),
+            Asker = spawn_on(1, fun() -> asker(Srv, N, Main, Ref) end),
+            Asker ! go,
+            {T0, T1, Rss0, Rss1, Result, SchedA} = await(Ref),
+            placed("asks: the responder", K, gen_server:call(Srv, where)),
+            placed("asks: the asker", 1, SchedA),
+            ok = gen_server:stop(Srv),
+            Expect = N * (N + 1) div 2,
+            case Result of
+                {done, N, Expect} -> ok;
+                {done, Got, Sum} ->
+                    fail("asks ~s: ~b answers (labels sum ~b), expected ~b "
+                         "(~b)", [V, Got, Sum, N, Expect]);
+                Other ->
+                    fail("asks ~s: ~p", [V, Other])
+            end,
+            S = secs(T0, T1),
+            row("asks", V, "seconds", S, "s"),
+            row("asks", V, "asks_per_s", N / S, "1/s"),
+            row("asks", V, "bytes_per_ask", (Rss1 - Rss0) / max(N, 1), "B"),
+            0
+    end.
+
+%% All n requests go out from this one receive clause before the first
+%% answer is looked at.
+asker(Srv, N, Main, Ref) ->
+    receive
+        go ->
+            Rss0 = rss_bytes(),
+            T0 = now_ns(),
+            Deadline = erlang:monotonic_time(millisecond) + ?ASK_TIMEOUT,
+            Reqs = ask_send(Srv, 1, N, gen_server:reqids_new()),
+            Rss1 = rss_bytes(),
+            Result = ask_collect(Reqs, Deadline, 0, 0),
+            T1 = now_ns(),
+            Main ! {Ref, {T0, T1, Rss0, Rss1, Result,
+                          erlang:system_info(scheduler_id)}}
+    end.
+
+ask_send(_, I, N, Reqs) when I > N ->
+    Reqs;
+ask_send(Srv, I, N, Reqs) ->
+    ask_send(Srv, I + 1, N, gen_server:send_request(Srv, {ask, I}, I, Reqs)).
+
+%% Takes the answers in the order they come; each is matched to its
+%% request (and label) by its request id, and removed from the collection.
+ask_collect(Reqs, Deadline, Got, Sum) ->
+    case gen_server:receive_response(Reqs, {abs, Deadline}, true) of
+        {{reply, R}, I, Reqs1} when R =:= 2 * I ->
+            ask_collect(Reqs1, Deadline, Got + 1, Sum + I);
+        {{reply, R}, I, _} ->
+            {wrong_answer, I, R};
+        {{error, {Reason, _}}, I, _} ->
+            {request_failed, I, Reason};
+        timeout ->
+            {timeout, Got, gen_server:reqids_size(Reqs)};
+        no_request ->
+            {done, Got, Sum}
+    end.
+
+%% ---- hol --------------------------------------------------------------------
+
+hol(#p{workers = 1}) ->
+    case want("1sched") of
+        true ->
+            row("hol", "1sched", "na", 0,
+                "needs two schedulers (--workers 1)"),
+            0;
+        false ->
+            0
+    end;
+hol(P) ->
+    N = default(P#p.n, 20),
+    V = sched_name(2),
+    case want(V) of
+        false ->
+            0;
+        true ->
+            set_scheds(2),
+            Main = self(),
+            Ref = make_ref(),
+            B = spawn_on(2, fun() -> hol_b(Main, Ref) end),
+            A = spawn_on(1, fun() -> hol_a(B, Main, Ref) end),
+            Delays = [hol_round(A, I, Ref) || I <- lists:seq(1, N)],
+            kill_all([A, B]),
+            length(Delays) =:= N orelse
+                fail("hol: ~b rounds, expected ~b", [length(Delays), N]),
+            Sorted = list_to_tuple(lists:sort(Delays)),
+            row("hol", V, "hol_p50_us", pct(Sorted, 0.5) / 1000, "us"),
+            row("hol", V, "hol_max_us", element(N, Sorted) / 1000, "us"),
+            0
+    end.
+
+%% One round: both A's and B's report, in either order.
+hol_round(A, I, Ref) ->
+    A ! {go, I},
+    D = receive
+            {Ref, {b, I, Ns, SchedB}} ->
+                placed("hol: B", 2, SchedB),
+                Ns
+        after ?TIMEOUT ->
+            fail("hol: B never got message ~b", [I])
+        end,
+    receive
+        {Ref, {a, I, SchedA}} -> placed("hol: A", 1, SchedA)
+    after ?TIMEOUT ->
+        fail("hol: A never finished round ~b", [I])
+    end,
+    D.
+
+hol_a(B, Main, Ref) ->
+    receive
+        {go, I} ->
+            B ! {hol, I, now_ns()},
+            spin_until(now_ns() + ?HOL_BUSY_MS * 1000000),
+            Main ! {Ref, {a, I, erlang:system_info(scheduler_id)}},
+            hol_a(B, Main, Ref)
+    end.
+
+hol_b(Main, Ref) ->
+    receive
+        {hol, I, T0} ->
+            T1 = now_ns(),
+            Main ! {Ref, {b, I, T1 - T0, erlang:system_info(scheduler_id)}},
+            hol_b(Main, Ref)
+    end.
+
+spin_until(Deadline) ->
+    case now_ns() >= Deadline of
+        true -> ok;
+        false -> spin_until(Deadline)
+    end.
+
+%% ---- fanout -----------------------------------------------------------------
+
+fanout(#p{tasks = T0, n = N0, workers = W}) ->
+    T = default(T0, 16),
+    Ms = default(N0, 20),
+    V1 = sched_name(1),
+    V2 = sched_name(W),
+    One = want(V1),
+    Two = W > 1 andalso want(V2),
+    case One orelse Two of
+        false ->
+            0;
+        true ->
+            Runs = [{fanout_run(1, T, Ms, One), fanout_run(W, T, Ms, Two)}
+                    || _ <- lists:seq(1, 3)],
+            {R1, R2} = lists:unzip(Runs),
+            S1 = median(R1),
+            S2 = median(R2),
+            One andalso row("fanout", V1, "seconds", S1, "s"),
+            Two andalso row("fanout", V2, "seconds", S2, "s"),
+            One andalso Two andalso
+                row("fanout", V2, "speedup", S1 / S2, "x"),
+            0
+    end.
+
+fanout_run(_, _, _, false) ->
+    0.0;
+fanout_run(K, T, Ms, true) ->
+    set_scheds(K),
+    Main = self(),
+    Ref = make_ref(),
+    _ = spawn(fun() -> fanout_coord(T, Ms, Main, Ref) end),
+    {Ns, Got, Sum} = await(Ref),
+    {Got, Sum} =:= {T, T * (T + 1) div 2} orelse
+        fail("fanout on ~b schedulers: ~b results (sum ~b), expected ~b",
+             [K, Got, Sum, T]),
+    Ns / 1.0e9.
+
+fanout_coord(T, Ms, Main, Ref) ->
+    Self = self(),
+    T0 = now_ns(),
+    lists:foreach(fun(I) ->
+                          Worker = spawn(fun fanout_worker/0),
+                          Worker ! {job, Self, I, Ms * 1000000}
+                  end, lists:seq(1, T)),
+    {Got, Sum} = fanout_gather(T, 0, 0),
+    T1 = now_ns(),
+    Main ! {Ref, {T1 - T0, Got, Sum}}.
+
+fanout_gather(0, Got, Sum) ->
+    {Got, Sum};
+fanout_gather(Left, Got, Sum) ->
+    receive
+        {result, I} -> fanout_gather(Left - 1, Got + 1, Sum + I)
+    after ?TIMEOUT ->
+        {Got, Sum}
+    end.
+
+fanout_worker() ->
+    receive
+        {job, From, I, Ns} ->
+            burn(Ns),
+            From ! {result, I}
+    end.
+
+%% Spends Ns nanoseconds of this process's own running time in a loop
+%% that reads the clock. The BEAM preempts a process every few thousand
+%% reductions, so with 16 workers on one scheduler a loop that spins
+%% until a wall-clock deadline would let all 16 deadlines run out at
+%% once, after ~Ms in all, doing 1/16 of the work asked for. So the
+%% loop adds up only the short steps between reads; a step longer than
+%% CPU_GAP_NS (a few thousand times a normal one) is time the process
+%% spent descheduled, and is left out.
+burn(Ns) ->
+    burn(now_ns(), Ns).
+
+burn(_, Left) when Left =< 0 ->
+    ok;
+burn(Last, Left) ->
+    Now = now_ns(),
+    case Now - Last of
+        D when D =< ?CPU_GAP_NS -> burn(Now, Left - D);
+        _ -> burn(Now, Left)
+    end.
+
+%% ---- mapbody ----------------------------------------------------------------
+
+mapbody(P) ->
+    N = default(P#p.n, 1000000),
+    V = sched_name(1),
+    case want(V) of
+        false ->
+            0;
+        true ->
+            set_scheds(1),
+            Main = self(),
+            Ref = make_ref(),
+            Recv = spawn(fun() -> map_recv(Main, Ref, 1, N, 0) end),
+            Src = spawn(fun() ->
+                                receive go -> ok end,
+                                map_send(Recv, 1, N)
+                        end),
+            T0 = now_ns(),
+            Src ! go,
+            {T1, Bad} = await(Ref),
+            Bad =:= 0 orelse
+                fail("mapbody: ~b of ~b maps decoded wrong", [Bad, N]),
+            row("mapbody", V, "msgs_per_s", N / secs(T0, T1), "1/s"),
+            0
+    end.
+
+map_send(_, I, N) when I > N ->
+    ok;
+map_send(Recv, I, N) ->
+    Recv ! #{a => I, b => I * 2, s => <<"0123456789abcdef">>, d => I / 3.0},
+    map_send(Recv, I + 1, N).
+
+%% I: the a expected next.
+map_recv(Main, Ref, I, N, Bad) when I > N ->
+    Main ! {Ref, {now_ns(), Bad}};
+map_recv(Main, Ref, I, N, Bad) ->
+    receive
+        #{a := A, b := B, s := S, d := D} ->
+            Ok = A =:= I andalso B =:= 2 * A andalso byte_size(S) =:= 16
+                andalso is_float(D),
+            map_recv(Main, Ref, I + 1, N,
+                     case Ok of
+                         true -> Bad;
+                         false -> Bad + 1
+                     end)
+    end.
+
+%% ---- flood ------------------------------------------------------------------
+
+flood(P) ->
+    N = default(P#p.n, 6000000),
+    V = sched_name(1),
+    case want(V) of
+        false ->
+            0;
+        true ->
+            set_scheds(1),
+            Main = self(),
+            Ref = make_ref(),
+            Recv = spawn(fun() -> flood_recv(Main, Ref) end),
+            Src = spawn(fun() ->
+                                receive go -> ok end,
+                                send_loop(Recv, 1, N),
+                                Recv ! {done, N},
+                                Main ! {Ref, sent}
+                        end),
+            garbage_collect(),
+            Mem0 = erlang:memory(total),
+            Rss0 = rss_bytes(),
+            Reset = reset_peak_rss(),
+            T0 = now_ns(),
+            Src ! go,
+            receive
+                {Ref, sent} -> ok
+            after ?TIMEOUT ->
+                fail("flood: the producer never finished", [])
+            end,
+            % the producer is done, the receiver has taken nothing yet
+            Mem1 = erlang:memory(total),
+            {T1, Sum} = await(Ref),
+            Peak = peak_rss_bytes(),
+            kill_all([Recv]),
+            Expect = N * (N + 1) div 2,
+            Sum =:= Expect orelse
+                fail("flood: sum ~b, expected ~b", [Sum, Expect]),
+            err("flood: ~b messages: peak RSS +~b B~s, "
+                "erlang:memory(total) +~b B once all were sent",
+                [N, Peak - Rss0,
+                 case Reset of
+                     ok -> "";
+                     _ -> " (peak since the VM started: clear_refs failed)"
+                 end,
+                 Mem1 - Mem0]),
+            row("flood", V, "bytes_per_msg", (Peak - Rss0) / max(N, 1), "B"),
+            row("flood", V, "msgs_per_s", N / secs(T0, T1), "1/s"),
+            0
+    end.
+
+flood_recv(Main, Ref) ->
+    receive
+        {done, N} -> count_loop(Main, Ref, N, 0)
+    end.
+
+%% Starts the peak RSS (VmHWM) afresh from the current RSS.
+reset_peak_rss() ->
+    file:write_file("/proc/self/clear_refs", <<"5">>).
+
+peak_rss_bytes() ->
+    {ok, Status} = file:read_file("/proc/self/status"),
+    {match, [Kb]} = re:run(Status, "VmHWM:\\s*([0-9]+) kB",
+                           [{capture, all_but_first, binary}]),
+    binary_to_integer(Kb) * 1024.
+
+%% ---- call -------------------------------------------------------------------
+
+call(P) ->
+    N = default(P#p.n, 100000),
+    each_sched(P, fun(K) -> call_one(K, N) end).
+
+call_one(K, N) ->
+    V = sched_name(K),
+    case want(V) of
+        false ->
+            0;
+        true ->
+            set_scheds(K),
+            Srv = start_responder(false),
+            Times = call_loop(Srv, 1, N, []),
+            ok = gen_server:stop(Srv),
+            length(Times) =:= N orelse
+                fail("call ~s: ~b calls, expected ~b", [V, length(Times), N]),
+            Sorted = list_to_tuple(lists:sort(Times)),
+            row("call", V, "call_p50_us", pct(Sorted, 0.5) / 1000, "us"),
+            row("call", V, "call_p99_us", pct(Sorted, 0.99) / 1000, "us"),
+            row("call", V, "call_p999_us", pct(Sorted, 0.999) / 1000, "us"),
+            0
+    end.
+
+call_loop(_, I, N, Times) when I > N ->
+    Times;
+call_loop(Srv, I, N, Times) ->
+    T0 = now_ns(),
+    R = gen_server:call(Srv, {ask, I}),
+    T1 = now_ns(),
+    R =:= 2 * I orelse fail("call: answer ~p to call ~b", [R, I]),
+    call_loop(Srv, I + 1, N, [T1 - T0 | Times]).
