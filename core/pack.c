@@ -255,16 +255,6 @@ s_pack_double (tp_msg *msg, double v)
     return s_pack_small (msg, b, 9);
 }
 
-/*  strlen for the short strings of bodies (keys, names) without a call. */
-static inline size_t
-s_strlen (const char *s)
-{
-    for (size_t i = 0; i < 32; i++)
-        if (!s[i])
-            return i;
-    return 32 + strlen (s + 32);
-}
-
 /*  A str of fewer than 32 bytes (a map key, a name): header and bytes in
     one append. */
 static inline int
@@ -358,7 +348,7 @@ s_pack (tp_msg *msg, const char *fmt, va_list *ap)
             break;
         case 's': {
             const char *s = va_arg (*ap, const char *);
-            size_t len = s ? s_strlen (s) : 0;
+            size_t len = s ? strlen (s) : 0;
             rc = !s             ? TP_EINVAL
                  : len < 32     ? s_pack_short_str (msg, s, len)
                                 : s_pack_bytes (&pk, msg, s, len, false);
