@@ -870,6 +870,10 @@ main (int argc, char **argv)
         s_na (w, "no actor model or scheduler");
     else if (!strcmp (w, "big"))
         s_na (w, "no actor model: sockets only");
+    else if (!strcmp (w, "asks") || !strcmp (w, "hol")
+             || !strcmp (w, "fanout") || !strcmp (w, "mapbody")
+             || !strcmp (w, "flood") || !strcmp (w, "call"))
+        s_na (w, "no actor model: sockets only");
     else {
         fprintf (stderr, "zmq_peer: unknown workload %s\n", w);
         rc = 2;
