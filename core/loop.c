@@ -83,6 +83,23 @@ int
 tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
 {
     bool force = false;
+    /* Spin a little first, as an idle worker does: a reply often comes
+       within microseconds, and waking from zmq_poll costs tens of them
+       (tp_system_opts.spin_us). */
+    int spin_us = c->sys->spin_us;
+    if (spin_us > 0 && timeout_ms != 0 && !tp__inproc_pending (c)) {
+        uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
+        for (int i = 1; !tp__inproc_pending (c); i++) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause ();
+#endif
+            if ((i & 15) == 0) {
+                sched_yield ();
+                if (tp__now_ns () >= end)
+                    break;
+            }
+        }
+    }
     if (!tp__inproc_pending (c)) {
         zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
         if (zmq_poll (&it, 1, timeout_ms) <= 0)
