@@ -34,8 +34,9 @@ typedef struct tp_system_opts {
     int workers;           /* worker threads for loop actors; 0 = one per core */
     const char *node_name; /* node name; NULL = "nonode" */
     int batch;             /* messages an actor may run per turn; 0 = 64 */
-    int spin_us;           /* how long an idle worker spins before it
-                              sleeps, in microseconds; 0 = 50, -1 = never.
+    int spin_us;           /* how long an idle worker (and a thread waiting
+                              in tp_call) spins before it sleeps, in
+                              microseconds; 0 = 50, -1 = never.
                               Spinning trades idle CPU for latency: a reply
                               that comes while spinning costs no wake-up.
                               The TP_SPIN_US environment variable overrides. */
