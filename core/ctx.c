@@ -40,8 +40,14 @@ tp__ctx_new (tp_system *sys, int kind, int *rc)
         else if (o && o->kind == TP__CTX_EXTERNAL
                  && atomic_load (&o->finished)) {
             /* a foreign thread that has exited (tp__ext_thread_gone): its
-               sockets are no one's now, its inbox names nothing */
+               sockets are no one's now, its inbox names nothing; what it
+               held back goes first (workers flush under out_lock too) */
+            o->backlogged = -1; /* (no pacing here, under sys->lock) */
+            tp__flush (o);
+            pthread_mutex_lock (&o->out_lock);
             tp__ctx_close (o);
+            atomic_store (&o->ext_deferred, 0);
+            pthread_mutex_unlock (&o->out_lock);
             tp__slot *s = tp__slot_get (sys, o->inbox.index);
             if (s && atomic_load (&s->gen) == o->inbox.gen) {
                 atomic_fetch_add (&s->gen, 1);
@@ -59,6 +65,7 @@ tp__ctx_new (tp_system *sys, int kind, int *rc)
         }
         id = top;
         c = tp__calloc (1, sizeof *c);
+        pthread_mutex_init (&c->out_lock, NULL);
         sys->ctxs[id] = c;
         atomic_store (&sys->nctx, top + 1);
     }
@@ -152,6 +159,7 @@ tp__ctx_free (tp__ctx *c)
     free (c->push_gen);
     free (c->dirty);
     free (c->heap);
+    pthread_mutex_destroy (&c->out_lock);
     tp__idmap_free (&c->timer_ids);
     tp__idmap_free (&c->asks);
     free (c);

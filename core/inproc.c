@@ -154,19 +154,102 @@ tp__inproc_pace (tp__ctx *c)
 }
 
 
-void
-tp__flush (tp__ctx *c)
+/*  Sends every batch c holds. */
+static void
+s_flush_all (tp__ctx *c)
 {
-    if (c->tr_dirty)
-        tp__tr (c)->flush (c);
     for (int i = 0; i < c->ndirty; i++) {
         s_flush_one (c, c->dirty[i]);
         c->out[c->dirty[i]].dirty = false;
         c->out[c->dirty[i]].woke = false;
     }
     c->ndirty = 0;
-    if (c->kind == TP__CTX_EXTERNAL && c->backlogged >= 0)
-        tp__inproc_pace (c); /* a foreign thread flooding a ctx waits here */
+}
+
+void
+tp__flush (tp__ctx *c)
+{
+    if (c->tr_dirty)
+        tp__tr (c)->flush (c);
+    if (TP__UNLIKELY (c->kind == TP__CTX_EXTERNAL)) {
+        pthread_mutex_lock (&c->out_lock);
+        s_flush_all (c);
+        atomic_store_explicit (&c->ext_deferred, 0, memory_order_relaxed);
+        pthread_mutex_unlock (&c->out_lock);
+        if (c->backlogged >= 0)
+            tp__inproc_pace (c); /* a foreign thread flooding a ctx waits */
+        return;
+    }
+    s_flush_all (c);
+}
+
+/*  Foreign threads (external ctxs) have no turns whose end would flush
+    them. Their first record for a destination goes at once (as in a
+    turn); the next ones are held in the batch and marked deferred, and
+    any worker flushes them at its next loop pass or before it waits: a
+    burst from main leaves in a few frames, and no record waits for the
+    sending thread's next call. */
+bool
+tp__inproc_ext_flush (tp_system *sys)
+{
+    if (!atomic_exchange (&sys->ext_pending, 0))
+        return true;
+    bool all = true;
+    int top = atomic_load_explicit (&sys->nctx, memory_order_acquire);
+    for (int i = 0; i < top; i++) {
+        tp__ctx *c = sys->ctxs[i];
+        if (!c || !atomic_load_explicit (&c->ext_deferred,
+                                          memory_order_relaxed))
+            continue;
+        if (pthread_mutex_trylock (&c->out_lock) != 0) {
+            /* its owner is at it (a put or a flush): never block on it
+               (a futex sleep would cost a wake-up); look again soon */
+            atomic_store (&sys->ext_pending, 1);
+            all = false;
+            continue;
+        }
+        if (c->kind == TP__CTX_EXTERNAL && atomic_load (&c->alive))
+            s_flush_all (c);
+        atomic_store_explicit (&c->ext_deferred, 0, memory_order_relaxed);
+        pthread_mutex_unlock (&c->out_lock);
+    }
+    return all;
+}
+
+/*  After external ctx c appended a record for dst (under out_lock):
+    records wait, so say so (the first time since the last flush, with
+    seq_cst stores), and send them now if dst sleeps: a worker stores
+    idle_pub = 2 before it reads ext_pending for the last time and sleeps
+    (s_idle_wait), the flag is stored before idle_pub is read here, so one
+    of the two sees the other and no record waits for a sleeping worker.
+    A spinning or busy worker flushes them itself (tp__inproc_ext_flush).
+    Records for the gateway go at once: it accepts what arrives and
+    judges a peer full only then, so its senders must not run ahead. */
+static inline void
+s_ext_mark (tp__ctx *c, int dst)
+{
+    tp_system *sys = c->sys;
+    if (c->out[dst].len == 0)
+        return;
+    tp__ctx *d = sys->ctxs[dst];
+    if (d == atomic_load_explicit (&sys->gw_ctx, memory_order_relaxed)) {
+        s_flush_one (c, dst);
+        return;
+    }
+    int idle;
+    if (!atomic_load_explicit (&c->ext_deferred, memory_order_relaxed)) {
+        atomic_store (&c->ext_deferred, 1);
+        atomic_store (&sys->ext_pending, 1);
+        idle = atomic_load (&d->idle_pub);
+    }
+    else
+        idle = atomic_load_explicit (&d->idle_pub, memory_order_relaxed);
+    tp__outbuf *ob = &c->out[dst];
+    if (idle == 2 && !ob->woke) {
+        /* wake it once; what comes while it wakes, it takes itself */
+        ob->woke = true;
+        s_flush_one (c, dst);
+    }
 }
 
 
@@ -226,8 +309,8 @@ s_send_zero_copy (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
                                memory_order_release);
 }
 
-void
-tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
+static void
+s_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
 {
     s_grow (c, dst);
     if (m->size >= TP__ZC_MIN) {
@@ -256,7 +339,7 @@ tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
     }
     if (ob->len >= TP__FLUSH_BYTES)
         s_flush_one (c, dst);
-    else if (!ob->woke) {
+    else if (!ob->woke && c->kind != TP__CTX_EXTERNAL) {
         /* The first record of a turn for each destination goes now, not
            when the sender's turn ends, however long the rest of that turn
            is and whether or not the destination was busy when it was sent
@@ -268,6 +351,35 @@ tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
     }
 }
 
+void
+tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
+{
+    if (TP__LIKELY (c->kind != TP__CTX_EXTERNAL)) {
+        s_put (c, dst, to, m);
+        return;
+    }
+    pthread_mutex_lock (&c->out_lock);
+    s_put (c, dst, to, m);
+    s_ext_mark (c, dst);
+    pthread_mutex_unlock (&c->out_lock);
+    if (c->backlogged >= 0)
+        tp__inproc_pace (c); /* a foreign thread flooding a ctx waits here */
+}
+
+/*  Appends control record m for ctx `to` and sends it at once. */
+static void
+s_ctl_send (tp__ctx *from, tp__ctx *to, tp_msg *m)
+{
+    tp_ref dst = {0, TP__CTL_INDEX, 0};
+    bool ext = from->kind == TP__CTX_EXTERNAL;
+    if (ext)
+        pthread_mutex_lock (&from->out_lock);
+    s_put (from, to->id, dst, m);
+    s_flush_one (from, to->id);
+    if (ext)
+        pthread_mutex_unlock (&from->out_lock);
+}
+
 /*  Sends a control record carrying msg (consumed: its sender, request id
     and body travel with it) to ctx `to`. */
 void
@@ -276,9 +388,7 @@ tp__ctl_msg (tp__ctx *from, tp__ctx *to, int cmd, tp_msg *m)
     m->aux = (uint16_t) cmd;
     if (!m->tag)
         m->tag = 1;
-    tp_ref dst = {0, TP__CTL_INDEX, 0};
-    tp__inproc_put (from, to->id, dst, m);
-    s_flush_one (from, to->id);
+    s_ctl_send (from, to, m);
 }
 
 void
@@ -288,9 +398,7 @@ tp__ctl (tp__ctx *from, tp__ctx *to, int cmd, uint64_t arg)
     m->aux = (uint16_t) cmd;
     m->corr = arg;
     m->tag = 1;
-    tp_ref dst = {0, TP__CTL_INDEX, 0};
-    tp__inproc_put (from, to->id, dst, m);
-    s_flush_one (from, to->id);
+    s_ctl_send (from, to, m);
 }
 
 /* ------------------------------------------------------------------ */

@@ -128,6 +128,9 @@ static bool
 s_idle_wait (tp__ctx *c)
 {
     tp__flush (c);
+    /* waiting (spinning) from now on: senders flush to us at once */
+    atomic_store_explicit (&c->idle_pub, 1, memory_order_relaxed);
+    tp__inproc_ext_flush (c->sys);
     /* Spin a little before sleeping: a reply often comes within a few
        microseconds, and waking from zmq_poll costs tens of them. Yield
        while spinning so that a peer sharing this core (more runnable
@@ -136,9 +139,6 @@ s_idle_wait (tp__ctx *c)
     /* (Not while hosting the gateway: replies from the network come
        tens of microseconds later, and the spin would take the CPU from
        ZeroMQ's I/O thread that brings them.) */
-    /* waiting from now on: a sender's first record comes at once
-       (tp__inproc_put), not at the end of its turn */
-    atomic_store_explicit (&c->idle_pub, 1, memory_order_relaxed);
     int spin_us = c->sys->spin_us;
     if (spin_us > 0 && !tp__tr (c)) {
         uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
@@ -149,12 +149,21 @@ s_idle_wait (tp__ctx *c)
             __builtin_ia32_pause ();
 #endif
             if ((i & 15) == 0) {
+                if (TP__UNLIKELY (atomic_load_explicit (
+                        &c->sys->ext_pending, memory_order_relaxed)))
+                    tp__inproc_ext_flush (c->sys); /* a foreign burst */
                 sched_yield ();
                 if (tp__now_ns () >= end)
                     break;
             }
         }
     }
+    /* About to sleep: a foreign thread's held records for us now come at
+       once (s_ext_mark, core/inproc.c); then what is held already is
+       flushed. In this order (seq_cst), so that none is missed. */
+    atomic_store (&c->idle_pub, 2);
+    if (!tp__inproc_ext_flush (c->sys))
+        return false; /* (one was busy: round again, do not sleep) */
     uint64_t now = tp__now_ns ();
     int64_t ms = tp__timer_next_ms (c, now);
     if (ms == 0)
@@ -224,6 +233,9 @@ tp__ctx_loop (void *arg)
            message nodes faster than the actors can run them. With none,
            stop after TP__DRAIN_BYTES all the same: a sender as fast as
            this reader would otherwise keep it reading while nothing runs. */
+        if (TP__UNLIKELY (atomic_load_explicit (&c->sys->ext_pending,
+                                                memory_order_relaxed)))
+            tp__inproc_ext_flush (c->sys);
         s_drain (c, woke, c->rq_head ? TP__DRAIN_BUSY : INT32_MAX,
                  TP__DRAIN_BYTES);
         woke = false;

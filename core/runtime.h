@@ -201,7 +201,7 @@ struct tp__ctx {
     _Alignas (64) _Atomic uint64_t consumed_pub; /* consumed, published */
     /* Written by me when I start or stop waiting, read by senders as a
        batch starts: a line of its own, away from consumed_pub. */
-    _Alignas (64) _Atomic int idle_pub; /* 1 while the loop spins or sleeps */
+    _Alignas (64) _Atomic int idle_pub; /* 1 spinning, 2 sleeping, else 0 */
     _Alignas (64) int backlogged; /* dst with too many unread frames, -1 */
     tp_actor *rq_head, *rq_tail;  /* run queue */
     int rq_n;                     /* its length */
@@ -229,6 +229,11 @@ struct tp__ctx {
     bool shutdown;                /* leaving the loop */
     tp_actor *thread_actor;       /* thread ctx: its one actor */
     tp_ref inbox;                 /* external: ref replies come to */
+    /* External: its batches are flushed by workers too (core/inproc.c),
+       so its outbound state is under out_lock; ext_deferred: it holds
+       records that wait for a flush. */
+    pthread_mutex_t out_lock;
+    _Atomic int ext_deferred;
     tp_msg *in_head, *in_tail;    /* external: received replies */
 };
 
@@ -253,6 +258,7 @@ struct tp_system {
     _Atomic int nctx;             /* high-water mark of ctx ids */
     pthread_mutex_t lock;         /* ctx table, external list, stopping */
     _Atomic int stopping;
+    _Atomic int ext_pending;      /* some external ctx has deferred records */
     _Atomic uint32_t rr;          /* round-robin placement cursor */
     /* slots */
     _Atomic (tp__slot *) pages[TP__SLOT_PAGES];
@@ -421,6 +427,12 @@ bool tp__inproc_dst_idle (tp__ctx *c, int dst);
 /*  The sender c made a destination too far behind (c->backlogged):
     yields, bounded, until it catches up. */
 void tp__inproc_pace (tp__ctx *c);
+/*  A worker's share of external senders' batching: flushes what foreign
+    threads' ctxs hold back (sys->ext_pending), so that a burst of
+    tp_send from main goes in a few frames and never waits for main's
+    next call. Cheap when nothing is pending. Returns false if a ctx was
+    busy (its owner held it): then look again before sleeping. */
+bool tp__inproc_ext_flush (tp_system *sys);
 
 /*  A read of c's PULL socket in progress (tp__inproc_read_begin). */
 typedef struct tp__inread {

@@ -256,10 +256,7 @@ s_send (tp_system *sys, tp_ref to, tp_msg *m, int wait_ms)
     tp__ctx *c = tp__ctx_external (sys);
     if (!c)
         return TP_ELIMIT;
-    int rc = tp__route (c, to, m, wait_ms);
-    if (c->kind == TP__CTX_EXTERNAL)
-        tp__flush (c);
-    return rc;
+    return tp__route (c, to, m, wait_ms); /* (the rest: tp__inproc_ext_flush) */
 }
 
 int
@@ -406,7 +403,5 @@ tp_system_stop (tp_system *sys, tp_ref ref, tp_tag_t reason)
     if (!c)
         return TP_ELIMIT;
     tp__stop_from (c, ref, reason);
-    if (c->kind == TP__CTX_EXTERNAL)
-        tp__flush (c);
     return 0;
 }
