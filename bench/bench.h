@@ -52,5 +52,6 @@ int tb_fanout (void);
 int tb_mapbody (void);
 int tb_flood (void);
 int tb_call (void);
+int tb_sends (void);
 
 #endif

@@ -858,7 +858,7 @@ main (int argc, char **argv)
     }
     if (argc < 2) {
         fprintf (stderr, "usage: %s pingpong|counting|ring|spawn|forkjoin|big|"
-                         "asks|hol|fanout|mapbody|flood|call "
+                         "asks|hol|fanout|mapbody|flood|call|sends "
                          "[--n N] [--senders S] [--actors A] [--hops H] "
                          "[--tasks T] [--fib F] [--variant V]\n",
                  argv[0]);
@@ -921,6 +921,8 @@ main (int argc, char **argv)
         rc = tb_flood ();
     else if (!strcmp (w, "call"))
         rc = tb_call ();
+    else if (!strcmp (w, "sends"))
+        rc = tb_sends ();
     else {
         fprintf (stderr, "troupe_bench: unknown workload %s\n", w);
         return 2;

@@ -511,6 +511,51 @@ tb_flood (void)
                                                           : 0;
 }
 
+/* ---- sends: from a foreign thread ------------------------------------ */
+
+static _Atomic long g_counted;
+
+static void
+count_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) self;
+    int64_t v;
+    if (tp_msg_int (msg, &v) == 0
+        && atomic_fetch_add_explicit (&g_counted, 1, memory_order_relaxed) + 1
+               == P.n)
+        tb_finish ();
+}
+
+static const tp_behavior count_b = {"count", NULL, count_receive, NULL};
+
+int
+tb_sends (void)
+{
+    s_tags ();
+    if (!P.n)
+        P.n = 6000000;
+    long na = P.actors == 1000 ? 60 : P.actors; /* (1000: the ring default) */
+    if (!tb_want ("loop-1worker"))
+        return 0;
+    tp_system *sys = tb_sys (1);
+    atomic_store (&g_counted, 0);
+    tp_ref *to = calloc ((size_t) na, sizeof *to);
+    for (long i = 0; i < na; i++)
+        tp_spawn (sys, &count_b, NULL, NULL, &to[i]);
+    g_t0 = tb_now ();
+    int rc = 0;
+    for (long i = 0; i < P.n && rc == 0; i++)
+        rc = tp_send (sys, to[i % na], T_NUM, "I", (int64_t) i);
+    if (rc == 0)
+        rc = tb_wait_done (120);
+    if (rc == 0)
+        tb_row ("sends", "loop-1worker", "msgs_per_s",
+                (double) P.n / (g_t1 - g_t0), "1/s");
+    tp_system_destroy (&sys);
+    free (to);
+    return rc ? -1 : 0;
+}
+
 /* ---- call: tp_call from main, latency ------------------------------- */
 
 int

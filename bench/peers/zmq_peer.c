@@ -872,7 +872,8 @@ main (int argc, char **argv)
         s_na (w, "no actor model: sockets only");
     else if (!strcmp (w, "asks") || !strcmp (w, "hol")
              || !strcmp (w, "fanout") || !strcmp (w, "mapbody")
-             || !strcmp (w, "flood") || !strcmp (w, "call"))
+             || !strcmp (w, "flood") || !strcmp (w, "call")
+             || !strcmp (w, "sends"))
         s_na (w, "no actor model: sockets only");
     else {
         fprintf (stderr, "zmq_peer: unknown workload %s\n", w);
