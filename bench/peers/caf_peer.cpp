@@ -54,6 +54,14 @@
               reset first through /proc/self/clear_refs, - RSS before) / n.
     call      2workers; main's scoped_actor request(...).receive(...), 30 s
               timeout, one call at a time, nearest-rank percentiles.
+    sends     1worker; Savina fjthrput from outside the actors: main (not
+              an actor; no scoped_actor involved) calls caf::anon_send n
+              times, (tag, i) for i = 0..n-1 to receiver i % actors, all
+              event-based on the one worker. Each receiver knows its share,
+              checks that its i come in order (j, j+A, ...), and reads the
+              clock when it has its whole share; timed from before the
+              first send to the latest of those reads; main's scoped_actor
+              waits for every receiver's report.
 */
 #include <algorithm>
 #include <atomic>
@@ -1332,13 +1340,100 @@ int call() {
   return 0;
 }
 
+// ---- sends ------------------------------------------------------------------
+
+struct sends_state {
+  int64_t next = 0, left = 0, bad = 0;
+};
+
+// Receiver j of A gets i = j, j+A, j+2A, ... (share of them) from main, in
+// that order (CAF keeps one sender's order; anon_send's null sender counts
+// as one). When it has them all it reads the clock into *t_end and tells
+// main; a message beyond its share counts as bad but is not reported on
+// its own (main has its report already, or times out).
+caf::behavior sends_recv_actor(caf::stateful_actor<sends_state>* self,
+                               int64_t first, int64_t stride, int64_t share,
+                               double* t_end, caf::actor main) {
+  self->state.next = first;
+  self->state.left = share;
+  return {
+    [=](cnt_atom, int64_t v) {
+      auto& s = self->state;
+      if (v != s.next || s.left <= 0)
+        s.bad++;
+      s.next += stride;
+      if (--s.left == 0) {
+        *t_end = now();
+        self->send(main, done_atom::value, s.bad);
+      }
+    },
+  };
+}
+
+int sends() {
+  if (!P.n)
+    P.n = 6000000;
+  long na = P.actors ? P.actors : 60;
+  std::string variant = workers_name(1);
+  if (!want(variant))
+    return 0;
+  sys_config cfg{1};
+  caf::actor_system sys{cfg};
+  if (!check_threads(sys, 1))
+    return 1;
+  caf::scoped_actor self{sys};
+  auto main_actor = caf::actor_cast<caf::actor>(self);
+  std::vector<caf::actor> recvs;
+  std::vector<double> t_end(static_cast<size_t>(na), 0.0);
+  long reporting = 0; // receivers with a share (all, unless n < actors)
+  for (long j = 0; j < na; j++) {
+    int64_t share = j < P.n ? (P.n - 1 - j) / na + 1 : 0;
+    reporting += share > 0;
+    recvs.push_back(sys.spawn(sends_recv_actor, static_cast<int64_t>(j),
+                              static_cast<int64_t>(na), share,
+                              &t_end[static_cast<size_t>(j)], main_actor));
+  }
+  if (!reset_peak_rss())
+    std::fprintf(stderr, "caf_peer: sends: cannot reset VmHWM, peak is "
+                         "since process start\n");
+  long before = rss_bytes();
+  g_t0 = now();
+  for (int64_t i = 0, j = 0; i < P.n; i++) {
+    caf::anon_send(recvs[static_cast<size_t>(j)], cnt_atom::value, i);
+    if (++j == na)
+      j = 0;
+  }
+  double t_sent = now();
+  bool ok = true;
+  int64_t bad = 0;
+  for (long k = 0; k < reporting && ok; k++) {
+    int64_t b = -1;
+    ok = wait_done(self, &b);
+    bad += b;
+  }
+  long peak = proc_status_bytes("VmHWM");
+  kill_all(recvs);
+  if (!ok || bad != 0) {
+    std::fprintf(stderr, "caf_peer: sends: %s (%ld out of place)\n",
+                 ok ? "messages out of place" : "lost messages",
+                 static_cast<long>(bad));
+    return 1;
+  }
+  g_t1 = *std::max_element(t_end.begin(), t_end.end());
+  std::fprintf(stderr, "caf_peer: sends: main's %ld anon_sends took %.3f s "
+                       "of %.3f; peak RSS +%ld B\n",
+               P.n, t_sent - g_t0, g_t1 - g_t0, peak - before);
+  row("sends", variant, "msgs_per_s", P.n / (g_t1 - g_t0), "1/s");
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc % 2 != 0) {
     std::fprintf(stderr,
                  "usage: %s pingpong|counting|ring|spawn|forkjoin|big|asks|hol|"
-                 "fanout|mapbody|flood|call "
+                 "fanout|mapbody|flood|call|sends "
                  "[--n N] [--senders S] [--actors A] [--hops H] [--tasks T] "
                  "[--fib F] [--workers W] [--variant V]\n",
                  argv[0]);
@@ -1399,6 +1494,8 @@ int main(int argc, char** argv) {
     rc = flood();
   else if (w == "call")
     rc = call();
+  else if (w == "sends")
+    rc = sends();
   else {
     std::fprintf(stderr, "caf_peer: unknown workload %s\n", w.c_str());
     return 2;

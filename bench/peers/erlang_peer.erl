@@ -81,6 +81,16 @@
 %% call      1sched, 2scheds: main (a plain process) makes n
 %%           gen_server:call/2 to a gen_server, one at a time, each timed;
 %%           percentiles by nearest rank.
+%% sends     1sched: Savina fjthrput from outside the receivers. A plain
+%%           process, spawned first (before the receivers, so it is none
+%%           of them), sends {count, I} for I = 1..n round-robin over
+%%           `actors` receiver processes (I to receiver (I-1) rem A + 1),
+%%           all on the one scheduler online; it stamps the time just
+%%           before its first send. Each receiver knows its share, checks
+%%           that its I come in order (J, J+A, J+2A, ...), and reports its
+%%           count and the time once it has its whole share; the run ends
+%%           at the latest of those times, and the counts must add up to
+%%           n with no I out of place.
 %%
 %% Timing: erlang:monotonic_time/1; process creation and wiring are outside
 %% the timed region, except in spawn and fanout, where the spawns are part
@@ -130,7 +140,7 @@ stderr_logger() ->
 
 usage() ->
     err("usage: erlang_peer pingpong|counting|ring|spawn|forkjoin|big|"
-        "asks|hol|fanout|mapbody|flood|call "
+        "asks|hol|fanout|mapbody|flood|call|sends "
         "[--n N] [--senders S] [--actors A] [--hops H] [--tasks T] "
         "[--fib F] [--workers W] [--variant V]", []).
 
@@ -175,6 +185,7 @@ workload("fanout") -> fun fanout/1;
 workload("mapbody") -> fun mapbody/1;
 workload("flood") -> fun flood/1;
 workload("call") -> fun call/1;
+workload("sends") -> fun sends/1;
 workload(_) -> undefined.
 
 parse([], P) ->
@@ -1053,3 +1064,93 @@ call_loop(Srv, I, N, Times) ->
     T1 = now_ns(),
     R =:= 2 * I orelse fail("call: answer ~p to call ~b", [R, I]),
     call_loop(Srv, I + 1, N, [T1 - T0 | Times]).
+
+%% ---- sends ------------------------------------------------------------------
+
+sends(P) ->
+    N = default(P#p.n, 6000000),
+    A = default(P#p.actors, 60),
+    V = sched_name(1),
+    case want(V) of
+        false ->
+            0;
+        true ->
+            set_scheds(1),
+            Main = self(),
+            Ref = make_ref(),
+            % the sender first: a plain process, none of the receivers
+            Src = spawn(fun() -> sends_src(Main, Ref) end),
+            Recvs = [spawn(fun() ->
+                                   sends_recv(Main, Ref, J, A,
+                                              sends_share(N, A, J), 0, 0)
+                           end)
+                     || J <- lists:seq(1, A)],
+            garbage_collect(),
+            Rss0 = rss_bytes(),
+            Reset = reset_peak_rss(),
+            % (monotonic time may be negative: T1 starts at a real time,
+            % before the first send, not at 0)
+            Before = now_ns(),
+            Src ! {go, list_to_tuple(Recvs), N},
+            {T0, T1, Got, Bad} = sends_gather(Ref, A, none, Before, 0, 0),
+            Peak = peak_rss_bytes(),
+            {Got, Bad} =:= {N, 0} orelse
+                fail("sends: ~b messages counted (~b out of place), "
+                     "expected ~b", [Got, Bad, N]),
+            err("sends: ~b messages over ~b receivers: peak RSS +~b B~s",
+                [N, A, Peak - Rss0,
+                 case Reset of
+                     ok -> "";
+                     _ -> " (peak since the VM started: clear_refs failed)"
+                 end]),
+            row("sends", V, "msgs_per_s", N / secs(T0, T1), "1/s"),
+            0
+    end.
+
+%% How many of I = 1..N go to receiver J of A.
+sends_share(N, _, J) when J > N -> 0;
+sends_share(N, A, J) -> (N - J) div A + 1.
+
+sends_src(Main, Ref) ->
+    receive
+        {go, Recvs, N} ->
+            T0 = now_ns(),
+            sends_loop(Recvs, 1, tuple_size(Recvs), 1, N),
+            Main ! {Ref, {sent, T0}}
+    end.
+
+sends_loop(_, _, _, I, N) when I > N ->
+    ok;
+sends_loop(Recvs, A, A, I, N) ->
+    element(A, Recvs) ! {count, I},
+    sends_loop(Recvs, 1, A, I + 1, N);
+sends_loop(Recvs, J, A, I, N) ->
+    element(J, Recvs) ! {count, I},
+    sends_loop(Recvs, J + 1, A, I + 1, N).
+
+%% Next: the I expected next; Left: how many more of them.
+sends_recv(Main, Ref, _, _, 0, Got, Bad) ->
+    Main ! {Ref, {counted, now_ns(), Got, Bad}};
+sends_recv(Main, Ref, Next, A, Left, Got, Bad) ->
+    receive
+        {count, I} ->
+            sends_recv(Main, Ref, Next + A, A, Left - 1, Got + 1,
+                       case I of
+                           Next -> Bad;
+                           _ -> Bad + 1
+                       end)
+    end.
+
+%% The sender's start time and every receiver's report, in any order.
+sends_gather(_, 0, T0, T1, Got, Bad) when is_integer(T0) ->
+    {T0, T1, Got, Bad};
+sends_gather(Ref, Left, T0, T1, Got, Bad) ->
+    receive
+        {Ref, {sent, T}} ->
+            sends_gather(Ref, Left, T, T1, Got, Bad);
+        {Ref, {counted, T, G, B}} ->
+            sends_gather(Ref, Left - 1, T0, max(T1, T), Got + G, Bad + B)
+    after ?TIMEOUT ->
+        fail("sends: timed out, ~b of the receivers still short (~b "
+             "counted)", [Left, Got])
+    end.

@@ -80,11 +80,96 @@
               default run prints an `na` row for it. Pings + pongs are
               counted and checked; each actor picks its targets with its own
               xorshift32 generator.
+
+    The workloads users write (CONTRACT.md rows asks .. call). Variants are
+    named as CONTRACT.md names them where it does (`1worker`, `2workers`: a
+    worker is a worker thread, the one event loop its actors share), else
+    as above. Requests and answers are the objects a Node programmer posts
+    ({id, arg} and {id, result}) through the Rpc class below: ids in a Map,
+    one setTimeout per request (RPC_TIMEOUT_MS, cleared on the answer),
+    over a MessageChannel port of its own (not the parentPort that carries
+    the control messages).
+
+    asks      1worker: the asker and the responder are two objects in one
+              worker thread, holding the two ends of a MessageChannel.
+              2workers: two workers, the asker and the responder, joined
+              by a MessageChannel (main only says go). The asker's 'go'
+              handler makes all n requests in one loop (each its own id and
+              its own 30 s timer: 10^5 timers cost little, Node keeps the
+              timers of one duration in one list) and awaits Promise.all of
+              them; each answer must be 2 * arg. bytes_per_ask: process RSS
+              read by the asker before the first request and right after
+              the last, over n.
+    hol       2workers: A and B are two workers joined by a MessageChannel.
+              For each round main tells A go; A reads performance.now(),
+              posts ['hit', i, its timeOrigin, that time] to B, then stays
+              in the same handler for HOL_BUSY_MS reading performance.now()
+              in a loop. B reads performance.now() when the message is
+              handled. performance.now() of two threads can be compared
+              only through performance.timeOrigin (now() counts from the
+              thread's time origin); Node 20 gives a worker the process's
+              origin (checked: main, A and B report the same one), so the
+              delay is (originB - originA) + (nowB - nowA), the difference
+              of the two now()s, both from uv_hrtime (CLOCK_MONOTONIC). The
+              same delay from process.hrtime.bigint() goes to stderr as a
+              cross-check.
+    fanout    the Promise.all shape: main, the coordinator, makes `tasks`
+              jobs of n ms each and awaits Promise.all(jobs.map(run)).
+              Workers cost ~10 ms and ~9 MB each to start, so what a Node
+              programmer writes is a pool: `1worker` / `2workers` are pools
+              of 1 and of W (default 2) worker threads, started and warmed
+              up before timing (as in forkjoin), each job going to the next
+              free thread: the variant is the number of threads that run
+              jobs (the nearest thing to schedulers; Node cannot confine 16
+              workers to one core). seconds: median of 3 alternating runs,
+              speedup = 1worker / 2workers under `2workers`. Then
+              `worker-per-task`: the contract's literal shape, a new Worker
+              per job with default options (16 threads, the OS places them
+              on the 2 cores), timed from the first new Worker to the last
+              result (start-up included), median of 3; no speedup row. A
+              job is n ms of the thread's own running time: a loop reading
+              performance.now() that counts only steps shorter than
+              CPU_GAP_MS, so that time a thread spends descheduled (16
+              threads on 2 cores) is not counted as work done (see burnMs).
+    mapbody   bodies {a: i, b: 2i, s: a 16-char string, d: i / 3}, plain
+              objects sent by postMessage (structured clone, as users do).
+              The receiver reads all four fields and checks a (the running
+              count), b, the length of s and d. worker_threads: sender and
+              receiver are two workers joined by a MessageChannel, the
+              sender posts all n in one loop (the receiver, on its own
+              thread, drains while the sender posts). event-loop: the
+              contract's "same worker": both in the main thread on the two
+              ends of one MessageChannel; the sender posts MAP_CHUNK bodies
+              and continues in setImmediate (what Node code does so that a
+              loop does not starve its thread, and what troupe's sender
+              does), so the receiver runs between chunks.
+    flood     the producer posts n ['num', i] in one synchronous loop; the
+              receiver counts them and checks the sequence. event-loop: the
+              contract's "same worker": both in the main thread, on the two
+              ends of one MessageChannel, so none can be handled before the
+              loop ends. worker_threads: two workers joined by a
+              MessageChannel; the receiver on its own thread would drain
+              concurrently, so it attaches its listener (starting its port)
+              only when main has heard that the producer's loop ended.
+              worker_threads runs only when --variant names it (see
+              floodWorkers: no new figure, 16 s and 1.5 GB more).
+              bytes_per_msg: (peak RSS - RSS before) / n, the peak being
+              the largest of process.memoryUsage.rss() samples taken every
+              FLOOD_SAMPLE messages in the producer's loop and in the
+              receiver, and after both (the peak is at the end of the
+              producer's loop: nothing is freed before); VmHWM from
+              /proc/self/status goes to stderr as a cross-check.
+              msgs_per_s: n over the first send to the last count.
+    call      main: main awaits n requests to one worker, one at a time
+              (const r = await rpc.request(i)), each timed with
+              performance.now(); nearest-rank percentiles.
 */
 
 const {
   Worker, isMainThread, parentPort, workerData, MessageChannel,
 } = require('worker_threads');
+const { performance } = require('perf_hooks');
+const fs = require('fs');
 
 // The most worker threads a single workload may start (see the header).
 const MAX_WORKERS = 128;
@@ -99,6 +184,18 @@ const BIG_WORKER_RATE = 35000;
 const SPAWN_CHUNK = 100;
 const SPAWN_WINDOW = 4;
 const SPAWN_LIVE_MAX = 100000;
+// Requests (asks, call): each has a timer of its own, as users write it.
+const RPC_TIMEOUT_MS = 30000;
+// hol: how long A stays busy after its send.
+const HOL_BUSY_MS = 100;
+// fanout's burnMs: a step between two clock reads longer than this (ms) is
+// time the thread was not running.
+const CPU_GAP_MS = 0.01;
+// mapbody event-loop: bodies per chunk before the sender yields.
+const MAP_CHUNK = 1000;
+const MAP_STRING = '0123456789abcdef';
+// flood: RSS is sampled once per this many messages sent or counted.
+const FLOOD_SAMPLE = 65536;
 // A workload that has not finished after this long has lost a message.
 const WATCHDOG_MS = 240 * 1000;
 
@@ -119,6 +216,95 @@ function xorshift32(x) {
 
 function seed(i) {
   return (Math.imul(0x9e3779b9, i + 1) >>> 0) || 1;
+}
+
+function rss() {
+  return process.memoryUsage.rss();
+}
+
+// Request/response over one MessagePort, as a Node programmer writes it:
+// each request gets an id and a timer, its resolve waits in a Map under the
+// id, the answer {id, result} is matched by id, clears the timer and
+// resolves. The other end answers with rpcServe.
+class Rpc {
+  constructor(port, timeoutMs) {
+    this.port = port;
+    this.timeoutMs = timeoutMs;
+    this.nextId = 0;
+    this.pending = new Map();
+    this.stray = 0; // answers to no pending request
+    port.on('message', (m) => {
+      const p = this.pending.get(m.id);
+      if (!p) {
+        this.stray++;
+        return;
+      }
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      p.resolve(m.result);
+    });
+  }
+
+  request(arg) {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`request ${id} timed out after ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, timer });
+      this.port.postMessage({ id, arg });
+    });
+  }
+}
+
+// The responder of asks and call: answers every request at once.
+function rpcServe(port) {
+  port.on('message', (m) => {
+    port.postMessage({ id: m.id, result: 2 * m.arg });
+  });
+}
+
+// asks: the asker's handler. All n requests go out in this one loop before
+// any answer can be looked at; then the answers are awaited together.
+async function askAll(rpc, n) {
+  let got = 0, sum = 0, bad = 0, err = '';
+  const all = new Array(n);
+  const rss0 = rss();
+  const t0 = now();
+  for (let i = 0; i < n; i++)
+    all[i] = rpc.request(i).then((r) => {
+      if (r !== 2 * i)
+        bad++;
+      got++;
+      sum += i;
+    });
+  const rss1 = rss();
+  try {
+    await Promise.all(all);
+  } catch (e) {
+    err = String(e && e.message || e);
+  }
+  const t1 = now();
+  return ['done', t0, t1, rss0, rss1, got, sum, bad, rpc.pending.size, rpc.stray, err];
+}
+
+// Spends ms milliseconds of this thread's own running time in a loop that
+// reads the clock (no sleep). With more threads than cores a thread is
+// descheduled for whole time slices; a loop that ran to a wall-clock
+// deadline would count that time as work, so only the short steps between
+// two reads are added up and a step longer than CPU_GAP_MS is left out.
+// Returns the ms counted.
+function burnMs(ms) {
+  let left = ms, last = performance.now();
+  while (left > 0) {
+    const t = performance.now();
+    const d = t - last;
+    if (d <= CPU_GAP_MS)
+      left -= d;
+    last = t;
+  }
+  return ms - left;
 }
 
 // ===========================================================================
@@ -265,7 +451,157 @@ const roles = {
         parentPort.postMessage(['report', served, pongs, bad]);
     });
   },
+
+  // asks 2workers: the asker (d.port: to the responder).
+  asker(d) {
+    const rpc = new Rpc(d.port, RPC_TIMEOUT_MS);
+    parentPort.on('message', async (m) => {
+      if (m[0] === 'go')
+        parentPort.postMessage(await askAll(rpc, d.n));
+    });
+  },
+
+  // asks 2workers, call: the responder.
+  responder(d) {
+    rpcServe(d.port);
+  },
+
+  // asks 1worker: asker and responder in this one thread, on the two ends
+  // of one MessageChannel.
+  asks1(d) {
+    const ch = new MessageChannel();
+    rpcServe(ch.port2);
+    const rpc = new Rpc(ch.port1, RPC_TIMEOUT_MS);
+    parentPort.on('message', async (m) => {
+      if (m[0] === 'go') {
+        const r = await askAll(rpc, d.n);
+        ch.port1.close();
+        parentPort.postMessage(r);
+      }
+    });
+  },
+
+  // hol: A posts to B, then stays busy in the same handler.
+  holA(d) {
+    const port = d.port, origin = performance.timeOrigin;
+    performance.now(); // (the first call of each clock is slower)
+    now();
+    parentPort.on('message', (m) => {
+      if (m[0] !== 'go')
+        return;
+      const t0 = performance.now();
+      port.postMessage(['hit', m[1], origin, t0, now()]);
+      while (performance.now() - t0 < HOL_BUSY_MS)
+        ; // the rest of the handler: work
+      parentPort.postMessage(['spun', m[1], origin]);
+    });
+  },
+
+  // hol: B takes the time when the message is handled.
+  holB(d) {
+    performance.now();
+    now();
+    d.port.on('message', (m) => {
+      const t1 = performance.now(), h1 = now();
+      if (m[0] !== 'hit') {
+        parentPort.postMessage(['bad']);
+        return;
+      }
+      const us = ((performance.timeOrigin - m[2]) + (t1 - m[3])) * 1000;
+      parentPort.postMessage(['got', m[1], us, Number(h1 - m[4]) / 1000,
+        performance.timeOrigin]);
+    });
+  },
+
+  // fanout, pool: runs the jobs it is handed.
+  burner() {
+    burnMs(5); // warm-up: let V8 optimize the loop before anything is timed
+    parentPort.on('message', (m) => {
+      if (m[0] === 'job')
+        parentPort.postMessage(['res', m[1], burnMs(m[2])]);
+    });
+  },
+
+  // fanout, worker-per-task: runs its one job and ends.
+  task(d) {
+    parentPort.postMessage(['res', d.i, burnMs(d.ms)]);
+    return 'no-ready';
+  },
+
+  // mapbody worker_threads: the sender, all n in one loop.
+  mapSrc(d) {
+    const port = d.port, n = d.n;
+    parentPort.on('message', (m) => {
+      if (m[0] !== 'go')
+        return;
+      for (let i = 0; i < n; i++)
+        port.postMessage({ a: i, b: i * 2, s: MAP_STRING, d: i / 3 });
+    });
+  },
+
+  // mapbody worker_threads: the receiver.
+  mapSink(d) {
+    const n = d.n;
+    let got = 0, bad = 0;
+    d.port.on('message', (m) => {
+      if (!mapOk(m, got))
+        bad++;
+      if (++got === n)
+        parentPort.postMessage(['done', now(), bad]);
+    });
+  },
+
+  // flood worker_threads: the producer, all n in one loop, RSS sampled.
+  floodSrc(d) {
+    const port = d.port, n = d.n;
+    parentPort.on('message', (m) => {
+      if (m[0] !== 'go')
+        return;
+      const t0 = now();
+      let peak = rss();
+      for (let i = 0; i < n; i++) {
+        port.postMessage(['num', i]);
+        if ((i & (FLOOD_SAMPLE - 1)) === 0) {
+          const r = rss();
+          if (r > peak)
+            peak = r;
+        }
+      }
+      parentPort.postMessage(['sent', t0, Math.max(peak, rss())]);
+    });
+  },
+
+  // flood worker_threads: the receiver; its port is started (a listener
+  // attached) only on main's 'drain', so the messages wait in its queue.
+  floodSink(d) {
+    const n = d.n;
+    let got = 0, bad = 0, peak = 0;
+    parentPort.on('message', (m) => {
+      if (m[0] !== 'drain')
+        return;
+      d.port.on('message', (x) => {
+        if (x[0] !== 'num' || x[1] !== got)
+          bad++;
+        if ((++got & (FLOOD_SAMPLE - 1)) === 0) {
+          const r = rss();
+          if (r > peak)
+            peak = r;
+        }
+        if (got === n) {
+          const t1 = now();
+          parentPort.postMessage(['done', t1, Math.max(peak, rss()), bad]);
+        }
+      });
+    });
+  },
 };
+
+// mapbody: decodes all four fields of a body; a must be the running count.
+function mapOk(m, i) {
+  const a = m.a, b = m.b, str = m.s, d = m.d;
+  return a === i && b === 2 * a && typeof str === 'string' && str.length === 16
+    && d === a / 3;
+}
 
 function workerMain(d) {
   const role = roles[d.role];
@@ -284,6 +620,7 @@ const P = {
   variant: null,
 };
 let matched = false; // did --variant pick anything
+const given = {}; // the options given on the command line
 
 function fail(why) {
   process.stderr.write(`node_peer: ${why}\n`);
@@ -552,10 +889,6 @@ async function ring() {
 }
 
 // ---- spawn -----------------------------------------------------------------
-
-function rss() {
-  return process.memoryUsage.rss();
-}
 
 async function spawnWorkers() {
   const n = P.n;
@@ -852,10 +1185,410 @@ async function big() {
   return rc;
 }
 
+// ---- asks ------------------------------------------------------------------
+
+async function asksOne(variant, two) {
+  if (!want(variant))
+    return 0;
+  const n = P.n;
+  let peers;
+  if (two) {
+    const ch = new MessageChannel();
+    peers = await startAll([
+      [{ role: 'asker', port: ch.port1, n }, [ch.port1]],
+      [{ role: 'responder', port: ch.port2 }, [ch.port2]],
+    ]);
+  } else {
+    peers = await startAll([[{ role: 'asks1', n }, []]]);
+  }
+  const asker = peers[0];
+  asker.post(['go']);
+  const [, t0, t1, rss0, rss1, got, sum, bad, left, stray, err] = await asker.expect('done');
+  await endAll(peers);
+  const expect = n * (n - 1) / 2;
+  if (err || got !== n || sum !== expect || bad || left || stray) {
+    process.stderr.write(`node_peer: asks ${variant}: ${got} of ${n} answered (sum ${sum},`
+      + ` expected ${expect}), ${bad} wrong, ${left} pending, ${stray} stray${err ? `: ${err}` : ''}\n`);
+    return 1;
+  }
+  const sec = secs(t0, t1);
+  row('asks', variant, 'seconds', sec, 's', true);
+  row('asks', variant, 'asks_per_s', n / sec, '1/s');
+  row('asks', variant, 'bytes_per_ask', (rss1 - rss0) / n, 'B');
+  return 0;
+}
+
+async function asks() {
+  if (!P.n)
+    P.n = 100000;
+  let rc = await asksOne('1worker', false);
+  rc |= await asksOne('2workers', true);
+  return rc;
+}
+
+// ---- hol -------------------------------------------------------------------
+
+// Nearest-rank percentile of sorted samples.
+function pct(sorted, p) {
+  const k = Math.ceil(p * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, k)) - 1];
+}
+
+async function hol() {
+  if (!P.n)
+    P.n = 20;
+  if (!want('2workers'))
+    return 0;
+  const ch = new MessageChannel();
+  const [a, b] = await startAll([
+    [{ role: 'holA', port: ch.port1 }, [ch.port1]],
+    [{ role: 'holB', port: ch.port2 }, [ch.port2]],
+  ]);
+  const us = [], hr = [];
+  const origins = new Set([performance.timeOrigin]);
+  for (let i = 0; i < P.n; i++) {
+    a.post(['go', i]);
+    const [got, spun] = await Promise.all([b.recv(), a.expect('spun')]);
+    if (got[0] !== 'got' || got[1] !== i || spun[1] !== i) {
+      process.stderr.write(`node_peer: hol: round ${i}: B got ${got[0]} ${got[1]}, A ended round ${spun[1]}\n`);
+      await endAll([a, b]);
+      return 1;
+    }
+    us.push(got[2]);
+    hr.push(got[3]);
+    origins.add(got[4]).add(spun[2]);
+  }
+  await endAll([a, b]);
+  us.sort((x, y) => x - y);
+  hr.sort((x, y) => x - y);
+  process.stderr.write(`node_peer: hol: ${origins.size === 1 ? 'one' : 'DIFFERENT'} time origin(s)`
+    + ` in main, A and B; process.hrtime.bigint() gives p50 ${pct(hr, 0.5).toFixed(1)} us,`
+    + ` max ${hr[hr.length - 1].toFixed(1)} us\n`);
+  row('hol', '2workers', 'hol_p50_us', pct(us, 0.5), 'us', true);
+  row('hol', '2workers', 'hol_max_us', us[us.length - 1], 'us', true);
+  return 0;
+}
+
+// ---- fanout ----------------------------------------------------------------
+
+// The coordinator's Promise.all over a pool: run(job) resolves with the
+// job's result when a free worker has done it.
+class Pool {
+  constructor(peers) {
+    this.idle = peers.slice();
+    this.queue = [];
+  }
+
+  run(i, ms) {
+    return new Promise((resolve) => {
+      this.queue.push([i, ms, resolve]);
+      this.pump();
+    });
+  }
+
+  pump() {
+    while (this.idle.length && this.queue.length) {
+      const w = this.idle.shift();
+      const [i, ms, resolve] = this.queue.shift();
+      w.post(['job', i, ms]);
+      w.expect('res').then((m) => {
+        this.idle.push(w);
+        resolve(m);
+        this.pump();
+      });
+    }
+  }
+}
+
+// Checks the results of one run: job i's result carries i and the ms it
+// burnt. Returns the seconds, or -1.
+function fanoutCheck(res, t0, t1, ms) {
+  let ok = res.length === P.tasks;
+  res.forEach((m, i) => {
+    if (m[0] !== 'res' || m[1] !== i || !(m[2] >= ms))
+      ok = false;
+  });
+  return ok ? secs(t0, t1) : -1;
+}
+
+async function fanoutPool(pool, ms) {
+  const t0 = now();
+  const res = await Promise.all(Array.from({ length: P.tasks }, (_, i) => pool.run(i, ms)));
+  return fanoutCheck(res, t0, now(), ms);
+}
+
+// A new Worker per job, default options; timed with their start-up. The
+// threads end by themselves; their exits are awaited after the clock.
+async function fanoutPerTask(ms) {
+  const exits = [];
+  const t0 = now();
+  const res = await Promise.all(Array.from({ length: P.tasks }, (_, i) => {
+    const p = new Peer({ role: 'task', i, ms }, [], true);
+    exits.push(new Promise((r) => p.w.once('exit', r)));
+    return p.expect('res');
+  }));
+  const t1 = now();
+  const codes = await Promise.all(exits);
+  if (codes.some((c) => c !== 0))
+    return -1;
+  return fanoutCheck(res, t0, t1, ms);
+}
+
+async function fanout() {
+  if (!P.n)
+    P.n = 20;
+  if (!given.tasks)
+    P.tasks = 16;
+  const W = P.workers, ms = P.n;
+  const v1 = '1worker', v2 = `${W}workers`, v3 = 'worker-per-task';
+  const one = !P.variant || P.variant === v1;
+  const two = W > 1 && (!P.variant || P.variant === v2);
+  const per = !P.variant || P.variant === v3;
+  if (!one && !two && !per)
+    return 0;
+  matched = true;
+  const spec = () => [{ role: 'burner' }, []];
+  const peers1 = one ? await startAll([spec()]) : [];
+  const peers2 = two ? await startAll(Array.from({ length: W }, spec)) : [];
+  const pool1 = new Pool(peers1), pool2 = new Pool(peers2);
+  burnMs(5); // (main does not burn, but warm it up alike)
+  const r1 = [], r2 = [];
+  for (let i = 0; i < 3; i++) {
+    if (one)
+      r1.push(await fanoutPool(pool1, ms));
+    if (two)
+      r2.push(await fanoutPool(pool2, ms));
+  }
+  await endAll(peers1.concat(peers2));
+  const r3 = [];
+  for (let i = 0; per && i < 3; i++)
+    r3.push(await fanoutPerTask(ms));
+  if (r1.concat(r2, r3).some((t) => t < 0)) {
+    process.stderr.write('node_peer: fanout: a job is missing, wrong or short\n');
+    return 1;
+  }
+  const median = (r) => r.sort((x, y) => x - y)[1];
+  if (one)
+    row('fanout', v1, 'seconds', median(r1), 's', true);
+  if (two)
+    row('fanout', v2, 'seconds', median(r2), 's', true);
+  if (one && two)
+    row('fanout', v2, 'speedup', median(r1) / median(r2), 'x', true);
+  if (per)
+    row('fanout', v3, 'seconds', median(r3), 's', true);
+  return 0;
+}
+
+// ---- mapbody ---------------------------------------------------------------
+
+async function mapbodyWorkers() {
+  if (!want('worker_threads'))
+    return 0;
+  const n = P.n;
+  const ch = new MessageChannel();
+  const [src, sink] = await startAll([
+    [{ role: 'mapSrc', port: ch.port1, n }, [ch.port1]],
+    [{ role: 'mapSink', port: ch.port2, n }, [ch.port2]],
+  ]);
+  const t0 = now();
+  src.post(['go']);
+  const [, t1, bad] = await sink.expect('done');
+  await endAll([src, sink]);
+  if (bad) {
+    process.stderr.write(`node_peer: mapbody worker_threads: ${bad} of ${n} bodies wrong\n`);
+    return 1;
+  }
+  row('mapbody', 'worker_threads', 'msgs_per_s', n / secs(t0, t1), '1/s');
+  return 0;
+}
+
+async function mapbodyEventLoop() {
+  if (!want('event-loop'))
+    return 0;
+  const n = P.n;
+  const ch = new MessageChannel();
+  const out = ch.port1;
+  let got = 0, bad = 0, t1 = 0n;
+  const done = new Promise((resolve) => {
+    ch.port2.on('message', (m) => {
+      if (!mapOk(m, got))
+        bad++;
+      if (++got === n) {
+        t1 = now();
+        resolve();
+      }
+    });
+  });
+  let i = 0;
+  const chunk = () => {
+    for (let k = 0; k < MAP_CHUNK && i < n; k++, i++)
+      out.postMessage({ a: i, b: i * 2, s: MAP_STRING, d: i / 3 });
+    if (i < n)
+      setImmediate(chunk); // let the receiver run
+  };
+  const t0 = now();
+  chunk();
+  await done;
+  ch.port2.close();
+  if (bad) {
+    process.stderr.write(`node_peer: mapbody event-loop: ${bad} of ${n} bodies wrong\n`);
+    return 1;
+  }
+  row('mapbody', 'event-loop', 'msgs_per_s', n / secs(t0, t1), '1/s');
+  return 0;
+}
+
+async function mapbody() {
+  if (!P.n)
+    P.n = 1000000;
+  let rc = await mapbodyWorkers();
+  rc |= await mapbodyEventLoop();
+  return rc;
+}
+
+// ---- flood -----------------------------------------------------------------
+
+// Peak RSS of the process so far (VmHWM), for stderr; 0 if unknown.
+function vmHwm() {
+  try {
+    const m = /VmHWM:\s*(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch (e) {
+    return 0;
+  }
+}
+
+function floodRows(variant, n, before, peak, t0, t1) {
+  process.stderr.write(`node_peer: flood ${variant}: sampled peak RSS ${(peak / 1048576).toFixed(0)} MB,`
+    + ` VmHWM ${(vmHwm() / 1048576).toFixed(0)} MB, before ${(before / 1048576).toFixed(0)} MB\n`);
+  row('flood', variant, 'bytes_per_msg', (peak - before) / n, 'B');
+  row('flood', variant, 'msgs_per_s', n / secs(t0, t1), '1/s');
+}
+
+async function floodEventLoop() {
+  if (!want('event-loop'))
+    return 0;
+  const n = P.n;
+  const ch = new MessageChannel();
+  const out = ch.port1;
+  let got = 0, bad = 0, peak = 0, t1 = 0n;
+  const done = new Promise((resolve) => {
+    ch.port2.on('message', (m) => {
+      if (m[0] !== 'num' || m[1] !== got)
+        bad++;
+      if ((++got & (FLOOD_SAMPLE - 1)) === 0) {
+        const r = rss();
+        if (r > peak)
+          peak = r;
+      }
+      if (got === n) {
+        t1 = now();
+        resolve();
+      }
+    });
+  });
+  const before = rss();
+  const t0 = now();
+  // the producer's handler: every message sent before any is handled
+  for (let i = 0; i < n; i++) {
+    out.postMessage(['num', i]);
+    if ((i & (FLOOD_SAMPLE - 1)) === 0) {
+      const r = rss();
+      if (r > peak)
+        peak = r;
+    }
+  }
+  peak = Math.max(peak, rss());
+  await done;
+  peak = Math.max(peak, rss());
+  ch.port2.close();
+  if (bad) {
+    process.stderr.write(`node_peer: flood event-loop: ${bad} of ${n} out of sequence\n`);
+    return 1;
+  }
+  floodRows('event-loop', n, before, peak, t0, t1);
+  return 0;
+}
+
+// Only when asked for (--variant worker_threads): at the default n it gives
+// the same bytes_per_msg as event-loop (a message waits in the same C++
+// MessagePort queue whichever thread posted it) but costs 16 s and 1.5 GB
+// more (measured: 6 * 10^6 messages at ~370k/s; glibc's per-thread arenas
+// do not reuse what event-loop freed).
+async function floodWorkers() {
+  if (P.variant !== 'worker_threads' || !want('worker_threads'))
+    return 0;
+  const n = P.n;
+  const ch = new MessageChannel();
+  const [src, sink] = await startAll([
+    [{ role: 'floodSrc', port: ch.port1, n }, [ch.port1]],
+    [{ role: 'floodSink', port: ch.port2, n }, [ch.port2]],
+  ]);
+  const before = rss();
+  src.post(['go']);
+  const [, t0, peakSent] = await src.expect('sent');
+  sink.post(['drain']);
+  const [, t1, peakRecv, bad] = await sink.expect('done');
+  const peak = Math.max(peakSent, peakRecv, rss());
+  await endAll([src, sink]);
+  if (bad) {
+    process.stderr.write(`node_peer: flood worker_threads: ${bad} of ${n} out of sequence\n`);
+    return 1;
+  }
+  floodRows('worker_threads', n, before, peak, t0, t1);
+  return 0;
+}
+
+async function flood() {
+  if (!P.n)
+    P.n = 6000000;
+  let rc = await floodEventLoop();
+  rc |= await floodWorkers();
+  return rc;
+}
+
+// ---- call ------------------------------------------------------------------
+
+async function call() {
+  if (!P.n)
+    P.n = 100000;
+  if (!want('main'))
+    return 0;
+  const n = P.n;
+  const ch = new MessageChannel();
+  const [srv] = await startAll([[{ role: 'responder', port: ch.port2 }, [ch.port2]]]);
+  const rpc = new Rpc(ch.port1, RPC_TIMEOUT_MS);
+  const lat = new Float64Array(n);
+  let bad = 0, err = '';
+  try {
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      const r = await rpc.request(i);
+      lat[i] = (performance.now() - t) * 1000;
+      if (r !== 2 * i)
+        bad++;
+    }
+  } catch (e) {
+    err = String(e && e.message || e);
+  }
+  ch.port1.close();
+  await srv.end();
+  if (err || bad || rpc.stray) {
+    process.stderr.write(`node_peer: call: ${bad} wrong answers, ${rpc.stray} stray${err ? `: ${err}` : ''}\n`);
+    return 1;
+  }
+  lat.sort();
+  row('call', 'main', 'call_p50_us', pct(lat, 0.5), 'us', true);
+  row('call', 'main', 'call_p99_us', pct(lat, 0.99), 'us', true);
+  row('call', 'main', 'call_p999_us', pct(lat, 0.999), 'us', true);
+  return 0;
+}
+
 // ---- command line ----------------------------------------------------------
 
 function usage() {
-  process.stderr.write('usage: node node_peer.js pingpong|counting|ring|spawn|forkjoin|big '
+  process.stderr.write('usage: node node_peer.js pingpong|counting|ring|spawn|forkjoin|big|'
+    + 'asks|hol|fanout|mapbody|flood|call '
     + '[--n N] [--senders S] [--actors A] [--hops H] [--tasks T] [--fib F] '
     + '[--workers W] [--variant V]\n');
   process.exit(2);
@@ -879,6 +1612,7 @@ async function main() {
         process.exit(2);
       }
       P[keys[k]] = Number(v);
+      given[keys[k]] = true;
     } else {
       process.stderr.write(`node_peer: unknown option ${k}\n`);
       process.exit(2);
@@ -889,7 +1623,9 @@ async function main() {
     process.stderr.write('node_peer: parameter out of range\n');
     process.exit(2);
   }
-  const workloads = { pingpong, counting, ring, spawn, forkjoin, big };
+  const workloads = {
+    pingpong, counting, ring, spawn, forkjoin, big, asks, hol, fanout, mapbody, flood, call,
+  };
   const w = workloads[argv[0]];
   if (!w) {
     process.stderr.write(`node_peer: unknown workload ${argv[0]}\n`);
