@@ -573,3 +573,50 @@ Test (system, one_thread_more_than_max_threads_gets_elimit, .timeout = 60)
     pthread_join (t2, NULL);
     tp_system_destroy (&sys);
 }
+
+/*  A foreign thread's sends are batched and flushed by the workers: a
+    burst from main arrives in full although main makes no further call
+    (it only waits on a flag), whether the worker was asleep, spinning or
+    busy in a long turn when the burst came. */
+static _Atomic long g_burst;
+
+static void
+burst_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) self;
+    if (tp_msg_is (msg, "busy")) {
+        uint64_t end = tt_now_ms () + 200; /* a long turn */
+        while (tt_now_ms () < end)
+            ;
+        return;
+    }
+    tt_add (&g_burst, 1);
+}
+static const tp_behavior burst_b = {"burst", NULL, burst_receive, NULL};
+
+Test (system, a_burst_from_main_arrives_without_another_call, .timeout = 60)
+{
+    tp_system_opts o = {.workers = 1};
+    tp_system *sys = tp_system_new (&o);
+    tp_ref to, other;
+    cr_assert_eq (tp_spawn (sys, &burst_b, NULL, NULL, &to), 0);
+    cr_assert_eq (tp_spawn (sys, &burst_b, NULL, NULL, &other), 0);
+    long want = 0;
+    for (int round = 0; round < 30; round++) {
+        if (round % 3 == 1) /* the worker busy in another actor's turn */
+            cr_assert_eq (tp_send (sys, other, tp_tag ("busy"), NULL), 0);
+        int n = 1 + round * 97;
+        for (int i = 0; i < n; i++)
+            cr_assert_eq (tp_send (sys, to, tp_tag ("hit"), "i", i), 0);
+        want += n;
+        /* no troupe call until the burst has arrived */
+        cr_assert (tt_wait_ge (&g_burst, want, 10000), "round %d: %ld of %ld",
+                   round, atomic_load (&g_burst), want);
+        if (round % 3 == 2) { /* let the worker fall asleep */
+            uint64_t end = tt_now_ms () + 5;
+            while (tt_now_ms () < end)
+                ;
+        }
+    }
+    tp_system_destroy (&sys);
+}
