@@ -65,7 +65,15 @@ tp__ctx_new (tp_system *sys, int kind, int *rc)
         }
         id = top;
         c = tp__calloc (1, sizeof *c);
-        pthread_mutex_init (&c->out_lock, NULL);
+        /* adaptive: held for a put or a flush (microseconds), so a
+           thread that finds it taken spins first instead of sleeping on
+           a futex, which would cost it a wake-up each time a worker
+           flushes for it */
+        pthread_mutexattr_t ma;
+        pthread_mutexattr_init (&ma);
+        pthread_mutexattr_settype (&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+        pthread_mutex_init (&c->out_lock, &ma);
+        pthread_mutexattr_destroy (&ma);
         sys->ctxs[id] = c;
         atomic_store (&sys->nctx, top + 1);
     }
