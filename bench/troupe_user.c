@@ -567,14 +567,91 @@ tb_sends (void)
 
 /* ---- call: tp_call from main, latency ------------------------------- */
 
+/*  The same request/reply from an actor (tp_ask, one at a time), on the
+    answering actor's worker or on another one. */
+typedef struct {
+    tp_ref to;
+    long n, done;
+    double sent_at;
+    double *lat;
+    int bad;
+} caller_state;
+
+static void s_call_next (tp_actor *self, caller_state *s);
+
+static void
+s_call_back (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    (void) arg;
+    caller_state *s = tp_arg (self);
+    int64_t v = -1;
+    s->lat[s->done] = (tb_now () - s->sent_at) * 1e6;
+    if (status != 0 || tp_msg_int (reply, &v) != 0 || v != s->done)
+        s->bad++;
+    if (++s->done == s->n)
+        tb_finish ();
+    else
+        s_call_next (self, s);
+}
+
+static void
+s_call_next (tp_actor *self, caller_state *s)
+{
+    s->sent_at = tb_now ();
+    if (tp_ask (self, s->to, T_REQ, 5000, s_call_back, NULL, "I",
+                (int64_t) s->done)
+        != 0)
+        s->bad++;
+}
+
+static void
+caller_receive (tp_actor *self, tp_msg *msg)
+{
+    if (tp_msg_tag (msg) == T_GO)
+        s_call_next (self, tp_arg (self));
+}
+
+static const tp_behavior caller_b = {"caller", NULL, caller_receive, NULL};
+
+static int
+s_call_from_actor (const char *variant, int answer_worker)
+{
+    if (!tb_want (variant))
+        return 0;
+    tp_system *sys = tb_sys (2);
+    caller_state s = {.n = P.n};
+    s.lat = malloc ((size_t) P.n * sizeof *s.lat);
+    tp_spawn_opts oa = tb_on (0), ob = tb_on (answer_worker);
+    tp_ref c;
+    tp_spawn (sys, &answer_b, NULL, &ob, &s.to);
+    tp_spawn (sys, &caller_b, &s, &oa, &c);
+    tp_send (sys, c, T_GO, NULL);
+    int rc = tb_wait_done (120);
+    if (rc == 0 && s.bad == 0) {
+        qsort (s.lat, (size_t) P.n, sizeof *s.lat, s_cmp_double);
+        /* (rows of their own: "call" compares calls from outside) */
+        tb_row_f ("asklat", variant, "ask_p50_us", s.lat[P.n / 2], "us");
+        tb_row_f ("asklat", variant, "ask_p99_us", s.lat[P.n * 99 / 100],
+                  "us");
+        tb_row_f ("asklat", variant, "ask_p999_us", s.lat[P.n * 999 / 1000],
+                  "us");
+    }
+    tp_system_destroy (&sys);
+    free (s.lat);
+    return rc == 0 && s.bad == 0 ? 0 : -1;
+}
+
 int
 tb_call (void)
 {
     s_tags ();
     if (!P.n)
         P.n = 100000;
+    int arc = s_call_from_actor ("actor-1worker", 0);
+    if (s_call_from_actor ("actor-2workers", 1))
+        arc = -1;
     if (!tb_want ("main"))
-        return 0;
+        return arc;
     tp_system *sys = tb_sys (0); /* default workers */
     tp_ref to;
     tp_spawn (sys, &answer_b, NULL, NULL, &to);
@@ -601,5 +678,5 @@ tb_call (void)
         fprintf (stderr, "troupe_bench: call failed: %s\n", tp_strerror (rc));
     free (lat);
     tp_system_destroy (&sys);
-    return rc ? -1 : 0;
+    return rc || arc ? -1 : 0;
 }
