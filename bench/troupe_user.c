@@ -450,17 +450,21 @@ paced_src_receive (tp_actor *self, tp_msg *msg)
 static const tp_behavior paced_src_b = {"paced-src", NULL, paced_src_receive,
                                         NULL};
 
+/*  One flood run: producer src_b and the sink, whose mailbox holds cap
+    (0: unbounded). The producer's state is src_state, whose *src_to is
+    set to the sink, or (NULL) the sink's own flood_state. */
 static int
-s_flood_paced (void)
+s_flood_one (const char *variant, const tp_behavior *src_b, void *src_state,
+             tp_ref *src_to, uint32_t cap)
 {
     tp_system *sys = tb_sys (1);
     flood_state s = {.n = P.n};
-    paced_state ps = {.n = P.n};
-    tp_spawn_opts bounded = {.capacity = 1000};
+    tp_spawn_opts so = {.capacity = cap};
     tp_ref src;
-    tp_spawn (sys, &flood_sink_b, &s, &bounded, &s.to);
-    ps.to = s.to;
-    tp_spawn (sys, &paced_src_b, &ps, NULL, &src);
+    tp_spawn (sys, &flood_sink_b, &s, &so, &s.to);
+    if (src_to)
+        *src_to = s.to;
+    tp_spawn (sys, src_b, src_state ? src_state : &s, NULL, &src);
     s_peak_reset ();
     long before = tb_rss_bytes ();
     g_t0 = tb_now ();
@@ -468,10 +472,10 @@ s_flood_paced (void)
     int rc = tb_wait_done (120);
     long peak = s_peak_rss ();
     if (rc == 0 && s.sum_ok == s.n) {
-        tb_row ("flood", "loop-1worker-bounded", "bytes_per_msg",
+        tb_row ("flood", variant, "bytes_per_msg",
                 (double) (peak - before) / (double) s.n, "B");
-        tb_row ("flood", "loop-1worker-bounded", "msgs_per_s",
-                (double) s.n / (g_t1 - g_t0), "1/s");
+        tb_row ("flood", variant, "msgs_per_s", (double) s.n / (g_t1 - g_t0),
+                "1/s");
     }
     tp_system_destroy (&sys);
     return rc == 0 && s.sum_ok == s.n ? 0 : -1;
@@ -483,32 +487,15 @@ tb_flood (void)
     s_tags ();
     if (!P.n)
         P.n = 6000000;
-    if (P.variant && !strcmp (P.variant, "loop-1worker-bounded"))
-        return s_flood_paced ();
-    if (!tb_want ("loop-1worker"))
-        return 0;
-    tp_system *sys = tb_sys (1);
-    flood_state s = {.n = P.n};
-    tp_ref src;
-    tp_spawn (sys, &flood_sink_b, &s, NULL, &s.to);
-    tp_spawn (sys, &flood_src_b, &s, NULL, &src);
-    s_peak_reset ();
-    long before = tb_rss_bytes ();
-    g_t0 = tb_now ();
-    tp_send (sys, src, T_GO, NULL);
-    int rc = tb_wait_done (120);
-    long peak = s_peak_rss ();
-    if (rc == 0 && s.sum_ok == s.n) {
-        tb_row ("flood", "loop-1worker", "bytes_per_msg",
-                (double) (peak - before) / (double) s.n, "B");
-        tb_row ("flood", "loop-1worker", "msgs_per_s",
-                (double) s.n / (g_t1 - g_t0), "1/s");
+    int rc = 0;
+    if (tb_want ("loop-1worker"))
+        rc = s_flood_one ("loop-1worker", &flood_src_b, NULL, NULL, 0);
+    if (rc == 0 && tb_want ("loop-1worker-bounded")) {
+        paced_state ps = {.n = P.n};
+        rc = s_flood_one ("loop-1worker-bounded", &paced_src_b, &ps, &ps.to,
+                          1000);
     }
-    tp_system_destroy (&sys);
-    if (rc != 0 || s.sum_ok != s.n)
-        return -1;
-    return tb_want ("loop-1worker-bounded") || !P.variant ? s_flood_paced ()
-                                                          : 0;
+    return rc;
 }
 
 /* ---- sends: from a foreign thread ------------------------------------ */
