@@ -732,6 +732,49 @@ Test (pack, nested_wide_headers_match_msgpack_c)
     msgpack_sbuffer_destroy (&sb);
 }
 
+/*  Formats are compiled once per thread and address: a buffer that is
+    reused for another format is compiled again, and a format that cannot
+    be compiled (too long, big containers, '?') works the long way. */
+Test (pack, a_reused_format_buffer_is_compiled_again)
+{
+    char fmt[64];
+    for (int round = 0; round < 3; round++) {
+        strcpy (fmt, "{s:i}");
+        tp_msg *m = s_new (fmt, "a", 7);
+        const char *k;
+        size_t kl;
+        int v = 0;
+        cr_assert_eq (tp_msg_unpack (m, fmt, &k, &kl, &v), 0);
+        cr_assert_eq (v, 7);
+        tp_msg_destroy (&m);
+        strcpy (fmt, "[ii]"); /* same address, other text */
+        m = s_new (fmt, 1, 2);
+        const uint8_t *b = tp_msg_body (m);
+        cr_assert_eq (b[0], 0x92);
+        int x = 0, y = 0;
+        cr_assert_eq (tp_msg_unpack (m, fmt, &x, &y), 0);
+        cr_assert (x == 1 && y == 2);
+        strcpy (fmt, "[i]"); /* a shorter text: not the old program */
+        cr_assert_eq (tp_msg_unpack (m, fmt, &x), TP_EMISMATCH);
+        strcpy (fmt, "[ii]?i");
+        cr_assert_eq (tp_msg_unpack (m, fmt, &x, &y, &v), 0);
+        tp_msg_destroy (&m);
+    }
+    /* longer than a program holds: the same bytes */
+    const char *lng = "[i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i]";
+    tp_msg *m = s_new (lng, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                       16, 17, 18, 19, 20);
+    cr_assert_eq (((const uint8_t *) tp_msg_body (m))[0], 0xdc);
+    int a[20];
+    cr_assert_eq (tp_msg_unpack (m, lng, &a[0], &a[1], &a[2], &a[3], &a[4],
+                                 &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
+                                 &a[11], &a[12], &a[13], &a[14], &a[15],
+                                 &a[16], &a[17], &a[18], &a[19]),
+                  0);
+    cr_assert_eq (a[19], 20);
+    tp_msg_destroy (&m);
+}
+
 Test (pack, body_larger_than_inline_round_trips)
 {
     char big[1000];
@@ -798,7 +841,8 @@ Test (pack, rejects_malformed_formats)
 {
     const char *bad[] = {"q",   "[i",   "i]",  "{i}", "[i}", "{s:i]", "*",
                          "?i",  "i?",   "]",   "}",   "[[i]", "{[]}",
-                         "i)",  "[i]]", "{s:i s}"};
+                         "i)",  "[i]]", "{s:i s}", "\x01\x91i", "[i\x02",
+                         "\x02"};
     tp_msg *msg = s_new ("n");
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_assert_eq (tp_msg_pack (msg, bad[i], 1, 2, 3), TP_EINVAL, "%s",
