@@ -16,6 +16,7 @@ for t in "$dir"/test_*; do
         name=$(basename "$t")
         valgrind --leak-check=full --errors-for-leak-kinds=definite \
             --show-leak-kinds=definite --trace-children=yes \
+            --suppressions="$(dirname "$0")/valgrind.supp" \
             --trace-children-skip='/usr/*,/bin/*,/sbin/*' \
             --log-file="$vglogs/$name.%p" "$t" "$@" || fail=$((fail + 1))
         bad=$(grep -l -E "ERROR SUMMARY: [1-9]|definitely lost: [1-9]" "$vglogs/$name".* 2>/dev/null)

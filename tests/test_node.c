@@ -796,7 +796,12 @@ s_slow_consumer (const char *ep_kind)
              "waited %ld times, held %" PRIu64 " frames; peak RSS sender "
              "+%ld KiB, consumer %" PRIu64 " KiB\n",
              ep_kind, N, items, waits, st.frames_held, hwm - hwm0, child_hwm);
-    cr_assert_eq (items, (uint64_t) N, "lost %" PRIu64, N - items);
+    tp_system_stats ss;
+    tp_system_stats_get (sys, &ss);
+    cr_assert_eq (items, (uint64_t) N,
+                  "lost %" PRIu64 " (sender: %" PRIu64 " dead letters, %" PRIu64
+                  " nodes down)",
+                  N - items, ss.dead_letters, st.nodes_down);
     cr_assert_eq (st.nodes_down, 0, "the busy consumer was declared down");
     /* (how often the sender waited depends on how fast this machine
        lets it send: reported above, not asserted) */

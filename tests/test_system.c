@@ -519,7 +519,7 @@ typedef struct {
     tp_ref to;
     int rc;                 /* of the thread's tp_send */
     _Atomic long sent;
-    _Atomic int leave;
+    _Atomic long leave;
 } s_holder;
 
 /*  Sends once, then holds its context until told to leave. */
@@ -528,9 +528,8 @@ s_holding_thread (void *arg)
 {
     s_holder *h = arg;
     h->rc = tp_send (h->sys, h->to, tp_tag ("ping"), NULL);
-    atomic_store (&h->sent, 1);
-    while (!atomic_load (&h->leave))
-        sched_yield ();
+    tt_set (&h->sent, 1);
+    TT_CHECK (tt_wait_ge (&h->leave, 1, 30000));
     return NULL;
 }
 
@@ -561,15 +560,15 @@ Test (system, one_thread_more_than_max_threads_gets_elimit, .timeout = 60)
     cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), tt_ms (5000), &r, NULL),
                   0);
     tp_msg_destroy (&r);
-    atomic_store (&h1.leave, 1);
+    tt_set (&h1.leave, 1);
     pthread_join (t1, NULL);
     s_holder h3 = {.sys = sys, .to = echo};
     pthread_t t3;
-    atomic_store (&h3.leave, 1);
+    tt_set (&h3.leave, 1);
     cr_assert_eq (pthread_create (&t3, NULL, s_holding_thread, &h3), 0);
     pthread_join (t3, NULL);
     cr_assert_eq (h3.rc, 0, "a place given back: %d", h3.rc);
-    atomic_store (&h2.leave, 1);
+    tt_set (&h2.leave, 1);
     pthread_join (t2, NULL);
     tp_system_destroy (&sys);
 }
