@@ -85,15 +85,10 @@ tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
     bool force = false;
     /* Spin a little first, as an idle worker does: a reply often comes
        within microseconds, and waking from zmq_poll costs tens of them
-       (tp_system_opts.spin_us). Not while replies have lately taken
-       longer than the spin (a remote actor's, ~100 us): that CPU would
-       buy nothing. */
+       (tp_system_opts.spin_us). */
     int spin_us = c->sys->spin_us;
-    uint64_t t0 = tp__now_ns ();
-    uint64_t spin_ns = spin_us > 0 ? (uint64_t) spin_us * 1000u : 0;
-    if (spin_ns && c->reply_ns < spin_ns && timeout_ms != 0
-        && !tp__inproc_pending (c)) {
-        uint64_t end = t0 + spin_ns;
+    if (spin_us > 0 && timeout_ms != 0 && !tp__inproc_pending (c)) {
+        uint64_t end = tp__now_ns () + (uint64_t) spin_us * 1000u;
         for (int i = 1; !tp__inproc_pending (c); i++) {
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause ();
@@ -111,8 +106,6 @@ tp__ctx_recv_external (tp__ctx *c, int timeout_ms)
             return 0;
         force = true;
     }
-    /* how long input took, smoothed: whether to spin next time */
-    c->reply_ns = (3 * c->reply_ns + (tp__now_ns () - t0)) / 4;
     return s_drain (c, force, INT32_MAX, SIZE_MAX);
 }
 

@@ -235,7 +235,6 @@ struct tp__ctx {
     pthread_mutex_t out_lock;
     _Atomic int ext_deferred;
     tp_msg *in_head, *in_tail;    /* external: received replies */
-    uint64_t reply_ns;            /* external: how long input took, smoothed */
 };
 
 typedef struct tp__name {
