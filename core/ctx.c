@@ -42,8 +42,7 @@ tp__ctx_new (tp_system *sys, int kind, int *rc)
             /* a foreign thread that has exited (tp__ext_thread_gone): its
                sockets are no one's now, its inbox names nothing; what it
                held back goes first (workers flush under out_lock too) */
-            o->backlogged = -1; /* (no pacing here, under sys->lock) */
-            tp__flush (o);
+            tp__flush (o); /* (may pace: 2 ms at most) */
             pthread_mutex_lock (&o->out_lock);
             tp__ctx_close (o);
             atomic_store (&o->ext_deferred, 0);

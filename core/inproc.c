@@ -129,17 +129,11 @@ tp__inproc_dst_idle (tp__ctx *c, int dst)
                                  memory_order_relaxed);
 }
 
-/*  Flow control between ctxs. A sender that runs faster than its receiver
-    would pile frames up in ZeroMQ without bound (and the allocator's page
-    faults then slow everybody down). When a destination has more than
-    TP__BACKLOG_MAX unread frames, the sending ctx pauses after the turn,
-    yielding the CPU, until the backlog halves or a bounded time passes.
-    The bound keeps two ctxs flooding each other from waiting forever. */
-void
-tp__inproc_pace (tp__ctx *c)
+/*  Yields, bounded, until ctx dst has read half of what c sent it. */
+static void
+s_pace_to (tp__ctx *c, int dst)
 {
-    tp__ctx *d = c->sys->ctxs[c->backlogged];
-    c->backlogged = -1;
+    tp__ctx *d = c->sys->ctxs[dst];
     uint64_t end = tp__now_ns () + TP__PACE_MAX_NS;
     for (int i = 0;; i++) {
         uint64_t in = atomic_load_explicit (&d->inbound, memory_order_relaxed);
@@ -151,6 +145,20 @@ tp__inproc_pace (tp__ctx *c)
         if ((i & 7) == 7 && tp__now_ns () >= end)
             return;
     }
+}
+
+/*  Flow control between ctxs. A sender that runs faster than its receiver
+    would pile frames up in ZeroMQ without bound (and the allocator's page
+    faults then slow everybody down). When a destination has more than
+    TP__BACKLOG_MAX unread frames, the sending ctx pauses after the turn,
+    yielding the CPU, until the backlog halves or a bounded time passes.
+    The bound keeps two ctxs flooding each other from waiting forever. */
+void
+tp__inproc_pace (tp__ctx *c)
+{
+    int dst = c->backlogged;
+    c->backlogged = -1;
+    s_pace_to (c, dst);
 }
 
 
@@ -175,9 +183,11 @@ tp__flush (tp__ctx *c)
         pthread_mutex_lock (&c->out_lock);
         s_flush_all (c);
         atomic_store_explicit (&c->ext_deferred, 0, memory_order_relaxed);
+        int bl = c->backlogged; /* (workers set it too, under the lock) */
+        c->backlogged = -1;
         pthread_mutex_unlock (&c->out_lock);
-        if (c->backlogged >= 0)
-            tp__inproc_pace (c); /* a foreign thread flooding a ctx waits */
+        if (bl >= 0)
+            s_pace_to (c, bl); /* a foreign thread flooding a ctx waits */
         return;
     }
     s_flush_all (c);
@@ -361,9 +371,11 @@ tp__inproc_put (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
     pthread_mutex_lock (&c->out_lock);
     s_put (c, dst, to, m);
     s_ext_mark (c, dst);
+    int bl = c->backlogged; /* (workers set it too, under the lock) */
+    c->backlogged = -1;
     pthread_mutex_unlock (&c->out_lock);
-    if (c->backlogged >= 0)
-        tp__inproc_pace (c); /* a foreign thread flooding a ctx waits here */
+    if (bl >= 0)
+        s_pace_to (c, bl); /* a foreign thread flooding a ctx waits here */
 }
 
 /*  Appends control record m for ctx `to` and sends it at once. */
