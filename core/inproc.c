@@ -309,6 +309,7 @@ s_send_zero_copy (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
         tp__dead_count (c->sys, 1);
         return;
     }
+    TP__TSAN_RELEASE (data);
     zmq_msg_init_data (&body, data, size, s_zc_free, NULL);
     if (zmq_msg_send (&body, s, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close (&body);
@@ -525,6 +526,7 @@ tp__inproc_read (tp__ctx *c, tp__inread *rd, tp_ref *to)
             && zmq_msg_recv (&b, c->pull, ZMQ_DONTWAIT) >= 0) {
             rd->bytes += zmq_msg_size (&b);
             memcpy (&r, zmq_msg_data (&rd->frame), sizeof r);
+            TP__TSAN_ACQUIRE (zmq_msg_data (&b));
             m = s_rec_msg (&r, NULL, &b, to); /* moves the body out of b */
         }
         zmq_msg_close (&b);
