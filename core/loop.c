@@ -128,7 +128,8 @@ static bool
 s_idle_wait (tp__ctx *c)
 {
     tp__flush (c);
-    /* waiting (spinning) from now on: senders flush to us at once */
+    /* waiting (spinning) from now on: senders' loops flush to us after
+       each turn, and a foreign thread's held records are taken below */
     atomic_store_explicit (&c->idle_pub, 1, memory_order_relaxed);
     tp__inproc_ext_flush (c->sys);
     /* Spin a little before sleeping: a reply often comes within a few

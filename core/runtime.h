@@ -164,7 +164,9 @@ typedef struct tp__outbuf {
     size_t len, cap;
     uint32_t records;
     bool dirty;
-    bool woke;  /* sent at once to a waiting destination (tp__inproc_put) */
+    bool woke;  /* since the last flush, a record went at once: a turn's
+                   first (worker ctxs), or the wake-up of a sleeping
+                   destination (external ctxs); see tp__inproc_put */
 } tp__outbuf;
 
 enum { TP__CTX_WORKER = 0, TP__CTX_THREAD, TP__CTX_EXTERNAL, TP__CTX_GATEWAY };
@@ -421,8 +423,8 @@ void tp__ctl_msg (tp__ctx *from, tp__ctx *to, int cmd, tp_msg *msg);
 /*  Sends everything c has batched: the transport's (if it carries one),
     then every inproc batch. A foreign thread flooding a ctx waits here. */
 void tp__flush (tp__ctx *ctx);
-/*  True when ctx dst sleeps (or is about to): records for it should go
-    now, not in a bigger batch later. */
+/*  True when ctx dst waits for work (spins or sleeps): a sender's
+    batch for it should go at the end of this turn, not after several. */
 bool tp__inproc_dst_idle (tp__ctx *c, int dst);
 /*  The sender c made a destination too far behind (c->backlogged):
     yields, bounded, until it catches up. */
