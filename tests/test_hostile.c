@@ -372,6 +372,88 @@ Test (hostile, messages_held_for_a_peer_that_leaves_reach_the_watcher,
     s_node_down (&n);
 }
 
+/*  Pending asks live in their worker's map by request id (core/idmap.c):
+    a peer that sends replies with guessed ids to one actor must complete
+    no ask of another actor on the same worker. */
+static _Atomic long s_fa_ok, s_fa_cancel, s_fa_other;
+
+static void
+s_fa_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    (void) self;
+    (void) reply;
+    (void) arg;
+    tt_add (status == 0              ? &s_fa_ok
+            : status == TP_ECANCELED ? &s_fa_cancel
+                                     : &s_fa_other,
+            1);
+}
+
+static void
+fa_asker_receive (tp_actor *self, tp_msg *msg)
+{
+    tp_ref silent, back;
+    if (!tp_msg_is (msg, "go")
+        || tp_msg_unpack (msg, "rr", &silent, &back) != 0)
+        return;
+    for (int i = 0; i < 1000; i++)
+        TT_CHECK (tp_ask (self, silent, tp_tag ("q"), 60000, s_fa_cont, NULL,
+                          NULL)
+                  == 0);
+    tp_tell (self, back, tp_tag ("asked"), NULL);
+}
+static const tp_behavior fa_asker_b = {"fa-asker", NULL, fa_asker_receive,
+                                       NULL};
+
+static _Atomic long s_fa_asked;
+static void
+fa_main_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) self;
+    if (tp_msg_is (msg, "asked"))
+        tt_add (&s_fa_asked, 1);
+}
+static const tp_behavior fa_main_b = {"fa-main", NULL, fa_main_receive, NULL};
+
+Test (hostile, forged_replies_complete_no_other_actors_asks, .timeout = 60)
+{
+    s_node_t n;
+    s_node_up (&n, "target");
+    tp_actor_stats es;
+    cr_assert_eq (tp_actor_stats_get (n.sys, n.echo, &es), 0);
+    tp_spawn_opts same = {.place = TP_PLACE_WORKER, .worker = es.worker};
+    tp_ref silent, asker, back;
+    cr_assert_eq (tp_spawn (n.sys, &dl_b, NULL, NULL, &silent), 0);
+    cr_assert_eq (tp_spawn (n.sys, &fa_asker_b, NULL, &same, &asker), 0);
+    cr_assert_eq (tp_spawn (n.sys, &fa_main_b, NULL, NULL, &back), 0);
+    /* (the asker tells `back` when its asks are out) */
+    cr_assert_eq (tp_send (n.sys, asker, tp_tag ("go"), "rr", silent, back),
+                  0);
+    cr_assert (tt_wait_ge (&s_fa_asked, 1, 5000));
+    /* replies to echo (the asker's neighbour) with every small id */
+    tt_raw raw;
+    s_raw_greeted (&n, &raw, "forger", 0);
+    for (uint64_t id = 1; id <= 5000; id++) {
+        tp__env e = tt_raw_env (&raw, TP__WIRE_USER, n.echo, tp_tag ("ans"),
+                                NULL, 0);
+        e.flags = TP__WIRE_F_REPLY;
+        e.corr = id;
+        tt_raw_send_env (&raw, &e);
+    }
+    s_raw_sync (&raw); /* the node has read them all */
+    s_call_echo (n.sys, n.echo); /* (and echo's worker has run them) */
+    cr_assert_eq (atomic_load (&s_fa_ok), 0, "%ld asks completed by forgery",
+                  atomic_load (&s_fa_ok));
+    /* the asks are still pending: ending the asker cancels all 1000 */
+    cr_assert_eq (tp_system_stop (n.sys, asker, 0), 0);
+    cr_assert (tt_wait_ge (&s_fa_cancel, 1000, 5000), "%ld canceled",
+               atomic_load (&s_fa_cancel));
+    cr_assert_eq (atomic_load (&s_fa_other), 0);
+    tt_raw_close (&raw);
+    TT_NO_FAILURES ();
+    s_node_down (&n);
+}
+
 /* ---- two nodes in one process -------------------------------------------- */
 
 Test (hostile, remote_control_index_and_too_big_bodies_fail_cleanly,
