@@ -1242,12 +1242,9 @@ s_still_there (tp__gw *g, gw_peer *p)
         size_t hlen;
         if (tp__wire_head (&e, head, &hlen) != 0)
             return true;
-        if (zmq_send (g->router, p->rid, p->rid_len,
-                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-            return errno == EAGAIN; /* (full: there, and not reading) */
-        zmq_send (g->router, head, hlen, ZMQ_DONTWAIT);
-        g->router_hot = true;
-        return true;
+        /* (TP_EFULL: there, and not reading; TP_ENODE: gone) */
+        return s_send_raw (g, NULL, p->rid, p->rid_len, head, hlen, NULL, 0)
+               != TP_ENODE;
     }
     uint64_t hb = (uint64_t) g->sys->heartbeat_ms * 1000000u;
     return tp__now_ns () - p->last_rx < hb + hb / 2;
