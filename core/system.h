@@ -124,7 +124,11 @@ tp_system_wait (tp_system *sys, int timeout_ms);
 TP_EXPORT void
 tp_system_stats_get (tp_system *sys, tp_system_stats *stats);
 
-/*  Fills *stats for one actor. Returns 0 or TP_EDEAD. */
+/*  Fills *stats for one actor. The counts are published when the actor's
+    turn ends (a store per message would make its slot's cache line
+    bounce between workers), while a reply it sends in that turn may
+    leave at once (tp_tell): after tp_call returns, `processed` can lag
+    by the rest of that turn. Returns 0 or TP_EDEAD. */
 TP_EXPORT int
 tp_actor_stats_get (tp_system *sys, tp_ref ref, tp_actor_stats *stats);
 

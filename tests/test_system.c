@@ -361,8 +361,14 @@ Test (stats, actor_stats_count_processed_messages, .timeout = 30)
     cr_assert_eq (tp_call (sys, r, tp_tag ("ask"), tt_ms (5000), &reply, NULL),
                   0);
     tp_msg_destroy (&reply);
+    /* the counts are published when the turn ends, and the reply may
+       have left before that: look until they are (bounded) */
     tp_actor_stats st;
-    cr_assert_eq (tp_actor_stats_get (sys, r, &st), 0);
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (5000);
+    do
+        cr_assert_eq (tp_actor_stats_get (sys, r, &st), 0);
+    while ((st.processed != 101 || st.mailbox != 0) && tt_now_ms () < end
+           && sched_yield () == 0);
     cr_assert_eq (st.processed, 101);
     cr_assert_eq (st.mailbox, 0);
     cr_assert_eq (st.thread, false);
