@@ -63,6 +63,27 @@ s_ask_find (tp__ctx *c, tp_actor *a, uint64_t corr)
     return k && k->owner == a ? k : NULL;
 }
 
+void
+tp__asks_node_down (tp__ctx *c, uint32_t node)
+{
+    const tp__idmap *m = &c->asks;
+    for (size_t i = 0; i < m->cap; i++) {
+        tp__ask *k = m->ids[i] ? m->vals[i] : NULL;
+        if (!k || !k->to.node
+            || (k->to.node != node && !tp__node_same_name (k->to.node, node)))
+            continue;
+        /* (a reply, in order with the rest of the owner's mailbox: the
+           continuation runs in the owner's turn, not here) */
+        tp_msg *r = tp__msg_alloc ();
+        r->tag = tp__tag_fail;
+        r->from = k->to;
+        r->corr = k->corr;
+        r->flags = TP__MSG_REPLY;
+        tp_msg_pack (r, "rt", k->to, tp__tag_noconnect);
+        tp__enqueue (c, k->owner, r);
+    }
+}
+
 /*  Takes k out of its ctx's map and its actor's list; returns k. */
 static tp__ask *
 s_ask_take (tp__ctx *c, tp__ask *k)
@@ -75,6 +96,73 @@ s_ask_take (tp__ctx *c, tp__ask *k)
     if (k->next)
         k->next->prev = k->prev;
     return k;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Requests owed: so that an asker hears at once when we end           */
+
+static void
+s_owed_unlink (tp_actor *a, tp__owed *o)
+{
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        a->owed_head = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    else
+        a->owed_tail = o->prev;
+    a->nowed--;
+    free (o);
+}
+
+/*  a received request corr of asker and did not answer it in that turn. */
+static void
+s_owe (tp_actor *a, tp_ref asker, uint64_t corr)
+{
+    if (a->nowed >= TP__OWED_MAX)
+        s_owed_unlink (a, a->owed_head);
+    tp__owed *o = tp__malloc (sizeof *o);
+    o->asker = asker;
+    o->corr = corr;
+    o->next = NULL;
+    o->prev = a->owed_tail;
+    if (a->owed_tail)
+        a->owed_tail->next = o;
+    else
+        a->owed_head = o;
+    a->owed_tail = o;
+    a->nowed++;
+}
+
+/*  a answers (or hands on) request req: it no longer owes it. Requests
+    are mostly answered in the order they came, so the search starts with
+    the oldest. */
+static void
+s_answered (tp_actor *a, const tp_msg *req)
+{
+    const tp_msg *cur = a->cur_req;
+    if (cur && cur->corr == req->corr && tp_ref_eq (cur->from, req->from)) {
+        a->cur_done = true;
+        return;
+    }
+    for (tp__owed *o = a->owed_head; o; o = o->next)
+        if (o->corr == req->corr && tp_ref_eq (o->asker, req->from)) {
+            s_owed_unlink (a, o);
+            return;
+        }
+}
+
+/*  Runs receive on request m; what it leaves unanswered is owed. */
+static __attribute__ ((noinline)) void
+s_run_request (tp_actor *a, tp_msg *m)
+{
+    a->cur_req = m;
+    a->cur_done = false;
+    a->b->receive (a, m);
+    if (!a->cur_done)
+        s_owe (a, m->from, m->corr);
+    a->cur_req = NULL;
 }
 
 void
@@ -120,11 +208,19 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
     s_peers_free (&a->watchers);
     s_peers_free (&a->links);
     s_peers_free (&a->monitors);
+    /* Whoever waits for an answer from me hears why there will be none:
+       the requests I kept, then those still in my mailbox. */
+    while (a->owed_head) {
+        if (notify)
+            tp__fail_request (c, a->ref, a->owed_head->asker,
+                              a->owed_head->corr, reason);
+        s_owed_unlink (a, a->owed_head);
+    }
     while (a->mb_head) {
         tp_msg *m = a->mb_head;
         a->mb_head = m->next;
         if (notify)
-            tp__dead_letter (c, a->ref, m);
+            tp__dead_letter_why (c, a->ref, m, reason);
         else
             tp__msg_free (m);
     }
@@ -229,12 +325,18 @@ static void
 s_handle_reply (tp__ctx *c, tp_actor *a, tp_msg *m)
 {
     tp__ask *k = s_ask_find (c, a, m->corr);
-    if (!k)
-        return; /* late reply to an ask that timed out: dropped */
+    if (!k) { /* late reply to an ask that timed out: dropped */
+        atomic_fetch_add_explicit (&c->sys->late_replies, 1,
+                                   memory_order_relaxed);
+        return;
+    }
     s_ask_take (c, k);
     tp__timer_cancel (c, a, k->timer);
     m->flags &= (uint16_t) ~TP__MSG_REPLY;
-    k->cont (a, 0, m, k->arg);
+    /* _fail [r actor, t reason]: the actor asked ended first, or its node
+       went down (tp__fail_request) */
+    k->cont (a, TP__UNLIKELY (m->tag == tp__tag_fail) ? TP_EDOWN : 0, m,
+             k->arg);
     free (k);
 }
 
@@ -249,8 +351,11 @@ s_run_one (tp__ctx *c, tp_actor *a, tp__slot *s)
     a->queued--;
     if (m->flags & TP__MSG_BOUNDED)
         atomic_fetch_sub_explicit (&s->pending, 1, memory_order_release);
-    if (TP__LIKELY (!(m->flags & (TP__MSG_SYS | TP__MSG_REPLY))))
+    if (TP__LIKELY (!(m->flags & (TP__MSG_SYS | TP__MSG_REPLY
+                                  | TP__MSG_REQUEST))))
         a->b->receive (a, m);
+    else if (m->flags & TP__MSG_REQUEST)
+        s_run_request (a, m);
     else if (m->flags & TP__MSG_SYS)
         s_handle_sys (c, a, m);
     else
@@ -473,6 +578,8 @@ tp_forward (tp_actor *self, tp_ref to, const tp_msg *msg)
     m->from = msg->from;
     m->corr = msg->corr;
     m->flags |= msg->flags & TP__MSG_REQUEST;
+    if (msg->flags & TP__MSG_REQUEST)
+        s_answered (self, msg); /* (whoever gets it owes it now) */
     /* counted against my mailbox, not the next one's */
     m->flags &= (uint16_t) ~TP__MSG_BOUNDED;
     int rc = tp__route (self->ctx, to, m, 0);
@@ -501,6 +608,7 @@ tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
     *msg_p = NULL;
     tp__ask *k = tp__malloc (sizeof *k);
     k->corr = corr;
+    k->to = to;
     k->cont = cont;
     k->arg = arg;
     tp_msg *t = tp__msg_alloc ();
@@ -574,6 +682,8 @@ tp_reply (tp_actor *self, const tp_msg *req, tp_tag_t tag, const char *fmt,
     int rc = tp__route (self->ctx, req->from, m, 0);
     if (rc)
         tp__msg_free (m);
+    else
+        s_answered (self, req);
     return rc;
 }
 
@@ -589,8 +699,10 @@ tp_reply_msg (tp_actor *self, const tp_msg *req, tp_msg **msg_p)
     m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
                            | TP__MSG_REPLY);
     int rc = tp__route (self->ctx, req->from, m, 0);
-    if (rc == 0)
+    if (rc == 0) {
         *msg_p = NULL;
+        s_answered (self, req);
+    }
     return rc;
 }
 

@@ -158,9 +158,24 @@ tp_tell_wait (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms);
 TP_EXPORT int
 tp_forward (tp_actor *self, tp_ref to, const tp_msg *msg);
 
-/*  Continuation of tp_ask. status is 0 with reply set (borrowed, valid
-    until the continuation returns), TP_ETIMEDOUT with reply NULL, or
-    TP_ECANCELED with reply NULL when the asking actor ends first. */
+/*  Continuation of tp_ask. status is
+      0             reply set (borrowed, valid until the continuation
+                    returns);
+      TP_EDOWN      the actor asked will never answer: it ended before
+                    it did (with the request in hand, kept to answer
+                    later, or still in its mailbox), was dead already, or
+                    its node went down. reply is the notice _fail
+                    [r actor, t reason] (borrowed): reason is the actor's
+                    exit reason, noproc or noconnect. It comes at once,
+                    not at the timeout;
+      TP_ETIMEDOUT  reply NULL: no answer in time (the actor lives, or a
+                    request it got was forgotten: see below);
+      TP_ECANCELED  reply NULL: the asking actor ends first.
+    The answering side: a request is owed by the actor that received it
+    until it answers it (tp_reply) or hands it on (tp_forward; the next
+    actor owes it then), in the same turn or later from a copy
+    (tp_msg_dup). An actor keeps the last 4096 requests it owes; an older
+    one it never answered ends only by its timeout. */
 typedef void (*tp_cont_fn) (tp_actor *self, int status, tp_msg *reply,
                             void *arg);
 
@@ -168,7 +183,11 @@ typedef void (*tp_cont_fn) (tp_actor *self, int status, tp_msg *reply,
     with the reply, or with TP_ETIMEDOUT after timeout_ms (> 0, or -1 for
     no timeout; 0 is TP_EINVAL: an ask that does not wait is a tell).
     The continuation runs exactly once if the call returns 0, and never
-    if it fails. A dead receiver never answers: the ask times out.
+    if it fails; with TP_EDOWN at once when the receiver is dead, ends
+    first or is on a node that goes down (tp_cont_fn). The context is one
+    pointer: for more, point arg at the asking actor's state, or at a
+    record of it that lives until the continuation runs (no malloc per
+    ask is needed when the state holds the records).
     Returns 0, TP_EINVAL or TP_EFULL. */
 TP_EXPORT int
 tp_ask (tp_actor *self, tp_ref to, tp_tag_t tag, int timeout_ms,

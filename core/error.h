@@ -39,7 +39,8 @@ extern "C" {
     X(ESYS, -18, "system call failed")                                       \
     X(EADDRINUSE, -19, "address in use")                                     \
     X(EENDPOINT, -20, "bad endpoint")                                        \
-    X(ENAMETAKEN, -21, "node name already in use by another live node")
+    X(ENAMETAKEN, -21, "node name already in use by another live node")     \
+    X(EDOWN, -22, "the actor asked ended, or its node went down")
 
 typedef enum {
     TP_OK = 0,

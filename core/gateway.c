@@ -737,6 +737,44 @@ s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason)
     }
 }
 
+/*  Node `node` is down: every ctx with actors, and every foreign thread
+    in a tp_call to that node, is told, so that asks to its actors end at
+    once with TP_EDOWN (tp__asks_node_down, tp__ext_wait_reply). Ctx
+    structs are never freed before the system, so the list taken under
+    the lock stays valid after it. */
+static void
+s_tell_node_down (tp__ctx *c, uint32_t node)
+{
+    tp_system *sys = c->sys;
+    uint64_t now = tp__now_ns ();
+    pthread_mutex_lock (&sys->lock);
+    int top = atomic_load (&sys->nctx), n = 0;
+    tp__ctx **to = tp__malloc ((size_t) (top ? top : 1) * sizeof *to);
+    for (int i = 0; i < top; i++) {
+        tp__ctx *o = sys->ctxs[i];
+        if (!o || o == c || !atomic_load (&o->alive)
+            || atomic_load (&o->finished))
+            continue;
+        if (o->kind == TP__CTX_EXTERNAL) {
+            uint32_t cn = atomic_load (&o->call_node);
+            if (!cn || (cn != node && !tp__node_same_name (cn, node)))
+                continue;
+        }
+        else if (o->kind != TP__CTX_WORKER && o->kind != TP__CTX_THREAD)
+            continue;
+        to[n++] = o;
+    }
+    pthread_mutex_unlock (&sys->lock);
+    for (int i = 0; i < n; i++) {
+        tp_msg *m = tp__msg_alloc ();
+        m->corr = node;
+        tp_msg_pack (m, "U", now);
+        tp__ctl_msg (c, to[i], TP__CTL_NODEDOWN, m);
+    }
+    free (to);
+    tp__asks_node_down (c, node); /* (the actors of the ctx I ride) */
+}
+
 /*  The peer is gone (silent, drained or restarted): tell every local
     actor that watched one of its actors, and forget the watches.
     `counted`: a loss (nodes_down), not a goodbye. `life_over`: it
@@ -759,6 +797,8 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
     s_held_drop (g, p);
     s_held_in_drop (c, p);
     s_watches_end (c, p, tp_tag ("noconnect"));
+    if (p->node)
+        s_tell_node_down (c, p->node);
     /* a silent peer may come back on this life: it must then end its
        watches with us too (our HELLO says `lost`) */
     p->lost_inc = life_over ? 0 : p->incarnation;
@@ -830,9 +870,9 @@ s_aux_of (uint32_t kind)
 static void
 s_unreachable (tp__ctx *c, tp_ref to, tp_msg *m, bool old_life)
 {
-    tp_tag_t why = old_life ? tp__tag_noproc : tp_tag ("noconnect");
+    tp_tag_t why = old_life ? tp__tag_noproc : tp__tag_noconnect;
     if (!(m->flags & TP__MSG_SYS)) {
-        tp__dead_letter (c, to, m);
+        tp__dead_letter_why (c, to, m, why);
         return;
     }
     if (m->aux == TP__SYS_MONITOR)
@@ -1575,12 +1615,17 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         if (!inner || !s_node_kind (in.e.kind))
             s_greet (g, p, NULL, 0);
         if (!s_node_kind (in.e.kind)) {
-            if (in.e.kind == TP__WIRE_USER) /* (a dead letter here too) */
-                tp__dead_note (c,
-                               (tp_ref){tp__node_intern (g->name, g->name_len,
-                                                         in.e.to_inc),
-                                        in.e.to_index, in.e.to_gen},
-                               in.e.tag);
+            if (in.e.kind == TP__WIRE_USER) { /* (a dead letter here too) */
+                tp_ref old = {tp__node_intern (g->name, g->name_len,
+                                               in.e.to_inc),
+                              in.e.to_index, in.e.to_gen};
+                tp__dead_note (c, old, in.e.tag);
+                if (in.e.flags & TP__WIRE_F_REQUEST) /* (asker: at once) */
+                    tp__fail_request (c, old,
+                                      (tp_ref){p->node, in.e.from_index,
+                                               in.e.from_gen},
+                                      in.e.corr, tp__tag_noproc);
+            }
             return;
         }
     }

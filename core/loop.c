@@ -33,7 +33,20 @@ s_control (tp__ctx *c, tp_msg *m)
         tr->control (c, cmd, m);
         return;
     }
-    if (cmd == TP__CTL_SHUTDOWN)
+    if (cmd == TP__CTL_NODEDOWN) {
+        if (c->kind == TP__CTX_EXTERNAL) { /* for tp__ext_wait_reply */
+            m->flags = TP__MSG_SYS;
+            m->next = NULL;
+            if (c->in_tail)
+                c->in_tail->next = m;
+            else
+                c->in_head = m;
+            c->in_tail = m;
+            return;
+        }
+        tp__asks_node_down (c, (uint32_t) m->corr);
+    }
+    else if (cmd == TP__CTL_SHUTDOWN)
         c->shutdown = true;
     else if (cmd == TP__CTL_SPAWN) {
         atomic_fetch_sub_explicit (&c->incoming, 1, memory_order_relaxed);

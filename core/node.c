@@ -51,7 +51,7 @@ s_control (tp_system *sys, int cmd, const char *arg, tp_msg **reply)
     tp_msg_pack (m, "s", arg);
     tp__ctl_msg (me, atomic_load (&sys->gw_ctx), cmd, m);
     tp_msg *r = NULL;
-    rc = tp__ext_wait_reply (me, corr, 10000, &r);
+    rc = tp__ext_wait_reply (me, TP_REF_NIL, corr, 10000, &r);
     if (rc)
         return rc == TP_ETIMEDOUT ? TP_ESTATE : rc; /* a gateway that hangs */
     int crc;
@@ -183,7 +183,15 @@ tp_whereis_at (tp_system *sys, const char *name, const char *node_name,
     tp__route (me, (tp_ref){exact, 0, 0}, m, 0);
     tp__flush (me);
     tp_msg *r = NULL;
-    int rc = tp__ext_wait_reply (me, corr, timeout_ms, &r);
+    me->call_start = tp__now_ns ();
+    atomic_store (&me->call_node, exact);
+    int rc = tp__ext_wait_reply (me, (tp_ref){exact, 0, 0}, corr, timeout_ms,
+                                 &r);
+    atomic_store (&me->call_node, 0);
+    if (rc == TP_EDOWN) { /* (the node went down while we asked) */
+        tp_msg_destroy (&r);
+        rc = TP_ENODE;
+    }
     if (rc)
         return rc;
     if (tp_msg_unpack (r, "r", ref) != 0)

@@ -10,7 +10,9 @@
       transport interface;
     - a dead, unknown or earlier-life actor is a dead letter (tp__dead_letter:
       counted once, reported to the dead-letter watcher; a runtime message
-      gets the answer the protocol promises instead, e.g. a DOWN noproc);
+      gets the answer the protocol promises instead, e.g. a DOWN noproc,
+      and a request gets a _fail reply, so that its ask ends at once with
+      TP_EDOWN);
     - a full bounded mailbox or a full peer queue makes the sender wait or
       fail with TP_EFULL, as it asked.
     Dead letters are counted in one place only, tp__dead_count (runtime.h).
@@ -291,14 +293,38 @@ tp__dead_note (tp__ctx *c, tp_ref to, tp_tag_t tag)
 }
 
 void
-tp__dead_letter (tp__ctx *c, tp_ref to, tp_msg *m)
+tp__fail_request (tp__ctx *c, tp_ref to, tp_ref asker, uint64_t corr,
+                  tp_tag_t reason)
+{
+    if (tp_ref_is_nil (asker) || !corr)
+        return;
+    tp_msg *r = tp__msg_alloc ();
+    r->tag = tp__tag_fail;
+    r->from = to;
+    r->corr = corr;
+    r->flags = TP__MSG_REPLY;
+    tp_msg_pack (r, "rt", to, reason ? reason : tp__tag_noproc);
+    if (tp__route (c, asker, r, 0))
+        tp__msg_free (r); /* (replies ignore bounds: only a bad ref) */
+}
+
+void
+tp__dead_letter_why (tp__ctx *c, tp_ref to, tp_msg *m, tp_tag_t reason)
 {
     if (m->flags & TP__MSG_SYS)
         tp__sys_undeliverable (c, to, m);
     else {
         tp__dead_note (c, to, m->tag);
+        if (m->flags & TP__MSG_REQUEST) /* the asker hears it at once */
+            tp__fail_request (c, to, m->from, m->corr, reason);
         tp__msg_free (m);
     }
+}
+
+void
+tp__dead_letter (tp__ctx *c, tp_ref to, tp_msg *m)
+{
+    tp__dead_letter_why (c, to, m, tp__tag_noproc);
 }
 
 int

@@ -70,7 +70,9 @@ enum {
     TP__CTL_SHUTDOWN,  /* stop every actor, close, leave the loop */
     TP__CTL_WAKE,      /* nothing: just wakes the ctx */
     TP__CTL_GW_BIND,   /* to the gateway: body [s endpoint]; answered */
-    TP__CTL_GW_CONNECT /* to the gateway: body [s endpoint]; answered */
+    TP__CTL_GW_CONNECT, /* to the gateway: body [s endpoint]; answered */
+    TP__CTL_NODEDOWN   /* from the gateway: corr = node id; body [U ns when]:
+                          asks to that node end with TP_EDOWN */
 };
 
 typedef struct tp__slot {
@@ -105,6 +107,7 @@ typedef struct tp__idmap {
 typedef struct tp__ask {
     struct tp__ask *next, *prev;
     tp_actor *owner;
+    tp_ref to;     /* asked (its node going down ends the ask) */
     uint64_t corr;
     tp_cont_fn cont;
     void *arg;
@@ -145,7 +148,23 @@ struct tp_actor {
     uint32_t tick_stride;        /* messages between clock reads in a
                                     turn of several (tp__ctx_tick adapts
                                     it) */
+    const tp_msg *cur_req;       /* the request receive runs, or NULL */
+    bool cur_done;               /* ... was answered or forwarded */
+    uint32_t nowed;              /* entries on the owed list */
+    struct tp__owed *owed_head;  /* requests received and not answered */
+    struct tp__owed *owed_tail;  /* (oldest first): failed at my end */
 };
+
+/*  A request an actor received and has not answered yet (it keeps it to
+    answer later, or ignores it): when the actor ends, the asker gets a
+    _fail reply with the reason. At most TP__OWED_MAX per actor; past it
+    the oldest is forgotten (its asker waits for its timeout). */
+typedef struct tp__owed {
+    struct tp__owed *next, *prev;
+    tp_ref asker;
+    uint64_t corr;
+} tp__owed;
+#define TP__OWED_MAX 4096u
 
 struct tp__timer {
     tp__timer *next_in_actor; /* actor's timer list (doubly linked) */
@@ -237,6 +256,11 @@ struct tp__ctx {
     pthread_mutex_t out_lock;
     _Atomic int ext_deferred;
     tp_msg *in_head, *in_tail;    /* external: received replies */
+    /* External, during tp_call: the node of the actor called (0: a local
+       one, or no call), read by the gateway when a node goes down, and
+       when the call began (older NODEDOWN records are stale) */
+    _Atomic uint32_t call_node;
+    uint64_t call_start;
 };
 
 typedef struct tp__name {
@@ -271,6 +295,7 @@ struct tp_system {
     _Atomic uint64_t live;
     _Atomic uint64_t spawned;
     _Atomic uint64_t dead_letters;
+    _Atomic uint64_t late_replies; /* replies to asks that were over */
     _Atomic uint64_t messages;
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
@@ -478,8 +503,17 @@ void tp__sys_send (tp__ctx *c, tp_ref from, tp_ref to, int aux,
                    uint64_t corr, const char *fmt, ...);
 /*  A runtime message for a dead `to`: the answer the protocol promises
     (DOWN / EXIT noproc), then m is freed. */
-/*  m (consumed) cannot be delivered to `to`: a dead letter. */
+/*  m (consumed) cannot be delivered to `to`: a dead letter; a request
+    is answered with a _fail reply saying noproc. */
 void tp__dead_letter (tp__ctx *ctx, tp_ref to, tp_msg *msg);
+/*  As tp__dead_letter, with the reason the _fail reply gives. */
+void tp__dead_letter_why (tp__ctx *ctx, tp_ref to, tp_msg *msg,
+                          tp_tag_t reason);
+/*  Answers request corr of asker, which `to` will never answer, with a
+    _fail reply [r to, t reason] (the asker's ask ends with TP_EDOWN).
+    Nothing for a nil asker or corr 0. */
+void tp__fail_request (tp__ctx *ctx, tp_ref to, tp_ref asker, uint64_t corr,
+                       tp_tag_t reason);
 /*  A message for `to` with tag was lost where it no longer exists as a
     tp_msg (a frame for a peer that went away): counted and reported. */
 void tp__dead_note (tp__ctx *ctx, tp_ref to, tp_tag_t tag);
@@ -501,7 +535,12 @@ void tp__registry_forget (tp_system *sys, tp_ref ref);
 void tp__registry_free (tp_system *sys);
 
 /* system.c */
-int tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms,
+/*  Waits on external ctx c for the reply to request corr sent to `to`
+    (TP_REF_NIL: no actor), up to timeout_ms. Returns 0 (caller owns
+    *reply), TP_ETIMEDOUT, or TP_EDOWN with *reply the _fail notice
+    [r to, t reason] (caller owns it) when `to` ended or its node went
+    down first. */
+int tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
                         tp_msg **reply);
 
 /* gateway.c */
@@ -529,6 +568,9 @@ void tp__gw_free (tp_system *sys);
 tp__peer *tp__peer_add (tp__peer **list, tp_ref ref, int64_t id);
 bool tp__peer_remove (tp__peer **list, tp_ref ref, int64_t id, bool match_ref);
 void tp__actor_run (tp__ctx *ctx, tp_actor *a);
+/*  Node `node` went down (a TP__CTL_NODEDOWN record): every ask of c's
+    actors to an actor of that node gets a _fail reply (noconnect). */
+void tp__asks_node_down (tp__ctx *c, uint32_t node);
 /*  Writes one line about a (alive at shutdown) to stderr. Home thread. */
 void tp__actor_report (tp_actor *a);
 void tp__actor_terminate (tp__ctx *ctx, tp_actor *a, tp_tag_t reason,
@@ -554,7 +596,7 @@ bool tp__timer_is_ask (tp_actor *a, int64_t id);
 /* well-known tags, computed once */
 extern tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed,
     tp__tag_noproc, tp__tag_init, tp__tag_down, tp__tag_exit, tp__tag_dead,
-    tp__tag_sys, tp__tag_error;
+    tp__tag_sys, tp__tag_error, tp__tag_fail, tp__tag_noconnect;
 void tp__tags_init (void);
 
 #endif

@@ -204,6 +204,7 @@ tp_system_stats_get (tp_system *sys, tp_system_stats *st)
     st->actors_live = atomic_load (&sys->live);
     st->actors_spawned = atomic_load (&sys->spawned);
     st->dead_letters = atomic_load (&sys->dead_letters);
+    st->late_replies = atomic_load (&sys->late_replies);
     st->workers = sys->nworkers;
     int top = atomic_load (&sys->nctx);
     for (int i = 0; i < top; i++) {
@@ -330,18 +331,38 @@ tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
     m->corr = corr;
     m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
                            | TP__MSG_REQUEST);
+    c->call_start = tp__now_ns ();
+    atomic_store (&c->call_node, to.node != sys->node ? to.node : 0);
     int rc = tp__route (c, to, m, 0);
-    if (rc)
+    if (rc) {
+        atomic_store (&c->call_node, 0);
         return rc;
+    }
     *msg_p = NULL;
     tp__flush (c);
-    return tp__ext_wait_reply (c, corr, timeout_ms, reply);
+    rc = tp__ext_wait_reply (c, to, corr, timeout_ms, reply);
+    atomic_store (&c->call_node, 0);
+    return rc;
+}
+
+/*  r (a NODEDOWN record of the gateway) ends the call to `to` begun at
+    c->call_start: its node is the one that went down, since then. */
+static bool
+s_call_node_down (tp__ctx *c, tp_ref to, tp_msg *r)
+{
+    uint64_t when = 0;
+    if (tp_ref_is_nil (to) || tp_msg_unpack (r, "U", &when) != 0
+        || when < c->call_start)
+        return false;
+    uint32_t node = (uint32_t) r->corr;
+    return to.node == node || tp__node_same_name (to.node, node);
 }
 
 /*  Waits on external ctx c for the reply with correlation id corr; drops
     replies to earlier calls. Caller owns *reply on success. */
 int
-tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms, tp_msg **reply)
+tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
+                    tp_msg **reply)
 {
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                                        : tp__now_ns ()
@@ -352,13 +373,27 @@ tp__ext_wait_reply (tp__ctx *c, uint64_t corr, int timeout_ms, tp_msg **reply)
             c->in_head = r->next;
             if (!c->in_head)
                 c->in_tail = NULL;
+            r->next = NULL;
             if ((r->flags & TP__MSG_REPLY) && r->corr == corr) {
                 r->flags &= (uint16_t) ~TP__MSG_REPLY;
-                r->next = NULL;
                 *reply = r;
-                return 0;
+                return r->tag == tp__tag_fail ? TP_EDOWN : 0;
             }
-            tp__msg_free (r); /* a late reply to an earlier call */
+            if ((r->flags & TP__MSG_SYS) && r->aux == TP__CTL_NODEDOWN) {
+                if (s_call_node_down (c, to, r)) {
+                    tp__msg_free (r);
+                    r = tp__msg_alloc ();
+                    r->tag = tp__tag_fail;
+                    r->from = to;
+                    tp_msg_pack (r, "rt", to, tp__tag_noconnect);
+                    *reply = r;
+                    return TP_EDOWN;
+                }
+            }
+            else if (r->flags & TP__MSG_REPLY) /* to an earlier call */
+                atomic_fetch_add_explicit (&c->sys->late_replies, 1,
+                                           memory_order_relaxed);
+            tp__msg_free (r);
         }
         uint64_t now = tp__now_ns ();
         if (now >= deadline)

@@ -83,6 +83,9 @@ typedef struct tp_system_stats {
     uint64_t dead_letters;   /* messages addressed to dead actors */
     uint64_t messages;       /* messages processed by all actors */
     int workers;             /* worker threads */
+    uint64_t late_replies;   /* replies that came after their ask or call
+                                was over (timed out, or ended by
+                                TP_EDOWN), dropped */
 } tp_system_stats;
 
 typedef struct tp_actor_stats {
@@ -165,14 +168,19 @@ tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms);
 
 /*  Blocking request from outside any actor (the "await"): sends tag and
     a body packed from fmt as a request and waits up to timeout_ms for
-    the reply. On success *reply is the reply message.
+    the reply (-1: no timeout). On success *reply is the reply message.
     Caller owns *reply and must destroy it when done.
-    Returns 0, TP_ETIMEDOUT (no reply in time, or the receiver is dead:
-    a dead receiver cannot answer), TP_EINVAL, TP_EFULL, TP_ELIMIT (as
-    for tp_send), TP_ESTOPPED (the system is shutting down), or TP_ESTATE
-    when called from an actor's
+    Returns 0, TP_EDOWN (the receiver ended before it answered, was dead
+    already, or its node went down: at once, not at the timeout; *reply
+    is then the notice _fail [r receiver, t reason], with reason the
+    receiver's exit reason, noproc or noconnect, and the caller owns it
+    too), TP_ETIMEDOUT (alive, but no reply in time; *reply NULL),
+    TP_EINVAL, TP_EFULL, TP_ELIMIT (as for tp_send), TP_ESTOPPED (the
+    system is shutting down), or TP_ESTATE when called from an actor's
     thread (it would block that actor's worker: use tp_ask there). A reply
-    that arrives after the timeout is discarded. */
+    that arrives after the timeout is discarded and counted
+    (tp_system_stats.late_replies). tp_msg_destroy (&reply) after any
+    return is always right. */
 TP_EXPORT int
 tp_call (tp_system *sys, tp_ref to, tp_tag_t tag, int timeout_ms,
          tp_msg **reply, const char *fmt, ...);

@@ -347,7 +347,20 @@ Test (call, times_out_when_nobody_answers_and_drops_the_late_reply,
     tp_system_destroy (&sys);
 }
 
-Test (call, to_dead_actor_times_out, .timeout = 30)
+/*  reply is the _fail notice of an ask to `to` that ended with TP_EDOWN
+    for `reason`. */
+static void
+s_check_fail (const tp_msg *reply, tp_ref to, const char *reason)
+{
+    tp_ref who = TP_REF_NIL;
+    tp_tag_t why = 0;
+    TT_CHECK (reply && tp_msg_is (reply, "_fail"));
+    TT_CHECK (tp_msg_unpack (reply, "rt", &who, &why) == 0);
+    TT_CHECK (tp_ref_eq (who, to));
+    TT_CHECK (why == tp_tag (reason));
+}
+
+Test (call, to_a_dead_actor_fails_at_once_with_noproc, .timeout = 30)
 {
     tp_system *sys = tp_system_new (NULL);
     tp_ref b;
@@ -355,9 +368,14 @@ Test (call, to_dead_actor_times_out, .timeout = 30)
     cr_assert_eq (tp_system_stop (sys, b, 0), 0);
     cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
     tp_msg *reply = NULL;
-    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), 30, &reply, "ii", 1, 1),
-                  TP_ETIMEDOUT);
+    uint64_t t0 = tt_now_ms ();
+    cr_assert_eq (tp_call (sys, b, tp_tag ("add"), 30000, &reply, "ii", 1, 1),
+                  TP_EDOWN);
+    cr_assert_lt (tt_now_ms () - t0, 5000);
+    s_check_fail (reply, b, "noproc");
+    tp_msg_destroy (&reply);
     tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
 }
 
 Test (call, rejects_bad_arguments)
@@ -409,6 +427,268 @@ Test (ask, reply_to_a_plain_message_is_refused, .timeout = 30)
                            1, 1),
                   0);
     tp_msg_destroy (&reply);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/* ---- asks that fail fast ------------------------------------------- */
+
+/*  A flaky server: "add" answers; "crash"(t reason) ends it with reason
+    without answering; "keep" is kept (a dup) to answer later, which it
+    never does; "slow" is answered 200 ms later (with any other slow one
+    kept by then). Spawned with a ref as arg, it hands "add" on to that
+    actor and ends. */
+typedef struct {
+    tp_msg *kept[16];
+    int nkept;
+    const tp_ref *fwd; /* spawn arg: hand "add" on to it, then end */
+} flaky_t;
+
+static _Atomic long flaky_kept; /* "keep" requests kept, all servers */
+
+static int
+flaky_init (tp_actor *self, void *arg)
+{
+    flaky_t *f = calloc (1, sizeof (flaky_t));
+    f->fwd = arg;
+    tp_set_state (self, f);
+    return 0;
+}
+
+static void
+flaky_receive (tp_actor *self, tp_msg *msg)
+{
+    flaky_t *f = tp_state (self);
+    int a, b;
+    tp_tag_t why;
+    if (tp_msg_is (msg, "add") && f->fwd) {
+        TT_CHECK (tp_forward (self, *f->fwd, msg) == 0);
+        tp_exit (self, tp_tag ("handed_on"));
+    }
+    else if (tp_msg_is (msg, "add") && tp_msg_unpack (msg, "ii", &a, &b) == 0)
+        TT_CHECK (tp_reply (self, msg, tp_tag ("sum"), "i", a + b) == 0);
+    else if (tp_msg_is (msg, "crash") && tp_msg_unpack (msg, "t", &why) == 0)
+        tp_exit (self, why);
+    else if (tp_msg_is (msg, "keep") && f->nkept < 16) {
+        f->kept[f->nkept++] = tp_msg_dup (msg);
+        tt_add (&flaky_kept, 1);
+    }
+    else if (tp_msg_is (msg, "slow") && f->nkept < 16) {
+        f->kept[f->nkept++] = tp_msg_dup (msg);
+        TT_CHECK (tp_after (self, 200, tp_tag ("late"), NULL) > 0);
+    }
+    else if (tp_msg_is (msg, "late")) {
+        for (int i = 0; i < f->nkept; i++) {
+            TT_CHECK (tp_reply (self, f->kept[i], tp_tag ("sum"), "i", 0)
+                      == 0);
+            tp_msg_destroy (&f->kept[i]);
+        }
+        f->nkept = 0;
+    }
+}
+
+static void
+flaky_terminate (tp_actor *self, tp_tag_t reason)
+{
+    (void) reason;
+    flaky_t *f = tp_state (self);
+    for (int i = 0; f && i < f->nkept; i++)
+        tp_msg_destroy (&f->kept[i]);
+    free (f);
+}
+
+static const tp_behavior flaky = {"flaky", flaky_init, flaky_receive,
+                                  flaky_terminate};
+
+/*  The asker: on "go"(r server, s what, i n) asks `what` n times (with
+    30 s timeouts), each continuation recording status and reason. For
+    "queued", it first tells the server to crash, then asks n "add": the
+    asks wait in the mailbox of a server that is ending. */
+typedef struct {
+    tp_ref server;
+    _Atomic long ok, down, timedout, other;
+    _Atomic long reason; /* the reason of the last TP_EDOWN */
+    _Atomic long ms;     /* when the last continuation ran (tt_now_ms) */
+} fail_rec;
+
+static void
+s_fail_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    (void) self;
+    fail_rec *r = arg;
+    tp_ref who;
+    tp_tag_t why = 0;
+    atomic_store (&r->ms, (long) tt_now_ms ());
+    if (status == TP_EDOWN) {
+        TT_CHECK (tp_msg_is (reply, "_fail"));
+        TT_CHECK (tp_msg_unpack (reply, "rt", &who, &why) == 0);
+        TT_CHECK (tp_ref_eq (who, r->server));
+        atomic_store (&r->reason, (long) why);
+        tt_add (&r->down, 1);
+    }
+    else if (status == 0)
+        tt_add (&r->ok, 1);
+    else if (status == TP_ETIMEDOUT)
+        tt_add (&r->timedout, 1);
+    else
+        tt_add (&r->other, 1);
+}
+
+static void
+fail_asker_receive (tp_actor *self, tp_msg *msg)
+{
+    fail_rec *r = tp_arg (self);
+    const char *what;
+    size_t len;
+    int n;
+    if (!tp_msg_is (msg, "go")
+        || tp_msg_unpack (msg, "rsi", &r->server, &what, &len, &n) != 0)
+        return;
+    char w[16];
+    snprintf (w, sizeof w, "%.*s", (int) len, what);
+    if (strcmp (w, "queued") == 0) {
+        TT_CHECK (tp_tell (self, r->server, tp_tag ("crash"), "t",
+                           tp_tag ("boom"))
+                  == 0);
+        snprintf (w, sizeof w, "add");
+    }
+    for (int i = 0; i < n; i++)
+        TT_CHECK ((strcmp (w, "add") == 0
+                       ? tp_ask (self, r->server, tp_tag (w), 30000,
+                                 s_fail_cont, r, "ii", 1, 2)
+                       : tp_ask (self, r->server, tp_tag (w), 30000,
+                                 s_fail_cont, r, "t", tp_tag ("boom")))
+                  == 0);
+}
+static const tp_behavior fail_asker = {"fail-asker", NULL, fail_asker_receive,
+                                       NULL};
+
+/*  Spawns a flaky server and an asker (on worker 0 and 1 when `across`),
+    and has the asker ask `what` n times. */
+static tp_system *
+s_fail_setup (fail_rec *r, bool across, const char *what, int n)
+{
+    tp_system_opts o = {.workers = 2};
+    tp_system *sys = tp_system_new (&o);
+    tp_spawn_opts os = {.place = TP_PLACE_WORKER, .worker = 0};
+    tp_spawn_opts oa = {.place = TP_PLACE_WORKER, .worker = across ? 1 : 0};
+    tp_ref a;
+    cr_assert_eq (tp_spawn (sys, &flaky, NULL, &os, &r->server), 0);
+    cr_assert_eq (tp_spawn (sys, &fail_asker, r, &oa, &a), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("go"), "rsi", r->server, what, n),
+                  0);
+    return sys;
+}
+
+/*  The request in hand when the server ends, unanswered: the ask ends at
+    once with TP_EDOWN and the server's reason, not after its 30 s. */
+static void
+s_dies_mid_request (bool across)
+{
+    fail_rec r = {0};
+    uint64_t t0 = tt_now_ms ();
+    tp_system *sys = s_fail_setup (&r, across, "crash", 1);
+    cr_assert (tt_wait_ge (&r.down, 1, 10000), "no TP_EDOWN");
+    uint64_t took = (uint64_t) atomic_load (&r.ms) - t0;
+    cr_log_info ("ask to an actor that dies mid-request (%s): TP_EDOWN "
+                 "after %" PRIu64 " ms (timeout 30000 ms)\n",
+                 across ? "across workers" : "one worker", took);
+    cr_assert_lt (took, 10000);
+    cr_assert_eq (atomic_load (&r.reason), (long) tp_tag ("boom"));
+    cr_assert_eq (atomic_load (&r.ok) + atomic_load (&r.timedout)
+                      + atomic_load (&r.other),
+                  0);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+Test (failfast, an_ask_to_an_actor_that_dies_mid_request_fails_at_once,
+      .timeout = 30)
+{
+    s_dies_mid_request (false);
+}
+
+Test (failfast, the_same_across_workers, .timeout = 30)
+{
+    s_dies_mid_request (true);
+}
+
+/*  Requests still queued in the mailbox of an actor that ends: every one
+    of them fails with the actor's reason. (On one worker, so that all
+    500 are queued before the crash runs; across workers some arrive
+    after the end, and fail with noproc.) */
+Test (failfast, asks_queued_behind_a_crash_all_fail_with_its_reason,
+      .timeout = 30)
+{
+    fail_rec r = {0};
+    tp_system *sys = s_fail_setup (&r, false, "queued", 500);
+    cr_assert (tt_wait_ge (&r.down, 500, 10000), "%ld of 500 TP_EDOWN",
+               atomic_load (&r.down));
+    cr_assert_eq (atomic_load (&r.reason), (long) tp_tag ("boom"));
+    cr_assert_eq (atomic_load (&r.ok) + atomic_load (&r.timedout), 0);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/*  Requests the server kept to answer later, when it ends in another
+    turn: the askers hear at once. */
+Test (failfast, kept_requests_fail_when_their_keeper_ends, .timeout = 30)
+{
+    fail_rec r = {0};
+    tp_system *sys = s_fail_setup (&r, true, "keep", 10);
+    cr_assert (tt_wait_ge (&flaky_kept, 10, 10000), "%ld of 10 kept",
+               atomic_load (&flaky_kept));
+    cr_assert_eq (atomic_load (&r.down), 0, "failed before the end");
+    cr_assert_eq (tp_system_stop (sys, r.server, tp_tag ("upgrade")), 0);
+    cr_assert (tt_wait_ge (&r.down, 10, 10000), "%ld of 10 TP_EDOWN",
+               atomic_load (&r.down));
+    cr_assert_eq (atomic_load (&r.reason), (long) tp_tag ("upgrade"));
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/*  A request handed on with tp_forward is owed by the next actor: the
+    forwarder's end fails nothing; the reply comes from the adder. */
+Test (failfast, a_forwarded_request_is_not_failed_by_the_forwarder,
+      .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref f, add;
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &add), 0);
+    cr_assert_eq (tp_spawn (sys, &flaky, &add, NULL, &f), 0);
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, f, tp_tag ("add"), tt_ms (5000), &reply, "ii",
+                           1, 2),
+                  0);
+    int sum = 0;
+    cr_assert (tp_msg_is (reply, "sum"));
+    cr_assert_eq (tp_msg_unpack (reply, "i", &sum), 0);
+    cr_assert_eq (sum, 3);
+    cr_assert (tp_ref_eq (tp_msg_from (reply), add));
+    tp_msg_destroy (&reply);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
+/*  A reply that comes after its call timed out is dropped and counted. */
+Test (failfast, a_late_reply_is_dropped_and_counted, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref f;
+    cr_assert_eq (tp_spawn (sys, &flaky, NULL, NULL, &f), 0);
+    tp_msg *reply = NULL;
+    cr_assert_eq (tp_call (sys, f, tp_tag ("slow"), 20, &reply, NULL),
+                  TP_ETIMEDOUT);
+    cr_assert_null (reply);
+    /* the second slow request is answered with the first (one timer for
+       both), just after it: the wait for the second drops the first */
+    cr_assert_eq (tp_call (sys, f, tp_tag ("slow"), tt_ms (5000), &reply,
+                           NULL),
+                  0);
+    tp_msg_destroy (&reply);
+    tp_system_stats st;
+    tp_system_stats_get (sys, &st);
+    cr_assert_eq (st.late_replies, 1);
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();
 }

@@ -435,6 +435,19 @@ mon_receive (tp_actor *self, tp_msg *msg)
 
 static const tp_behavior mon_b = {"mon", NULL, mon_receive, NULL};
 
+/*  r is the _fail notice of a call to `to` that failed with TP_EDOWN,
+    for the reason named. */
+static void
+s_assert_fail (const tp_msg *r, tp_ref to, const char *reason)
+{
+    tp_ref who;
+    tp_tag_t why = 0;
+    cr_assert (r && tp_msg_is (r, "_fail"));
+    cr_assert_eq (tp_msg_unpack (r, "rt", &who, &why), 0);
+    cr_assert (tp_ref_eq (who, to));
+    cr_assert_eq (why, tp_tag (reason), "reason %s expected", reason);
+}
+
 /*  Looks up the echo actor of node `name` and has a local mon actor
     (recording into *st) monitor it. Returns the echo's ref. */
 static tp_ref
@@ -468,6 +481,103 @@ Test (node, remote_actor_exit_reaches_local_monitor, .timeout = 60)
     TT_NO_FAILURES ();
 }
 
+/*  Asks `to` "hold" (which echo never answers) with a 30 s timeout and
+    records how the ask ended and when. */
+typedef struct {
+    _Atomic long status, done, ms;
+} hold_rec;
+
+static void
+s_hold_cont (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    (void) self;
+    (void) reply;
+    hold_rec *h = arg;
+    atomic_store (&h->status, status);
+    atomic_store (&h->ms, (long) tt_now_ms ());
+    tt_add (&h->done, 1);
+}
+
+static void
+holder_receive (tp_actor *self, tp_msg *msg)
+{
+    tp_ref to;
+    if (tp_msg_is (msg, "go") && tp_msg_unpack (msg, "r", &to) == 0)
+        TT_CHECK (tp_ask (self, to, tp_tag ("hold"), 30000, s_hold_cont,
+                          tp_arg (self), NULL)
+                  == 0);
+}
+static const tp_behavior holder_b = {"holder", NULL, holder_receive, NULL};
+
+typedef struct {
+    tp_system *sys;
+    tp_ref to;
+    _Atomic long rc, done, ms;
+} call_rec;
+
+static void *
+s_hold_call (void *arg)
+{
+    call_rec *k = arg;
+    tp_msg *r = NULL;
+    atomic_store (&k->rc, tp_call (k->sys, k->to, tp_tag ("hold"), 30000, &r,
+                                   NULL));
+    atomic_store (&k->ms, (long) tt_now_ms ());
+    tp_msg_destroy (&r);
+    tt_add (&k->done, 1);
+    return NULL;
+}
+
+/*  Asks in flight to a node that is killed -9 end with TP_EDOWN when the
+    node is declared down, not when their 30 s run out: an actor's ask on
+    each worker and a tp_call from a foreign thread. */
+Test (node, asks_to_a_node_killed_9_fail_within_the_detection_bound,
+      .timeout = 60)
+{
+    child_t c = s_spawn_server ("srv", "tcp://127.0.0.1:*");
+    tp_system *sys = s_parent ("cli");
+    cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
+    tp_ref echo;
+    cr_assert_eq (tp_whereis_at (sys, "echo", "srv", tt_ms (5000), &echo), 0);
+    hold_rec h[2] = {{0}, {0}};
+    for (int w = 0; w < 2; w++) {
+        tp_spawn_opts o = {.place = TP_PLACE_WORKER, .worker = w};
+        tp_ref a;
+        cr_assert_eq (tp_spawn (sys, &holder_b, &h[w], &o, &a), 0);
+        cr_assert_eq (tp_send (sys, a, tp_tag ("go"), "r", echo), 0);
+    }
+    call_rec k = {.sys = sys, .to = echo};
+    pthread_t t;
+    cr_assert_eq (pthread_create (&t, NULL, s_hold_call, &k), 0);
+    /* (a ping after them on the same paths: the holds have arrived) */
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), tt_ms (5000), &r, "i",
+                           1),
+                  0);
+    tp_msg_destroy (&r);
+    uint64_t t0 = tt_now_ms ();
+    s_kill (&c, SIGKILL);
+    for (int w = 0; w < 2; w++) {
+        cr_assert (tt_wait_ge (&h[w].done, 1, tt_ms (10000)),
+                   "the ask on worker %d never ended", w);
+        cr_assert_eq (atomic_load (&h[w].status), TP_EDOWN);
+    }
+    cr_assert (tt_wait_ge (&k.done, 1, tt_ms (10000)), "tp_call never ended");
+    pthread_join (t, NULL);
+    cr_assert_eq (atomic_load (&k.rc), TP_EDOWN);
+    long last = atomic_load (&k.ms);
+    for (int w = 0; w < 2; w++)
+        if (atomic_load (&h[w].ms) > last)
+            last = atomic_load (&h[w].ms);
+    cr_log_info ("asks to a node killed -9: all ended with TP_EDOWN %ld ms "
+                 "after the kill (heartbeat %d ms, timeouts 30 s)\n",
+                 last - (long) t0, s_hb_ms ());
+    /* bound: 3 silent beats, and 2 s as in the test below */
+    cr_assert_leq ((uint64_t) last - t0, (uint64_t) tt_ms (2000));
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
 Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
       .timeout = 60)
 {
@@ -487,10 +597,14 @@ Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
     cr_assert_eq (st.reason, tp_tag ("noconnect"));
     cr_assert_leq (took, (uint64_t) tt_ms (2000));
     cr_assert (!tp_node_up (sys, node));
-    /* an ask to the dead node times out */
+    /* a call to the dead node fails at once, saying why */
     tp_msg *r = NULL;
-    cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), 200, &r, "i", 1),
-                  TP_ETIMEDOUT);
+    t0 = tt_now_ms ();
+    cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), 5000, &r, "i", 1),
+                  TP_EDOWN);
+    cr_assert_lt (tt_now_ms () - t0, 1000);
+    s_assert_fail (r, echo, "noconnect");
+    tp_msg_destroy (&r);
     /* restart on the same endpoint: the connection is re-made, to a new
        incarnation of srv (a new node id) */
     child_t c2 = s_spawn_server ("srv", c.ep);
@@ -504,16 +618,19 @@ Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
     cr_assert_eq (echo2.index, echo.index);
     cr_assert_eq (echo2.gen, echo.gen);
     cr_assert_neq (echo2.node, echo.node);
-    cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), 300, &r, "i", 1),
-                  TP_ETIMEDOUT, "an old ref reached the new incarnation");
+    cr_assert_eq (tp_call (sys, echo, tp_tag ("ping"), 5000, &r, "i", 1),
+                  TP_EDOWN, "an old ref reached the new incarnation");
+    s_assert_fail (r, echo, "noproc");
+    tp_msg_destroy (&r);
     /* and so does its text form, typed with its incarnation */
     char text[TP_REF_STRLEN];
     tp_ref parsed;
     cr_assert_gt (tp_ref_format (echo, text, sizeof text), 0);
     cr_assert_eq (tp_ref_parse (text, &parsed), 0);
     cr_assert (tp_ref_eq (parsed, echo), "%s", text);
-    cr_assert_eq (tp_call (sys, parsed, tp_tag ("ping"), 300, &r, "i", 1),
-                  TP_ETIMEDOUT);
+    cr_assert_eq (tp_call (sys, parsed, tp_tag ("ping"), 5000, &r, "i", 1),
+                  TP_EDOWN);
+    tp_msg_destroy (&r);
     cr_assert_eq (tp_call (sys, echo2, tp_tag ("ping"), tt_ms (5000), &r, "i",
                            41),
                   0);
