@@ -197,6 +197,61 @@ tp_system_wait (tp_system *sys, int timeout_ms)
     return rc;
 }
 
+int
+tp_system_wait_for (tp_system *sys, tp_ref ref, int timeout_ms,
+                    tp_tag_t *reason)
+{
+    if (!sys || tp_ref_is_nil (ref))
+        return TP_EINVAL;
+    if (tp__tl_ctx && tp__tl_ctx->sys == sys
+        && tp__tl_ctx->kind != TP__CTX_EXTERNAL)
+        return TP_ESTATE;
+    if (atomic_load (&sys->stopping))
+        return TP_ESTOPPED;
+    tp__ctx *c = tp__ctx_external (sys);
+    if (!c)
+        return TP_ELIMIT;
+    /* A monitor whose watcher is this thread's inbox: the DOWN comes
+       here like a reply (noproc at once for a dead ref, noconnect when
+       its node goes down). */
+    uint64_t id = ++c->corr_next;
+    tp__sys_send (c, c->inbox, ref, TP__SYS_MONITOR, id, NULL);
+    tp__flush (c);
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                                       : tp__now_ns ()
+                                             + (uint64_t) timeout_ms * 1000000u;
+    for (;;) {
+        while (c->in_head) {
+            tp_msg *r = c->in_head;
+            c->in_head = r->next;
+            if (!c->in_head)
+                c->in_tail = NULL;
+            r->next = NULL;
+            tp_ref who;
+            tp_tag_t why = 0;
+            if ((r->flags & TP__MSG_SYS) && r->aux == TP__SYS_DOWN
+                && r->corr == id && tp_msg_unpack (r, "rt", &who, &why) == 0) {
+                tp__msg_free (r);
+                if (reason)
+                    *reason = why;
+                return 0;
+            }
+            if (r->flags & TP__MSG_REPLY) /* to an earlier call */
+                atomic_fetch_add_explicit (&sys->late_replies, 1,
+                                           memory_order_relaxed);
+            tp__msg_free (r);
+        }
+        uint64_t now = tp__now_ns ();
+        if (now >= deadline) {
+            tp__sys_send (c, c->inbox, ref, TP__SYS_DEMONITOR, id, NULL);
+            tp__flush (c);
+            return TP_ETIMEDOUT;
+        }
+        uint64_t left = (deadline - now + 999999) / 1000000;
+        tp__ctx_recv_external (c, left > 60000 ? 60000 : (int) left);
+    }
+}
+
 void
 tp_system_stats_get (tp_system *sys, tp_system_stats *st)
 {

@@ -122,6 +122,18 @@ tp_system_destroy (tp_system **sys_p);
 TP_EXPORT int
 tp_system_wait (tp_system *sys, int timeout_ms);
 
+/*  Blocks until actor ref (local or on another node) ends, or timeout_ms
+    passes (-1 = forever), while every other actor goes on running: main
+    waits for the one that does the work, not for long-lived helpers
+    (a node service, a logger). On 0, *reason (if not NULL) is its exit
+    reason: noproc if it was dead already, noconnect if its node went
+    down. Returns 0, TP_ETIMEDOUT, TP_EINVAL (nil ref), TP_ESTOPPED,
+    TP_ELIMIT (no context for one more foreign thread) or TP_ESTATE from
+    an actor's thread. Safe from any foreign thread. */
+TP_EXPORT int
+tp_system_wait_for (tp_system *sys, tp_ref ref, int timeout_ms,
+                    tp_tag_t *reason);
+
 /*  Fills *stats with counters for the whole system. Counters are read
     without stopping the system, so they are a consistent-enough view. */
 TP_EXPORT void

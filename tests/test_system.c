@@ -625,3 +625,50 @@ Test (system, a_burst_from_main_arrives_without_another_call, .timeout = 60)
     }
     tp_system_destroy (&sys);
 }
+
+/*  A worker that ends after a timer, with reason "done", while a helper
+    lives on: tp_system_wait_for returns for the worker alone. */
+static int
+timed_init (tp_actor *self, void *arg)
+{
+    (void) arg;
+    return tp_after (self, 50, tp_tag ("end"), NULL) > 0 ? 0 : -1;
+}
+
+static void
+timed_receive (tp_actor *self, tp_msg *msg)
+{
+    if (tp_msg_is (msg, "end"))
+        tp_exit (self, tp_tag ("done"));
+}
+static const tp_behavior timed_b = {"timed", timed_init, timed_receive, NULL};
+
+Test (system, wait_for_one_actor_while_helpers_live_on, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    s_reset ();
+    tp_ref helper, worker;
+    cr_assert_eq (tp_spawn (sys, &counter, NULL, NULL, &helper), 0);
+    cr_assert_eq (tp_spawn (sys, &timed_b, NULL, NULL, &worker), 0);
+    tp_tag_t why = 0;
+    cr_assert_eq (tp_system_wait_for (sys, worker, tt_ms (10000), &why), 0);
+    cr_assert_eq (why, tp_tag ("done"));
+    /* the helper still answers; waiting for it times out */
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (sys, helper, tp_tag ("ask"), tt_ms (5000), &r, NULL),
+                  0);
+    tp_msg_destroy (&r);
+    uint64_t t0 = tt_now_ms ();
+    cr_assert_eq (tp_system_wait_for (sys, helper, 50, &why), TP_ETIMEDOUT);
+    cr_assert_geq (tt_now_ms () - t0, 49);
+    /* a dead ref: noproc at once */
+    cr_assert_eq (tp_system_wait_for (sys, worker, tt_ms (10000), &why), 0);
+    cr_assert_eq (why, tp_tag ("noproc"));
+    cr_assert_eq (tp_system_wait_for (sys, TP_REF_NIL, 10, NULL), TP_EINVAL);
+    /* the monitor of the timed-out wait was removed: stopping the helper
+       sends no notice that a later wait could take for its own */
+    cr_assert_eq (tp_system_stop (sys, helper, tp_tag ("bye")), 0);
+    cr_assert_eq (tp_system_wait_for (sys, helper, tt_ms (10000), &why), 0);
+    cr_assert (why == tp_tag ("bye") || why == tp_tag ("noproc"));
+    tp_system_destroy (&sys);
+}
