@@ -176,9 +176,10 @@ s_bad (tp__gw *g, const char *why)
     s_changed (g->sys);
     if (!g->bad_logged) {
         g->bad_logged = true;
-        fprintf (stderr, "troupe: gateway dropped a bad frame (%s); further "
-                         "ones are only counted\n",
-                 why);
+        tp_log (g->sys, TP_LOG_WARN,
+                "gateway dropped a bad frame (%s); further ones are only "
+                "counted",
+                why);
     }
 }
 
@@ -1327,8 +1328,8 @@ s_on_refused (tp__ctx *c, gw_peer *p, const tp__env *e)
                    0);
     if (first) {
         char t[TP_TAG_MAX_LEN + 1];
-        fprintf (stderr, "troupe: node at %s refused us (%s)\n", p->endpoint,
-                 tp_tag_name (why, t, sizeof t) == 0 ? t : "?");
+        tp_log (sys, TP_LOG_WARN, "node at %s refused us (%s)", p->endpoint,
+                tp_tag_name (why, t, sizeof t) == 0 ? t : "?");
         atomic_fetch_add (&sys->gw->peers_refused, 1);
     }
     s_changed (sys);
@@ -1423,9 +1424,10 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         }
         if (o && o->up && o->incarnation != (uint32_t) inc) {
             if (!p->refused) { /* (logged and counted once per refusal) */
-                fprintf (stderr, "troupe: refused node %.*s at %s: that name "
-                                 "is already up on another connection\n",
-                         (int) name_len, name, p->endpoint);
+                tp_log (sys, TP_LOG_WARN,
+                        "refused node %.*s at %s: that name is already up on "
+                        "another connection",
+                        (int) name_len, name, p->endpoint);
                 s_set_refused (sys, p, TP_ENAMETAKEN, 2);
                 atomic_fetch_add (&g->peers_refused, 1);
                 s_changed (sys);
@@ -1444,10 +1446,10 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
                in: the old life's connection is gone.) */
             if (!p->dup_logged) {
                 p->dup_logged = true;
-                fprintf (stderr, "troupe: refused a second node named %.*s "
-                                 "(incarnation %08x): incarnation %08x is up "
-                                 "on another connection\n",
-                         (int) name_len, name, inc, p->incarnation);
+                tp_log (sys, TP_LOG_WARN,
+                        "refused a second node named %.*s (incarnation "
+                        "%08x): incarnation %08x is up on another connection",
+                        (int) name_len, name, (unsigned) inc, p->incarnation);
                 atomic_fetch_add (&g->peers_refused, 1);
                 s_changed (sys);
             }
@@ -1458,9 +1460,10 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
             atomic_fetch_add (&g->peers_refused, 1);
             if (!g->full_logged) {
                 g->full_logged = true;
-                fprintf (stderr, "troupe: refused node %.*s: %d peers held "
-                                 "(tp_system_opts.max_peers)\n",
-                         (int) name_len, name, sys->max_peers);
+                tp_log (sys, TP_LOG_WARN,
+                        "refused node %.*s: %d peers held "
+                        "(tp_system_opts.max_peers)",
+                        (int) name_len, name, sys->max_peers);
             }
             s_changed (sys);
             s_refuse (g, rid, rid_len, tp_tag ("full"));

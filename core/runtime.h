@@ -316,6 +316,11 @@ struct tp_system {
     bool report_alive;            /* destroy lists the actors it stops */
     uint64_t node_seq;            /* peer up/down, bad frame (under lock) */
     pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */
+    /* log (core/log.c) */
+    pthread_mutex_t log_lock;     /* held while a line is written */
+    tp_log_fn log_fn;             /* NULL: stderr */
+    void *log_arg;
+    _Atomic int log_max;          /* lines above this level are dropped */
     /* dead-letter watcher */
     pthread_mutex_t dl_lock;
     tp_ref dl_watcher;
@@ -529,6 +534,10 @@ int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
 /*  Reads (and hands on) up to max_frames frames; force: zmq_poll said
     readable. Returns frames read. */
 int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
+
+/* log.c */
+/*  The level named s (error, warn, info, debug; any case), or fallback. */
+int tp__log_level_parse (const char *s, int fallback);
 
 /* registry.c */
 void tp__registry_forget (tp_system *sys, tp_ref ref);

@@ -79,6 +79,8 @@ tp_system_new (const tp_system_opts *opts)
     pthread_condattr_destroy (&ca);
     pthread_mutex_init (&sys->reg_lock, NULL);
     pthread_mutex_init (&sys->dl_lock, NULL);
+    pthread_mutex_init (&sys->log_lock, NULL);
+    sys->log_max = tp__log_level_parse (getenv ("TP_LOG"), TP_LOG_INFO);
     sys->zctx = zmq_ctx_new ();
     if (!sys->zctx) {
         free (sys);
@@ -173,6 +175,7 @@ tp_system_destroy (tp_system **sys_p)
     pthread_cond_destroy (&sys->node_cond);
     pthread_mutex_destroy (&sys->reg_lock);
     pthread_mutex_destroy (&sys->dl_lock);
+    pthread_mutex_destroy (&sys->log_lock);
     tp__ext_forget (sys);
     tp__node_pin (sys->node, -1);
     free (sys);

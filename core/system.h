@@ -15,6 +15,7 @@
 #ifndef TP_SYSTEM_H_INCLUDED
 #define TP_SYSTEM_H_INCLUDED
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +116,46 @@ tp_system_new (const tp_system_opts *opts);
     until that callback returns. Must not be called from an actor. */
 TP_EXPORT void
 tp_system_destroy (tp_system **sys_p);
+
+/*  Log lines (tp_log). Levels, most severe first. */
+typedef enum {
+    TP_LOG_ERROR = 0,
+    TP_LOG_WARN,
+    TP_LOG_INFO,
+    TP_LOG_DEBUG
+} tp_log_level;
+
+/*  Receives each log line (NUL-terminated, no newline; borrowed for the
+    call). Calls are serialized: one line at a time per system. */
+typedef void (*tp_log_fn) (void *arg, tp_log_level level, const char *line);
+
+/*  Writes one line: "2026-12-01T14:03:07.123Z info  node-a <ref> <name>:
+    text" — the time (UTC, ms), the level, the node's name, and when
+    called from an actor's callback that actor's ref and behaviour name,
+    then the text from fmt (printf; cut at about 1000 bytes). Lines go to
+    stderr unless tp_system_set_log gave a sink. Lines less severe than
+    the system's level are dropped: the level is info by default, or the
+    TP_LOG environment variable (error, warn, info, debug). The runtime,
+    actors/ and the tools log through this call. Safe from any thread. */
+TP_EXPORT void
+tp_log (tp_system *sys, tp_log_level level, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/*  As tp_log with a va_list. */
+TP_EXPORT void
+tp_vlog (tp_system *sys, tp_log_level level, const char *fmt, va_list ap);
+
+/*  True if a line of this level would be written (to skip building an
+    expensive one). */
+TP_EXPORT bool
+tp_log_enabled (tp_system *sys, tp_log_level level);
+
+/*  Sets the level (lines less severe are dropped) and the sink: fn (NULL
+    = stderr) is called with arg for each line, on the thread that logs,
+    one call at a time. fn must not call tp_log. Safe from any thread. */
+TP_EXPORT void
+tp_system_set_log (tp_system *sys, tp_log_level max, tp_log_fn fn,
+                   void *arg);
 
 /*  Blocks until no actor is alive or timeout_ms passes (-1 = forever).
     Returns 0 or TP_ETIMEDOUT. Useful in main() after spawning the actors
