@@ -65,7 +65,8 @@ SHLIB    := $(BUILD)/lib/libtroupe.so.$(VERSION)
 STLIB    := $(BUILD)/lib/libtroupe.a
 PCFILE   := $(BUILD)/lib/troupe.pc
 HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h core/node.h core/module.h
-STAGED_HEADERS := $(HEADERS:core/%=$(BUILD)/include/troupe/%)
+ACT_HEADERS := $(wildcard actors/*.h)
+STAGED_HEADERS := $(HEADERS:core/%=$(BUILD)/include/troupe/%) $(ACT_HEADERS:actors/%=$(BUILD)/include/troupe/%)
 
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -124,9 +125,18 @@ $(PCFILE): troupe.pc.in Makefile
 # The public headers include each other with quotes ("error.h"), which find
 # their siblings in include/troupe/ first, staged or installed; an
 # application's <error.h> is glibc's.
-$(STAGED_HEADERS): $(BUILD)/include/troupe/%.h: core/%.h
+$(HEADERS:core/%=$(BUILD)/include/troupe/%): $(BUILD)/include/troupe/%.h: core/%.h
 	@mkdir -p $(dir $@)
 	$(call say,STAGE,$@)cp $< $@
+$(ACT_HEADERS:actors/%=$(BUILD)/include/troupe/%): $(BUILD)/include/troupe/%.h: actors/%.h
+	@mkdir -p $(dir $@)
+	$(call say,STAGE,$@)cp $< $@
+
+# --- actors/: ready-made actors, built on the public API only ----------------
+# (compiled as applications are: they see only the staged headers)
+$(ACT_OBJ): $(BUILD)/actors/%.o: actors/%.c $(STAGED_HEADERS)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(APP_CFLAGS) -fvisibility=hidden -c $< -o $@
 
 # Every staged header compiles on its own, and an application including
 # <troupe/troupe.h> still gets glibc's <error.h> (tests/headers/app.c).
@@ -196,7 +206,7 @@ bench: bench-deps
 tests: $(TEST_BIN) $(HDR_CHECK)
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_PKG) -Itests -c $< -o $@
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_PKG) -Itests -Iactors -c $< -o $@
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELP_OBJ) $(STLIB)
 	$(call say,LD,$@)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(LIBS_PKG) $(TEST_LIBS_PKG) -lm
 

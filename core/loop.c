@@ -223,6 +223,37 @@ s_shutdown_actors (tp__ctx *c)
     tp__rq_clear (c);
 }
 
+/*  A thread ctx whose one actor ended: senders that saw the actor alive
+    may still have records for it on their way (batched until their turn
+    ends, or just flushed). Read them for a while before the socket
+    closes: each is a dead letter, and those that expect an answer get it
+    (a monitor its DOWN noproc, a request its _fail), instead of being
+    lost with the socket. The ctx stays finished-not-yet until then, so
+    it is not reused meanwhile. */
+#define TP__LINGER_NS (10u * 1000000u)   /* quiet time that ends it */
+#define TP__LINGER_MAX_NS (200u * 1000000u)
+static void
+s_linger (tp__ctx *c)
+{
+    uint64_t start = tp__now_ns ();
+    uint64_t quiet_until = start + TP__LINGER_NS;
+    for (;;) {
+        uint64_t now = tp__now_ns ();
+        if (c->shutdown || now >= quiet_until
+            || now - start >= TP__LINGER_MAX_NS)
+            break;
+        int got = tp__ctx_drain (c, true, INT32_MAX);
+        if (c->ndirty || c->tr_dirty)
+            tp__flush (c);
+        if (got) {
+            quiet_until = tp__now_ns () + TP__LINGER_NS;
+            continue;
+        }
+        zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
+        zmq_poll (&it, 1, (long) ((quiet_until - now) / 1000000u) + 1);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /*  The loop                                                           */
 
@@ -286,8 +317,11 @@ tp__ctx_loop (void *arg)
         }
         atomic_store_explicit (&c->processed_pub, c->processed,
                                memory_order_relaxed);
-        if (c->kind == TP__CTX_THREAD && !c->thread_actor)
+        if (c->kind == TP__CTX_THREAD && !c->thread_actor) {
+            tp__flush (c);
+            s_linger (c);
             break; /* my one actor ended */
+        }
         if (c->nheap || c->preempt) {
             c->preempt = false;
             tp__timer_fire (c, tp__now_ns ()); /* (sets c->check_at) */
