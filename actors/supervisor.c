@@ -9,6 +9,7 @@
     terminate_child), or end itself (a halt). Requests that come while
     an operation runs wait in a queue until it is over.
 */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +28,7 @@ typedef struct {
     void *arg;                    /* borrowed, given to every start */
     tp_spawn_opts opts;           /* name points at `name` below */
     char *name;                   /* copy of the registered name, or NULL */
+    char *module, *config;        /* copies (process actors), or NULL */
     tp_restart restart;
     int shutdown_ms;              /* -1: no limit */
     tp_ref ref;                   /* nil while not running */
@@ -76,6 +78,8 @@ s_tags (void)
     T_KILLED = tp_tag ("killed");
 }
 
+static pthread_once_t s_tags_once = PTHREAD_ONCE_INIT;
+
 static uint64_t
 s_now_ms (void)
 {
@@ -96,8 +100,10 @@ static bool s_is_supervisor (const tp_behavior *b);
 static bool
 s_spec_valid (const tp_child_spec *c)
 {
+    bool process = c && c->opts.kind == TP_PROCESS;
     return c && c->id && c->id[0] && strlen (c->id) <= TP_CHILD_ID_MAX
-           && c->behavior && c->behavior->receive
+           && (process ? c->opts.module != NULL
+                       : c->behavior && c->behavior->receive)
            && c->restart >= TP_PERMANENT && c->restart <= TP_TEMPORARY
            && c->shutdown_ms >= -1;
 }
@@ -115,6 +121,10 @@ s_child_new (const tp_child_spec *c)
     k->opts.link = true;
     k->name = c->opts.name ? strdup (c->opts.name) : NULL;
     k->opts.name = k->name;
+    k->module = c->opts.module ? strdup (c->opts.module) : NULL;
+    k->opts.module = k->module;
+    k->config = c->opts.config ? strdup (c->opts.config) : NULL;
+    k->opts.config = k->config;
     k->restart = c->restart;
     k->shutdown_ms = c->shutdown_ms == 0 ? 5000 : c->shutdown_ms;
     k->ref = TP_REF_NIL;
@@ -126,6 +136,8 @@ s_child_destroy (child_t **k_p)
 {
     if (*k_p) {
         free ((*k_p)->name);
+        free ((*k_p)->module);
+        free ((*k_p)->config);
         free (*k_p);
         *k_p = NULL;
     }
@@ -549,8 +561,7 @@ s_self_handle_request (tp_actor *me, self_t *self, tp_msg *req, bool owned)
 static int
 s_init (tp_actor *me, const tp_sup_spec *spec)
 {
-    if (!T_EXIT)
-        s_tags ();
+    pthread_once (&s_tags_once, s_tags);
     if (!spec)
         return -1;
     for (size_t i = 0; i < spec->nchildren; i++)
@@ -608,7 +619,7 @@ const tp_behavior tp_supervisor_behavior = {"supervisor", s_sup_init,
 typedef struct {
     tp_sup_spec spec;
     tp_child_spec *children;
-    char **ids, **names;
+    char **ids, **names, **modules, **configs;
 } owned_spec_t;
 
 static void
@@ -619,9 +630,13 @@ s_owned_free (owned_spec_t *o)
     for (size_t i = 0; i < o->spec.nchildren; i++) {
         free (o->ids[i]);
         free (o->names[i]);
+        free (o->modules[i]);
+        free (o->configs[i]);
     }
     free (o->ids);
     free (o->names);
+    free (o->modules);
+    free (o->configs);
     free (o->children);
     free (o);
 }
@@ -674,7 +689,9 @@ tp_supervisor_start (tp_system *sys, const tp_sup_spec *spec,
     size_t n = spec->nchildren;
     if (!o || !(o->children = calloc (n ? n : 1, sizeof *o->children))
         || !(o->ids = calloc (n ? n : 1, sizeof *o->ids))
-        || !(o->names = calloc (n ? n : 1, sizeof *o->names)))
+        || !(o->names = calloc (n ? n : 1, sizeof *o->names))
+        || !(o->modules = calloc (n ? n : 1, sizeof *o->modules))
+        || !(o->configs = calloc (n ? n : 1, sizeof *o->configs)))
         abort ();
     o->spec = *spec;
     o->spec.children = o->children;
@@ -683,6 +700,10 @@ tp_supervisor_start (tp_system *sys, const tp_sup_spec *spec,
         o->children[i].id = o->ids[i] = s_strdup0 (spec->children[i].id);
         o->children[i].opts.name = o->names[i]
             = s_strdup0 (spec->children[i].opts.name);
+        o->children[i].opts.module = o->modules[i]
+            = s_strdup0 (spec->children[i].opts.module);
+        o->children[i].opts.config = o->configs[i]
+            = s_strdup0 (spec->children[i].opts.config);
     }
     int rc = tp_spawn (sys, &s_owned_behavior, o, opts, ref);
     if (rc)
@@ -713,8 +734,7 @@ tp_supervisor_start_child (tp_system *sys, tp_ref sup,
 {
     if (!s_spec_valid (spec))
         return TP_EINVAL;
-    if (!T_EXIT)
-        s_tags ();
+    pthread_once (&s_tags_once, s_tags);
     tp_msg *r = NULL;
     int rc = tp_call (sys, sup, T_START, timeout_ms, &r, "U",
                       (uint64_t) (uintptr_t) spec);
@@ -736,8 +756,7 @@ tp_supervisor_terminate_child (tp_system *sys, tp_ref sup, const char *id,
 {
     if (!id)
         return TP_EINVAL;
-    if (!T_EXIT)
-        s_tags ();
+    pthread_once (&s_tags_once, s_tags);
     tp_msg *r = NULL;
     int rc = s_answer (tp_call (sys, sup, T_TERM, timeout_ms, &r, "s", id), &r);
     tp_msg_destroy (&r);
@@ -747,8 +766,7 @@ tp_supervisor_terminate_child (tp_system *sys, tp_ref sup, const char *id,
 int
 tp_supervisor_stop (tp_system *sys, tp_ref sup, int timeout_ms)
 {
-    if (!T_EXIT)
-        s_tags ();
+    pthread_once (&s_tags_once, s_tags);
     tp_msg *r = NULL;
     int rc = s_answer (tp_call (sys, sup, T_HALT, timeout_ms, &r, NULL), &r);
     tp_msg_destroy (&r);
@@ -764,8 +782,7 @@ tp_supervisor_which_children (tp_system *sys, tp_ref sup, tp_child_info *out,
 {
     if (!n || (cap && !out))
         return TP_EINVAL;
-    if (!T_EXIT)
-        s_tags ();
+    pthread_once (&s_tags_once, s_tags);
     tp_msg *r = NULL;
     int rc = tp_call (sys, sup, T_WHICH, timeout_ms, &r, NULL);
     if (rc) {

@@ -74,7 +74,9 @@ typedef enum {
 
 typedef struct tp_child_spec {
     const char *id;              /* unique in its supervisor; copied */
-    const tp_behavior *behavior; /* borrowed: must outlive the supervisor */
+    const tp_behavior *behavior; /* borrowed: must outlive the supervisor
+                                    (NULL for a TP_PROCESS child: its
+                                    opts.module names it) */
     void *arg;                   /* given to init at each start; borrowed */
     tp_spawn_opts opts;          /* kind, placement, capacity, name (copied);
                                     .link is set by the supervisor */

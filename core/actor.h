@@ -55,7 +55,8 @@ typedef struct tp_behavior {
 
 typedef enum {
     TP_LOOP = 0, /* multiplexed on a worker thread (default) */
-    TP_THREAD    /* own OS thread */
+    TP_THREAD,   /* own OS thread */
+    TP_PROCESS   /* a module's actor in a child process (see tp_spawn) */
 } tp_actor_kind;
 
 typedef enum {
@@ -75,6 +76,9 @@ typedef struct tp_spawn_opts {
     uint32_t capacity;   /* mailbox bound; 0 = unbounded */
     const char *name;    /* if set, registered before the first message */
     bool link;           /* link to the spawning actor (spawn from an actor) */
+    const char *module;  /* TP_PROCESS: path of the module (TP_MODULE) */
+    const char *config;  /* TP_PROCESS: string given to the module actor's
+                            init as its arg (NULL: arg NULL); copied */
 } tp_spawn_opts;
 
 /*  Spawns an actor running behaviour b. arg is passed to init (the actor
@@ -91,6 +95,30 @@ typedef struct tp_spawn_opts {
 TP_EXPORT int
 tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
           const tp_spawn_opts *opts, tp_ref *ref);
+/*  PROCESS ACTORS: with opts->kind TP_PROCESS, b and arg are not used
+    (pass NULL): the actor is the one of module opts->module, run by a
+    troupe-node child process ($TROUPE_NODE, else troupe-node on PATH)
+    that this system starts, connects over ipc and owns. *ref is a local
+    ref that stands for it (placement, capacity, name and link options
+    apply to it): sends, asks, monitors, links and supervisors work as
+    for any actor; messages sent before the child has started wait for
+    it. When the process ends, the actor ends at once with reason normal
+    (exit 0), exit<N> (exit code N) or sig<name> (sigsegv, sigabrt,
+    sigkill, ...), and a request it had not answered fails with TP_EDOWN
+    and that reason. When the actor is stopped, the process gets SIGTERM
+    (SIGKILL 2 s later). A child never outlives this process
+    (PR_SET_PDEATHSIG and a pipe it watches). The system binds its node
+    to an abstract ipc endpoint on the first process actor (a node named
+    by tp_system_opts.node_name; its peers are the children). Returns as
+    above, TP_EINVAL without opts->module. A child that cannot start
+    (no troupe-node, a module that does not load) ends the actor with
+    reason nostart or exit<N>. */
+
+/*  Returns the pid of the child process behind process actor ref, or
+    TP_ENOTFOUND (not a process actor, not started yet, or ended). Safe
+    from any thread. */
+TP_EXPORT int
+tp_process_pid (tp_system *sys, tp_ref ref);
 
 /*  Returns the actor's own ref. */
 TP_EXPORT tp_ref

@@ -2245,6 +2245,15 @@ s_gw_control (tp__ctx *c, int cmd, tp_msg *m)
     }
     memcpy (ep, s, n);
     ep[n] = '\0';
+    if (cmd == TP__CTL_GW_GONE) {
+        /* a child process we watched ended: its peer is down now, not
+           after three silent heartbeats (no reply: nobody waits) */
+        gw_peer *p = s_peer_by_name (g, ep, n, NULL);
+        if (p && p->up)
+            s_peer_down (c, p, true, true);
+        tp__msg_free (m);
+        return;
+    }
     if (cmd == TP__CTL_GW_BIND) {
         char bound[256];
         size_t blen = sizeof bound;

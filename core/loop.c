@@ -27,7 +27,9 @@ s_control (tp__ctx *c, tp_msg *m)
     tp_system *sys = c->sys;
     int cmd = m->aux;
     const tp__transport *tr = tp__tr (c);
-    if ((cmd == TP__CTL_GW_BIND || cmd == TP__CTL_GW_CONNECT) && tr) {
+    if ((cmd == TP__CTL_GW_BIND || cmd == TP__CTL_GW_CONNECT
+         || cmd == TP__CTL_GW_GONE)
+        && tr) {
         m->flags = 0;
         m->aux = 0;
         tr->control (c, cmd, m);

@@ -2,8 +2,10 @@
 
     A module is a shared library that exports one tp_module named
     `tp_module_entry`; troupe-node loads it with --module, spawns one actor
-    running its behaviour and registers it under the module's name. Write
-    it with the TP_MODULE macro:
+    running its behaviour and registers it under the module's name. The
+    actor's init gets the module's configuration string as its arg
+    (troupe-node --arg, or opts.config of a process actor), or NULL.
+    Write it with the TP_MODULE macro:
 
         static const tp_behavior counter = {"counter", NULL, counter_recv, NULL};
         TP_MODULE ("counter", counter);
@@ -33,6 +35,12 @@ typedef struct tp_module {
 #define TP_MODULE(name_, behavior_)                                           \
     TP_EXPORT const tp_module tp_module_entry = {TP_MODULE_ABI, (name_),      \
                                                  &(behavior_), TP_LOOP}
+
+/*  As TP_MODULE, for an actor that runs on a thread of its own (blocking
+    calls, long computations). */
+#define TP_MODULE_THREAD(name_, behavior_)                                    \
+    TP_EXPORT const tp_module tp_module_entry = {TP_MODULE_ABI, (name_),      \
+                                                 &(behavior_), TP_THREAD}
 
 #ifdef __cplusplus
 }

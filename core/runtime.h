@@ -71,8 +71,10 @@ enum {
     TP__CTL_WAKE,      /* nothing: just wakes the ctx */
     TP__CTL_GW_BIND,   /* to the gateway: body [s endpoint]; answered */
     TP__CTL_GW_CONNECT, /* to the gateway: body [s endpoint]; answered */
-    TP__CTL_NODEDOWN   /* from the gateway: corr = node id; body [U ns when]:
+    TP__CTL_NODEDOWN,  /* from the gateway: corr = node id; body [U ns when]:
                           asks to that node end with TP_EDOWN */
+    TP__CTL_GW_GONE    /* to the gateway: body [s node name]: that node's
+                          process has ended (core/process.c): down now */
 };
 
 typedef struct tp__slot {
@@ -316,6 +318,8 @@ struct tp_system {
     bool report_alive;            /* destroy lists the actors it stops */
     uint64_t node_seq;            /* peer up/down, bad frame (under lock) */
     pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */
+    /* process actors (core/process.c): the host thread, once started */
+    _Atomic (struct tp__proc *) proc;
     /* log (core/log.c) */
     pthread_mutex_t log_lock;     /* held while a line is written */
     tp_log_fn log_fn;             /* NULL: stderr */
@@ -534,6 +538,14 @@ int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
 /*  Reads (and hands on) up to max_frames frames; force: zmq_poll said
     readable. Returns frames read. */
 int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
+
+/* process.c */
+/*  tp_spawn of a TP_PROCESS actor: spawns its proxy (opts checked). */
+int tp__process_spawn (tp_system *sys, const tp_spawn_opts *opts,
+                       tp_ref *ref);
+/*  Ends every child process (SIGTERM, SIGKILL 2 s later) and joins the
+    host thread. First thing tp_system_destroy does. */
+void tp__process_shutdown (tp_system *sys);
 
 /* log.c */
 /*  The level named s (error, warn, info, debug; any case), or fallback. */

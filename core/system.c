@@ -119,6 +119,9 @@ tp_system_destroy (tp_system **sys_p)
     *sys_p = NULL;
     /* first of all: threads that exit from now on leave this one alone */
     tp__systems_remove (sys);
+    /* child processes (process actors) end first, while the node that
+       they are connected to still runs */
+    tp__process_shutdown (sys);
     assert (!(tp__tl_ctx && tp__tl_ctx->sys == sys
               && tp__tl_ctx->kind != TP__CTX_EXTERNAL));
 

@@ -13,9 +13,10 @@
     In troupe, code that is not an actor (main, a library callback, a
     signal thread) uses tp_call: it sends a request and BLOCKS the calling
     thread until the reply comes or the timeout passes. The actors go on
-    running on their own threads meanwhile. TP_ETIMEDOUT is the rejected
-    promise: it is what you get when the actor is too slow, and also when
-    it is dead (a dead actor can never answer).
+    running on their own threads meanwhile. There are two rejected
+    promises: TP_ETIMEDOUT when the actor is too slow, and TP_EDOWN at
+    once when it is dead or ends before it answers (the reply is then a
+    _fail notice that says why: its exit reason, or noproc).
 
     Only outside actors: inside an actor tp_call returns TP_ESTATE, since
     blocking there would stall every actor of that worker. Actors use
@@ -62,8 +63,10 @@ s_await_int (tp_system *sys, tp_ref to, const char *op, int64_t a, int64_t b,
 {
     tp_msg *reply = NULL;
     int rc = tp_call (sys, to, tp_tag (op), 1000, &reply, "II", a, b);
-    if (rc != 0)
-        return rc; /* no reply to destroy */
+    if (rc != 0) {
+        tp_msg_destroy (&reply); /* (TP_EDOWN gives the _fail notice) */
+        return rc;
+    }
     rc = tp_msg_unpack (reply, "I", out);
     tp_msg_destroy (&reply); /* main owns the reply */
     return rc;
@@ -112,11 +115,12 @@ main (void)
             tp_errname (rc), (unsigned long long) bytes);
     failures += rc != 0 || bytes != 1048576;
 
-    /*  A dead actor never answers: stop calc, then await it. */
+    /*  A dead actor never answers, and says so at once: stop calc, then
+        await it. */
     tp_system_stop (sys, c, 0);
     rc = s_await_int (sys, c, "add", 1, 1, &sum);
     printf ("await (stopped) calc.add()  -> %s\n", tp_errname (rc));
-    failures += rc != TP_ETIMEDOUT;
+    failures += rc != TP_EDOWN;
 
     tp_system_destroy (&sys); /* stops disk too */
     printf ("async_await: %s\n", failures ? "FAILED" : "ok");

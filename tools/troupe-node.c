@@ -1,8 +1,9 @@
 /*  tools/troupe-node.c: a daemon that hosts actors from modules.
 
     troupe-node --name NAME [--bind EP]... [--connect EP]...
-                [--module PATH]... [--workers N] [--config FILE]
-                [--heartbeat MS] [--ready-file PATH]
+                [--module PATH [--arg STRING]]... [--workers N]
+                [--config FILE] [--heartbeat MS] [--ready-file PATH]
+                [--report-to REF] [--parent-fd FD]
 
     Loads each module (a shared library exporting tp_module_entry, see
     core/module.h), spawns its actor under the module's name, binds and
@@ -10,8 +11,15 @@
     cleanly (every actor stopped, messages it accepted delivered).
 
     The config file holds the same settings as lines `key = value`
-    (name, bind, connect, module, workers, heartbeat); `#` starts a comment.
-    Command-line flags are applied after the file.
+    (name, bind, connect, module, arg, workers, heartbeat); `#` starts a
+    comment. Command-line flags are applied after the file. --arg gives
+    the module before it its configuration: the string is its actor's
+    init arg (NULL without --arg).
+
+    Process actors (tp_spawn with TP_PROCESS) run troupe-node as a child:
+    --report-to REF: once connected and the first module's actor runs,
+    tell REF "_proc_up" [r actor]; --parent-fd FD: the read end of a pipe
+    from the parent: when it closes (the parent is gone), stop.
 
     Every node also runs the service actor "_node", which answers the
     troupe command line: "ls" -> one [name, ref] pair per name, "stats" ->
@@ -25,6 +33,10 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,7 +56,10 @@ typedef struct {
     const char *connect[MAX_LIST];
     int nconnect;
     const char *module[MAX_LIST];
+    const char *arg[MAX_LIST];
     int nmodule;
+    const char *report_to;
+    int parent_fd;
     int workers;
     int heartbeat;
     const char *ready_file;
@@ -150,6 +165,12 @@ s_set (node_opts *o, const char *key, const char *val)
         o->connect[o->nconnect++] = v;
     else if (!strcmp (key, "module") && o->nmodule < MAX_LIST)
         o->module[o->nmodule++] = v;
+    else if (!strcmp (key, "arg") && o->nmodule > 0)
+        o->arg[o->nmodule - 1] = v;
+    else if (!strcmp (key, "report-to"))
+        o->report_to = v;
+    else if (!strcmp (key, "parent-fd"))
+        o->parent_fd = atoi (v);
     else if (!strcmp (key, "workers"))
         o->workers = atoi (v);
     else if (!strcmp (key, "heartbeat"))
@@ -203,24 +224,17 @@ s_usage (void)
 {
     fprintf (stderr,
              "usage: troupe-node --name NAME [--bind EP]... [--connect EP]...\n"
-             "                   [--module PATH]... [--workers N] "
-             "[--heartbeat MS]\n"
-             "                   [--config FILE] [--ready-file PATH]\n");
+             "                   [--module PATH [--arg STRING]]... "
+             "[--workers N] [--heartbeat MS]\n"
+             "                   [--config FILE] [--ready-file PATH]\n"
+             "                   [--report-to REF] [--parent-fd FD]\n");
 }
 
-static volatile sig_atomic_t s_stop;
-
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = 1;
-}
 
 int
 main (int argc, char **argv)
 {
-    node_opts o = {0};
+    node_opts o = {.parent_fd = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
@@ -247,6 +261,17 @@ main (int argc, char **argv)
         return 2;
     }
     s_name = o.name;
+    /* SIGTERM and SIGINT are read from a signalfd by this thread: blocked
+       here, before any thread starts, so that every thread inherits it
+       and none takes them */
+    sigset_t stop_sigs;
+    sigemptyset (&stop_sigs);
+    sigaddset (&stop_sigs, SIGTERM);
+    sigaddset (&stop_sigs, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &stop_sigs, NULL);
+    int sfd = signalfd (-1, &stop_sigs, SFD_CLOEXEC);
+    if (o.parent_fd >= 0) /* (the parent's end is gone: stop at once) */
+        fcntl (o.parent_fd, F_SETFD, FD_CLOEXEC);
     tp_system_opts so = {.workers = o.workers, .node_name = o.name,
                          .heartbeat_ms = o.heartbeat};
     tp_system *sys = tp_system_new (&so);
@@ -255,6 +280,7 @@ main (int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    tp_ref first = TP_REF_NIL;
     tp_spawn_opts no = {.name = "_node"};
     tp_spawn (sys, &node_b, NULL, &no, NULL);
     for (int i = 0; i < o.nmodule && rc == 0; i++) {
@@ -268,7 +294,7 @@ main (int argc, char **argv)
         }
         tp_spawn_opts mo = {.kind = m->kind, .name = m->name};
         tp_ref r;
-        int src = tp_spawn (sys, m->behavior, NULL, &mo, &r);
+        int src = tp_spawn (sys, m->behavior, (void *) o.arg[i], &mo, &r);
         if (src) {
             s_log ("error", "module %s: spawn failed: %s", o.module[i],
                    tp_strerror (src));
@@ -278,6 +304,8 @@ main (int argc, char **argv)
         char rs[TP_REF_STRLEN];
         tp_ref_format (r, rs, sizeof rs);
         s_log ("info", "module %s: actor '%s' is %s", o.module[i], m->name, rs);
+        if (i == 0)
+            first = r;
         /* the library stays loaded for the life of the process */
     }
     char bound[256] = "";
@@ -300,12 +328,17 @@ main (int argc, char **argv)
             s_log ("info", "connected to %s at %s", tp_node_name (peer),
                    o.connect[i]);
     }
+    if (rc == 0 && o.report_to) {
+        tp_ref to;
+        int prc = tp_ref_parse (o.report_to, &to);
+        if (prc == 0)
+            prc = tp_send (sys, to, tp_tag ("_proc_up"), "r", first);
+        if (prc) {
+            s_log ("error", "report to %s: %s", o.report_to, tp_strerror (prc));
+            rc = 1;
+        }
+    }
     if (rc == 0) {
-        struct sigaction sa;
-        memset (&sa, 0, sizeof sa);
-        sa.sa_handler = s_on_signal;
-        sigaction (SIGTERM, &sa, NULL);
-        sigaction (SIGINT, &sa, NULL);
         if (o.ready_file) {
             /* written aside, then renamed: a reader never sees half of it */
             char tmp[4096];
@@ -319,11 +352,25 @@ main (int argc, char **argv)
                        o.ready_file);
         }
         s_log ("info", "ready");
-        while (!s_stop)
-            pause ();
+        struct pollfd pf[2] = {{sfd, POLLIN, 0}, {o.parent_fd, POLLIN, 0}};
+        for (;;) {
+            if (poll (pf, o.parent_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+                break;
+            if (pf[0].revents & POLLIN)
+                break; /* SIGTERM or SIGINT */
+            if (o.parent_fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP))) {
+                char c;
+                if (read (o.parent_fd, &c, 1) <= 0) {
+                    s_log ("info", "the parent process is gone");
+                    break;
+                }
+            }
+        }
         s_log ("info", "shutting down");
     }
     tp_system_destroy (&sys);
+    if (sfd >= 0)
+        close (sfd);
     s_log ("info", "stopped");
     while (s_nowned > 0)
         free (s_owned[--s_nowned]);
