@@ -82,6 +82,18 @@ tp__asks_node_down (tp__ctx *c, uint32_t node)
         tp_msg_pack (r, "rt", k->to, tp__tag_noconnect);
         tp__enqueue (c, k->owner, r);
     }
+    /* a thread actor blocked in tp_call to that node */
+    if (c->call_corr && c->thread_actor && c->call_to.node
+        && (c->call_to.node == node
+            || tp__node_same_name (c->call_to.node, node))) {
+        tp_msg *r = tp__msg_alloc ();
+        r->tag = tp__tag_fail;
+        r->from = c->call_to;
+        r->corr = c->call_corr;
+        r->flags = TP__MSG_REPLY;
+        tp_msg_pack (r, "rt", c->call_to, tp__tag_noconnect);
+        tp__enqueue (c, c->thread_actor, r);
+    }
 }
 
 /*  Takes k out of its ctx's map and its actor's list; returns k. */
@@ -181,6 +193,8 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
     if (a->b->terminate)
         a->b->terminate (a, reason);
     tp__tl_actor = prev;
+    if (a->flags & TP__A_NODEMON)
+        tp__node_unmonitor (sys, a->ref);
     a->flags |= TP__A_DEAD;
     tp__timer_cancel_all (c, a);
 
@@ -588,6 +602,10 @@ tp_forward (tp_actor *self, tp_ref to, const tp_msg *msg)
     return rc;
 }
 
+/*  Sends m (already flagged) as request corr and records the ask. */
+static int s_ask_send (tp_actor *self, tp_ref to, tp_msg **msg_p,
+                       int timeout_ms, tp_cont_fn cont, void *arg);
+
 int
 tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
             tp_cont_fn cont, void *arg)
@@ -595,13 +613,31 @@ tp_ask_msg (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
     if (!msg_p || !*msg_p || !(*msg_p)->tag || !cont || timeout_ms == 0
         || timeout_ms < -1)
         return TP_EINVAL;
+    tp_msg *m = *msg_p;
+    m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
+                           | TP__MSG_REQUEST);
+    return s_ask_send (self, to, msg_p, timeout_ms, cont, arg);
+}
+
+int
+tp__ask_raw (tp_actor *self, tp_ref to, tp_msg *m, int timeout_ms,
+             tp_cont_fn cont, void *arg)
+{
+    int rc = s_ask_send (self, to, &m, timeout_ms, cont, arg);
+    if (rc)
+        tp__msg_free (m);
+    return rc;
+}
+
+static int
+s_ask_send (tp_actor *self, tp_ref to, tp_msg **msg_p, int timeout_ms,
+            tp_cont_fn cont, void *arg)
+{
     tp__ctx *c = self->ctx;
     tp_msg *m = *msg_p;
     uint64_t corr = ++c->corr_next;
     m->from = self->ref;
     m->corr = corr;
-    m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
-                           | TP__MSG_REQUEST);
     int rc = tp__route (c, to, m, 0);
     if (rc)
         return rc;

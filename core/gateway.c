@@ -656,6 +656,9 @@ s_set_up (tp_system *sys, gw_peer *p, bool up)
     sys->node_seq++;
     pthread_cond_broadcast (&sys->node_cond);
     pthread_mutex_unlock (&sys->lock);
+    tp__ctx *c = atomic_load_explicit (&sys->gw_ctx, memory_order_relaxed);
+    if (up && p->node && c) /* (a down is told by s_peer_down, with why) */
+        tp__node_event (c, p->node, p->name, p->name_len, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -798,6 +801,9 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
     s_held_drop (g, p);
     s_held_in_drop (c, p);
     s_watches_end (c, p, tp_tag ("noconnect"));
+    if (p->node)
+        tp__node_event (c, p->node, p->name, p->name_len,
+                        counted ? tp__tag_noconnect : tp__tag_shutdown);
     if (p->node)
         s_tell_node_down (c, p->node);
     /* a silent peer may come back on this life: it must then end its

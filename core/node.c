@@ -256,3 +256,101 @@ tp_node_stats_get (tp_system *sys, tp_node_stats *st)
     memset (st, 0, sizeof *st);
     tp__gw_stats (sys, st);
 }
+
+/* ------------------------------------------------------------------ */
+/*  Node events and lookups for actors                                 */
+
+void
+tp__node_unmonitor (tp_system *sys, tp_ref ref)
+{
+    pthread_mutex_lock (&sys->nodemon_lock);
+    for (int i = 0; i < sys->nnodemons; i++)
+        if (tp_ref_eq (sys->nodemons[i], ref)) {
+            sys->nodemons[i] = sys->nodemons[--sys->nnodemons];
+            break;
+        }
+    pthread_mutex_unlock (&sys->nodemon_lock);
+}
+
+int
+tp_node_monitor (tp_actor *self, bool on)
+{
+    if (!self)
+        return TP_EINVAL;
+    tp_system *sys = self->ctx->sys;
+    if (!on) {
+        if (self->flags & TP__A_NODEMON)
+            tp__node_unmonitor (sys, self->ref);
+        self->flags &= ~(uint32_t) TP__A_NODEMON;
+        return 0;
+    }
+    if (self->flags & TP__A_NODEMON)
+        return 0;
+    pthread_mutex_lock (&sys->nodemon_lock);
+    if (sys->nnodemons == sys->capnodemons) {
+        sys->capnodemons = sys->capnodemons ? 2 * sys->capnodemons : 8;
+        sys->nodemons = realloc (sys->nodemons, (size_t) sys->capnodemons
+                                                    * sizeof *sys->nodemons);
+        if (!sys->nodemons)
+            abort (); /* (the out-of-memory policy) */
+    }
+    sys->nodemons[sys->nnodemons++] = self->ref;
+    pthread_mutex_unlock (&sys->nodemon_lock);
+    self->flags |= TP__A_NODEMON;
+    return 0;
+}
+
+void
+tp__node_event (tp__ctx *c, uint32_t node, const char *name, size_t len,
+                tp_tag_t reason)
+{
+    tp_system *sys = c->sys;
+    pthread_mutex_lock (&sys->nodemon_lock);
+    int n = sys->nnodemons;
+    tp_ref *to = n ? tp__malloc ((size_t) n * sizeof *to) : NULL;
+    if (n)
+        memcpy (to, sys->nodemons, (size_t) n * sizeof *to);
+    pthread_mutex_unlock (&sys->nodemon_lock);
+    for (int i = 0; i < n; i++) {
+        tp_msg *m = tp__msg_alloc ();
+        if (reason) {
+            m->tag = tp_tag ("_nodedown");
+            tp_msg_pack (m, "SUt", name, len, (uint64_t) node, reason);
+        }
+        else {
+            m->tag = tp_tag ("_nodeup");
+            tp_msg_pack (m, "SU", name, len, (uint64_t) node);
+        }
+        if (tp__route (c, to[i], m, 0))
+            tp__msg_free (m);
+    }
+    free (to);
+}
+
+int
+tp_node_lookup (tp_actor *self, const char *node_name, const char *name,
+                int timeout_ms, tp_cont_fn cont, void *arg)
+{
+    if (!self || !node_name || !name || !*name || strlen (name) > 63 || !cont
+        || timeout_ms == 0 || timeout_ms < -1)
+        return TP_EINVAL;
+    tp_system *sys = self->ctx->sys;
+    uint32_t id = tp__node_intern (node_name, strlen (node_name), 0);
+    if (!id || tp__node_same_name (id, sys->node))
+        return TP_EINVAL; /* (this node's names: tp_whereis) */
+    uint32_t exact = 0;
+    pthread_mutex_lock (&sys->lock);
+    bool up = tp__gw_node_up (sys, id, &exact);
+    pthread_mutex_unlock (&sys->lock);
+    if (!up)
+        return TP_ENODE;
+    /* a LOOKUP to the node, answered by a reply [r ref] to this actor:
+       an ask of the node itself, so that the answer, a timeout or the
+       node's end reaches cont like any ask's */
+    tp_msg *m = tp__msg_alloc ();
+    m->tag = tp__tag_sys;
+    m->flags = TP__MSG_SYS;
+    m->aux = TP__SYS_LOOKUP;
+    tp_msg_pack (m, "s", name);
+    return tp__ask_raw (self, (tp_ref){exact, 0, 0}, m, timeout_ms, cont, arg);
+}

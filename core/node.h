@@ -10,7 +10,7 @@
     while the connection lasts. A peer silent for 3 heartbeat intervals is
     down: monitors of its actors get _down with reason noconnect,
     linked actors get an exit with reason noconnect, and asks to it
-    time out. Traffic resumes when the peer answers again, on the same
+    end at once with TP_EDOWN (reason noconnect). Traffic resumes when the peer answers again, on the same
     life. A node that restarts is a new incarnation (a new node id): refs
     to its previous life are dead letters, monitors of them get noconnect
     at once. A node that stops cleanly tells its remote watchers and
@@ -30,6 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
+#include "actor.h"
 #include "error.h"
 #include "ref.h"
 #include "system.h"
@@ -126,6 +129,28 @@ tp_node_wait (tp_system *sys, uint64_t *seq, int timeout_ms);
 /*  Fills *stats for the gateway (all zero before it starts). */
 TP_EXPORT void
 tp_node_stats_get (tp_system *sys, tp_node_stats *stats);
+
+/*  Subscribes self to node events, as Erlang's net_kernel:monitor_nodes
+    (on = false: unsubscribes). self then receives
+        _nodeup   [s name, U node id]            a peer came up (or back)
+        _nodedown [s name, U node id, t reason]  a peer went down:
+                  noconnect (silent, or its process ended), shutdown (it
+                  said goodbye)
+    for every peer, in the order the gateway saw them. The subscription
+    ends with the actor. Returns 0 or TP_EINVAL. From self's callbacks. */
+TP_EXPORT int
+tp_node_monitor (tp_actor *self, bool on);
+
+/*  Looks up `name` on node `node_name` from inside an actor, without
+    blocking (tp_whereis_at is for foreign threads): cont runs later on
+    self with status 0 and a reply whose body is [r ref] (the nil ref if
+    the name is not registered there), TP_ETIMEDOUT, TP_EDOWN (the node
+    went down first) or TP_ECANCELED, as an ask's continuation. Returns 0
+    (cont will run once), TP_ENODE (no such peer up), TP_EINVAL (bad
+    arguments, or this node's own name: use tp_whereis). */
+TP_EXPORT int
+tp_node_lookup (tp_actor *self, const char *node_name, const char *name,
+                int timeout_ms, tp_cont_fn cont, void *arg);
 
 #ifdef __cplusplus
 }

@@ -124,6 +124,7 @@ enum {
     TP__A_TRAP = 1 << 4,     /* traps exits */
     TP__A_DEAD = 1 << 5,     /* terminated */
     TP__A_THREAD = 1 << 6,   /* thread actor */
+    TP__A_NODEMON = 1 << 7,  /* subscribed to node events */
 };
 
 struct tp_actor {
@@ -263,6 +264,10 @@ struct tp__ctx {
        when the call began (older NODEDOWN records are stale) */
     _Atomic uint32_t call_node;
     uint64_t call_start;
+    /* Thread ctx, during a tp_call of its actor: the request and whom
+       it went to (a NODEDOWN for that node fails it) */
+    uint64_t call_corr;
+    tp_ref call_to;
 };
 
 typedef struct tp__name {
@@ -320,6 +325,10 @@ struct tp_system {
     pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */
     /* process actors (core/process.c): the host thread, once started */
     _Atomic (struct tp__proc *) proc;
+    /* actors told of node up/down (tp_node_monitor) */
+    pthread_mutex_t nodemon_lock;
+    tp_ref *nodemons;
+    int nnodemons, capnodemons;
     /* log (core/log.c) */
     pthread_mutex_t log_lock;     /* held while a line is written */
     tp_log_fn log_fn;             /* NULL: stderr */
@@ -566,6 +575,13 @@ int tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
 
 /* gateway.c */
 int tp__gw_start (tp_system *sys);
+/*  Tells every actor subscribed with tp_node_monitor that node `node`
+    (name len bytes) came up (reason 0) or went down for reason. From
+    the gateway's ctx c. */
+void tp__node_event (tp__ctx *c, uint32_t node, const char *name, size_t len,
+                     tp_tag_t reason);
+/*  Removes ref from the node-event subscribers. */
+void tp__node_unmonitor (tp_system *sys, tp_ref ref);
 /*  Under sys->lock: the node id of the peer connected at endpoint if it
     is up (0 if not); *refused is set to TP_ENAMETAKEN or TP_ELIMIT when
     the connection was refused, by us (its name is up on another
@@ -589,6 +605,10 @@ void tp__gw_free (tp_system *sys);
 tp__peer *tp__peer_add (tp__peer **list, tp_ref ref, int64_t id);
 bool tp__peer_remove (tp__peer **list, tp_ref ref, int64_t id, bool match_ref);
 void tp__actor_run (tp__ctx *ctx, tp_actor *a);
+/*  An ask with a message m flagged by the caller (a runtime message,
+    e.g. a LOOKUP to a node): consumes m, on failure too. As tp_ask_msg. */
+int tp__ask_raw (tp_actor *self, tp_ref to, tp_msg *m, int timeout_ms,
+                 tp_cont_fn cont, void *arg);
 /*  Node `node` went down (a TP__CTL_NODEDOWN record): every ask of c's
     actors to an actor of that node gets a _fail reply (noconnect). */
 void tp__asks_node_down (tp__ctx *c, uint32_t node);

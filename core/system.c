@@ -80,6 +80,7 @@ tp_system_new (const tp_system_opts *opts)
     pthread_mutex_init (&sys->reg_lock, NULL);
     pthread_mutex_init (&sys->dl_lock, NULL);
     pthread_mutex_init (&sys->log_lock, NULL);
+    pthread_mutex_init (&sys->nodemon_lock, NULL);
     sys->log_max = tp__log_level_parse (getenv ("TP_LOG"), TP_LOG_INFO);
     sys->zctx = zmq_ctx_new ();
     if (!sys->zctx) {
@@ -179,6 +180,8 @@ tp_system_destroy (tp_system **sys_p)
     pthread_mutex_destroy (&sys->reg_lock);
     pthread_mutex_destroy (&sys->dl_lock);
     pthread_mutex_destroy (&sys->log_lock);
+    pthread_mutex_destroy (&sys->nodemon_lock);
+    free (sys->nodemons);
     tp__ext_forget (sys);
     tp__node_pin (sys->node, -1);
     free (sys);
@@ -371,6 +374,78 @@ tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms)
     return s_send_msg (sys, to, msg_p, timeout_ms < -1 ? 0 : timeout_ms);
 }
 
+/*  Takes the reply to request corr out of a's mailbox, or NULL. */
+static tp_msg *
+s_take_reply (tp_actor *a, uint64_t corr)
+{
+    tp_msg *prev = NULL;
+    for (tp_msg *m = a->mb_head; m; prev = m, m = m->next)
+        if ((m->flags & TP__MSG_REPLY) && m->corr == corr) {
+            if (prev)
+                prev->next = m->next;
+            else
+                a->mb_head = m->next;
+            if (a->mb_tail == m)
+                a->mb_tail = prev;
+            a->queued--;
+            m->next = NULL;
+            return m;
+        }
+    return NULL;
+}
+
+/*  tp_call from thread actor a (its own thread, ctx c): the request goes
+    out as a's; what arrives meanwhile goes on a's mailbox, for after the
+    callback; the reply is taken out of it. Timers of a wait too. */
+static int
+s_call_in_thread (tp__ctx *c, tp_actor *a, tp_ref to, tp_msg **msg_p,
+                  int timeout_ms, tp_msg **reply)
+{
+    *reply = NULL;
+    tp_msg *m = *msg_p;
+    uint64_t corr = ++c->corr_next;
+    m->from = a->ref;
+    m->corr = corr;
+    m->flags = (uint16_t) ((m->flags & (TP__MSG_HEAP | TP__MSG_ZMQ))
+                           | TP__MSG_REQUEST);
+    c->call_corr = corr;
+    c->call_to = to;
+    int rc = tp__route (c, to, m, 0);
+    if (rc) {
+        c->call_corr = 0;
+        return rc;
+    }
+    *msg_p = NULL;
+    tp__flush (c);
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                                       : tp__now_ns ()
+                                             + (uint64_t) timeout_ms * 1000000u;
+    rc = TP_ETIMEDOUT;
+    for (;;) {
+        tp_msg *r = s_take_reply (a, corr);
+        if (r) {
+            r->flags &= (uint16_t) ~TP__MSG_REPLY;
+            *reply = r;
+            rc = r->tag == tp__tag_fail ? TP_EDOWN : 0;
+            break;
+        }
+        uint64_t now = tp__now_ns ();
+        if (now >= deadline || c->shutdown)
+            break;
+        if (!tp__ctx_drain (c, false, INT32_MAX)) {
+            uint64_t left = (deadline - now + 999999) / 1000000;
+            zmq_pollitem_t it = {c->pull, 0, ZMQ_POLLIN, 0};
+            if (zmq_poll (&it, 1, left > 60000 ? 60000 : (long) left) > 0)
+                tp__ctx_drain (c, true, INT32_MAX);
+        }
+        if (c->ndirty)
+            tp__flush (c);
+    }
+    c->call_corr = 0;
+    atomic_store_explicit (&a->slot->queued, a->queued, memory_order_relaxed);
+    return rc;
+}
+
 int
 tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
              tp_msg **reply)
@@ -378,8 +453,13 @@ tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
     if (!sys || !msg_p || !*msg_p || !(*msg_p)->tag || !reply)
         return TP_EINVAL;
     if (tp__tl_ctx && tp__tl_ctx->sys == sys
-        && tp__tl_ctx->kind != TP__CTX_EXTERNAL)
+        && tp__tl_ctx->kind != TP__CTX_EXTERNAL) {
+        if (tp__tl_ctx->kind == TP__CTX_THREAD && tp__tl_actor
+            && !atomic_load (&sys->stopping))
+            return s_call_in_thread (tp__tl_ctx, tp__tl_actor, to, msg_p,
+                                     timeout_ms, reply);
         return TP_ESTATE;
+    }
     if (atomic_load (&sys->stopping))
         return TP_ESTOPPED;
     *reply = NULL;

@@ -229,8 +229,13 @@ tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms);
     receiver's exit reason, noproc or noconnect, and the caller owns it
     too), TP_ETIMEDOUT (alive, but no reply in time; *reply NULL),
     TP_EINVAL, TP_EFULL, TP_ELIMIT (as for tp_send), TP_ESTOPPED (the
-    system is shutting down), or TP_ESTATE when called from an actor's
-    thread (it would block that actor's worker: use tp_ask there). A reply
+    system is shutting down), or TP_ESTATE when called from a loop
+    actor (it would block every actor of its worker: use tp_ask there).
+    From a THREAD actor's callbacks it blocks that thread only, which is
+    its own: the request goes out as the actor's; messages that arrive
+    meanwhile wait in its mailbox for after the callback, and its timers
+    wait too. (Two thread actors that call each other at once wait for
+    their timeouts.) A reply
     that arrives after the timeout is discarded and counted
     (tp_system_stats.late_replies). tp_msg_destroy (&reply) after any
     return is always right. */

@@ -692,3 +692,62 @@ Test (failfast, a_late_reply_is_dropped_and_counted, .timeout = 30)
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();
 }
+
+/* ---- a blocking call from a thread actor ---------------------------- */
+
+typedef struct {
+    tp_ref adder, flaky;
+    _Atomic long sum, down, plain_seen, done;
+} tcall_rec;
+
+/*  A thread actor: on "go" calls the adder (blocking its own thread),
+    while main's "plain" message waits in its mailbox; then calls a
+    server that crashes on the request (TP_EDOWN, not the timeout). */
+static void
+tcaller_receive (tp_actor *self, tp_msg *msg)
+{
+    tcall_rec *r = tp_arg (self);
+    tp_system *sys = tp_system_of (self);
+    if (tp_msg_is (msg, "go")) {
+        tp_msg *rep = NULL;
+        int s = 0;
+        TT_CHECK (tp_call (sys, r->adder, tp_tag ("add"), 5000, &rep, "ii",
+                           20, 22)
+                  == 0);
+        TT_CHECK (rep && tp_msg_unpack (rep, "i", &s) == 0);
+        tp_msg_destroy (&rep);
+        atomic_store (&r->sum, s);
+        /* (a "plain" that came meanwhile waits: it runs after "go") */
+        TT_CHECK (atomic_load (&r->plain_seen) == 0);
+        uint64_t t0 = tt_now_ms ();
+        int rc = tp_call (sys, r->flaky, tp_tag ("crash"), 30000, &rep, "t",
+                          tp_tag ("boom"));
+        TT_CHECK (rc == TP_EDOWN);
+        TT_CHECK (tt_now_ms () - t0 < 10000);
+        tp_msg_destroy (&rep);
+        tt_add (&r->down, 1);
+    }
+    else if (tp_msg_is (msg, "plain")) {
+        tt_add (&r->plain_seen, 1);
+        tt_add (&r->done, 1);
+    }
+}
+static const tp_behavior tcaller = {"tcaller", NULL, tcaller_receive, NULL};
+
+Test (call, from_a_thread_actor_blocks_only_its_thread, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tcall_rec r = {0};
+    cr_assert_eq (tp_spawn (sys, &adder, NULL, NULL, &r.adder), 0);
+    cr_assert_eq (tp_spawn (sys, &flaky, NULL, NULL, &r.flaky), 0);
+    tp_spawn_opts o = {.kind = TP_THREAD};
+    tp_ref t;
+    cr_assert_eq (tp_spawn (sys, &tcaller, &r, &o, &t), 0);
+    cr_assert_eq (tp_send (sys, t, tp_tag ("go"), NULL), 0);
+    cr_assert_eq (tp_send (sys, t, tp_tag ("plain"), NULL), 0);
+    cr_assert (tt_wait_ge (&r.down, 1, tt_ms (10000)));
+    cr_assert (tt_wait_ge (&r.done, 1, tt_ms (10000)), "plain was lost");
+    cr_assert_eq (atomic_load (&r.sum), 42);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}

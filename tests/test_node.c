@@ -578,6 +578,101 @@ Test (node, asks_to_a_node_killed_9_fail_within_the_detection_bound,
     TT_NO_FAILURES ();
 }
 
+/*  Subscribed to node events; on "find" [s node, s name] looks the name
+    up on that node without blocking and pings what it finds. */
+typedef struct {
+    _Atomic long ups, downs, found, pongs, lookup_status;
+    _Atomic long down_reason;
+    char up_name[64];
+} nodemon_rec;
+
+static void
+s_found (tp_actor *self, int status, tp_msg *reply, void *arg)
+{
+    nodemon_rec *r = arg;
+    tp_ref echo = TP_REF_NIL;
+    atomic_store (&r->lookup_status, status);
+    if (status == 0 && tp_msg_unpack (reply, "r", &echo) == 0
+        && !tp_ref_is_nil (echo)) {
+        tt_add (&r->found, 1);
+        TT_CHECK (tp_tell (self, echo, tp_tag ("ping"), "i", 1) == 0);
+    }
+    else
+        tt_add (&r->found, 100); /* (wrong: fails the wait below) */
+}
+
+static int
+nodemon_init (tp_actor *self, void *arg)
+{
+    (void) arg;
+    return tp_node_monitor (self, true);
+}
+
+static void
+nodemon_receive (tp_actor *self, tp_msg *msg)
+{
+    nodemon_rec *r = tp_arg (self);
+    const char *name, *what;
+    size_t len, wlen;
+    uint64_t id;
+    tp_tag_t why;
+    if (tp_msg_is (msg, "_nodeup") && tp_msg_unpack (msg, "sU", &name, &len,
+                                                     &id) == 0) {
+        snprintf (r->up_name, sizeof r->up_name, "%.*s", (int) len, name);
+        tt_add (&r->ups, 1);
+    }
+    else if (tp_msg_is (msg, "_nodedown")
+             && tp_msg_unpack (msg, "sUt", &name, &len, &id, &why) == 0) {
+        atomic_store (&r->down_reason, (long) why);
+        tt_add (&r->downs, 1);
+    }
+    else if (tp_msg_is (msg, "find")
+             && tp_msg_unpack (msg, "ss", &name, &len, &what, &wlen) == 0) {
+        char n[64], w[64];
+        snprintf (n, sizeof n, "%.*s", (int) len, name);
+        snprintf (w, sizeof w, "%.*s", (int) wlen, what);
+        TT_CHECK (tp_node_lookup (self, n, w, 5000, s_found, r) == 0);
+        TT_CHECK (tp_node_lookup (self, "nosuchnode", w, 5000, s_found, r)
+                  == TP_ENODE);
+    }
+    else if (tp_msg_is (msg, "pong"))
+        tt_add (&r->pongs, 1);
+    else if (tp_msg_is (msg, "nop"))
+        tp_reply (self, msg, tp_tag ("ok"), NULL);
+}
+static const tp_behavior nodemon_b = {"nodemon", nodemon_init,
+                                      nodemon_receive, NULL};
+
+/*  An actor hears node up and node down, and looks names up on a peer
+    from inside its callbacks. */
+Test (node, actors_hear_node_up_and_down_and_look_names_up, .timeout = 60)
+{
+    child_t c = s_spawn_server ("srv", "tcp://127.0.0.1:*");
+    tp_system *sys = s_parent ("cli");
+    nodemon_rec r = {0};
+    tp_ref a;
+    cr_assert_eq (tp_spawn (sys, &nodemon_b, &r, NULL, &a), 0);
+    /* (a call: init has run, the subscription is in before the connect) */
+    tp_msg *m = NULL;
+    cr_assert_eq (tp_call (sys, a, tp_tag ("nop"), tt_ms (5000), &m, NULL),
+                  0);
+    tp_msg_destroy (&m);
+    cr_assert_eq (tp_node_connect (sys, c.ep, tt_ms (5000), NULL), 0);
+    cr_assert (tt_wait_ge (&r.ups, 1, tt_ms (5000)), "no _nodeup");
+    cr_assert_str_eq (r.up_name, "srv");
+    cr_assert_eq (tp_send (sys, a, tp_tag ("find"), "ss", "srv", "echo"), 0);
+    cr_assert (tt_wait_ge (&r.pongs, 1, tt_ms (5000)), "no pong (found %ld, "
+               "status %ld)", atomic_load (&r.found),
+               atomic_load (&r.lookup_status));
+    cr_assert_eq (atomic_load (&r.found), 1);
+    s_kill (&c, SIGKILL);
+    cr_assert (tt_wait_ge (&r.downs, 1, tt_ms (5000)), "no _nodedown");
+    cr_assert_eq (atomic_load (&r.down_reason), (long) tp_tag ("noconnect"));
+    cr_assert_eq (atomic_load (&r.ups), 1);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
+
 Test (node, killed_node_gives_noconnection_within_bound_and_restart_resumes,
       .timeout = 60)
 {
