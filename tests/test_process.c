@@ -31,6 +31,20 @@ s_paths (void)
     cr_assert_eq (access (g_module, R_OK), 0, "no %s", g_module);
     cr_assert_eq (access (node, X_OK), 0, "no %s", node);
     setenv ("TROUPE_NODE", node, 1);
+    /* A sanitized troupe-node would catch the module's SIGSEGV and SIGABRT
+       and exit with a code of its own: let the signals kill it, as they
+       kill a production build (the children read these; this process
+       read its own at start). */
+    static const char *vars[] = {"ASAN_OPTIONS", "TSAN_OPTIONS",
+                                 "UBSAN_OPTIONS"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *old = getenv (vars[i]);
+        char buf[4096];
+        snprintf (buf, sizeof buf, "%s%shandle_segv=0:handle_abort=0",
+                  old ? old : "", old && *old ? ":" : "");
+        if (!old || !strstr (old, "handle_segv=0"))
+            setenv (vars[i], buf, 1);
+    }
 }
 
 static tp_system *
