@@ -350,6 +350,7 @@ s_self_op_done (tp_actor *me, self_t *self)
         }
         k->restarts++;
         self->restarts++;
+        tp_system_note_restart (tp_system_of (me));
     }
     /* Then the requests that waited. */
     while (self->op == OP_NONE && self->nqueue) {

@@ -269,6 +269,7 @@ tp_system_stats_get (tp_system *sys, tp_system_stats *st)
     st->actors_spawned = atomic_load (&sys->spawned);
     st->dead_letters = atomic_load (&sys->dead_letters);
     st->late_replies = atomic_load (&sys->late_replies);
+    st->restarts = atomic_load (&sys->restarts);
     st->workers = sys->nworkers;
     int top = atomic_load (&sys->nctx);
     for (int i = 0; i < top; i++) {
@@ -580,4 +581,11 @@ tp_system_stop (tp_system *sys, tp_ref ref, tp_tag_t reason)
         return TP_ELIMIT;
     tp__stop_from (c, ref, reason);
     return 0;
+}
+
+void
+tp_system_note_restart (tp_system *sys)
+{
+    if (sys)
+        atomic_fetch_add_explicit (&sys->restarts, 1, memory_order_relaxed);
 }

@@ -87,6 +87,8 @@ typedef struct tp_system_stats {
     uint64_t late_replies;   /* replies that came after their ask or call
                                 was over (timed out, or ended by
                                 TP_EDOWN), dropped */
+    uint64_t restarts;       /* children restarted by supervisors
+                                (tp_system_note_restart) */
 } tp_system_stats;
 
 typedef struct tp_actor_stats {
@@ -116,6 +118,12 @@ tp_system_new (const tp_system_opts *opts);
     until that callback returns. Must not be called from an actor. */
 TP_EXPORT void
 tp_system_destroy (tp_system **sys_p);
+
+/*  Counts one restart of a supervised child in tp_system_stats.restarts
+    (actors/supervisor.c calls it; a supervisor of your own should too,
+    so that stats and tools see its restarts). Safe from any thread. */
+TP_EXPORT void
+tp_system_note_restart (tp_system *sys);
 
 /*  Log lines (tp_log). Levels, most severe first. */
 typedef enum {

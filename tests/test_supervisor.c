@@ -153,6 +153,9 @@ s_strategy (tp_strategy st)
             changed |= 1 << i;
     cr_assert_eq (restarts, (uint64_t) (want - 3));
     cr_assert_eq (atomic_load (&g_starts), want, "no extra starts");
+    tp_system_stats ss;
+    tp_system_stats_get (sys, &ss);
+    cr_assert_eq (ss.restarts, restarts, "the system's count");
     cr_assert_eq (tp_supervisor_stop (sys, sup, tt_ms (5000)), 0);
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();

@@ -112,7 +112,7 @@ node_receive (tp_actor *self, tp_msg *msg)
         tp_node_stats_get (sys, &ns);
         tp_reply (self, msg, tp_tag ("stats"),
                   "{s:U s:U s:U s:U s:i s:U s:U s:U s:U s:U s:U s:U s:U s:U "
-                  "s:U s:U s:U}",
+                  "s:U s:U s:U s:U s:U}",
                   "actors_live", ss.actors_live, "actors_spawned",
                   ss.actors_spawned, "messages", ss.messages, "dead_letters",
                   ss.dead_letters, "workers", ss.workers, "peers_up",
@@ -122,7 +122,8 @@ node_receive (tp_actor *self, tp_msg *msg)
                   ns.nodes_down, "peers_held", ns.peers_held,
                   "peers_forgotten", ns.peers_forgotten, "peers_refused",
                   ns.peers_refused, "frames_held", ns.frames_held, "stalls",
-                  ns.stalls);
+                  ns.stalls, "late_replies", ss.late_replies, "restarts",
+                  ss.restarts);
     }
     else
         tp_reply (self, msg, tp_tag ("error"), "s", "unknown request");
