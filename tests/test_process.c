@@ -3,6 +3,7 @@
     its exit reason at once; a supervisor restarts it; a parent killed -9
     leaves no child behind. The module is examples/modules/flaky.c. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <sched.h>
 #include <signal.h>
@@ -311,4 +312,76 @@ Test (process, children_die_with_a_parent_killed_9, .timeout = 60)
     cr_log_info ("process actor: 3 children gone %" PRIu64 " ms after their "
                  "parent was killed -9\n",
                  tt_now_ms () - t0);
+}
+
+static int
+s_count_dir (const char *path)
+{
+    DIR *d = opendir (path);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir (d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir (d);
+    return n;
+}
+
+/*  200 segfaults of a supervised process actor: every child process is
+    reaped, and threads and fds come back to what they were. */
+Test (process, two_hundred_crashes_leave_no_process_thread_or_fd,
+      .timeout = 240)
+{
+    enum { CYCLES = 200 };
+    tp_system *sys = s_system ();
+    tp_child_spec kids[] = {
+        {.id = "w", .opts = {.kind = TP_PROCESS, .module = g_module,
+                             .name = "w"},
+         .restart = TP_PERMANENT}};
+    tp_sup_spec spec = {.strategy = TP_ONE_FOR_ONE, .intensity = 1000000,
+                        .period_ms = 1000, .children = kids, .nchildren = 1};
+    tp_ref sup;
+    cr_assert_eq (tp_supervisor_start (sys, &spec, NULL, &sup), 0);
+    int pids[CYCLES];
+    int threads0 = 0, fds0 = 0;
+    uint64_t t0 = tt_now_ms ();
+    for (int i = 0; i < CYCLES; i++) {
+        tp_ref w;
+        uint64_t tw = tt_now_ms ();
+        while (tp_ref_is_nil (w = tp_whereis (sys, "w")))
+            cr_assert_lt (tt_now_ms () - tw, (uint64_t) tt_ms (10000));
+        int v = 0;
+        cr_assert_eq (s_work (sys, w, i, &v, NULL), 0); /* (up and serving) */
+        pids[i] = tp_process_pid (sys, w);
+        cr_assert_gt (pids[i], 0);
+        if (i == 1) { /* (after one cycle: caches and tables at size) */
+            threads0 = s_count_dir ("/proc/self/task");
+            fds0 = s_count_dir ("/proc/self/fd");
+        }
+        tp_msg *r = NULL;
+        cr_assert_eq (tp_call (sys, w, tp_tag ("crash"), tt_ms (10000), &r,
+                               NULL),
+                      TP_EDOWN);
+        tp_msg_destroy (&r);
+        while (tp_ref_eq (tp_whereis (sys, "w"), w))
+            cr_assert_lt (tt_now_ms () - tw, (uint64_t) tt_ms (10000));
+    }
+    uint64_t took = tt_now_ms () - t0;
+    /* every crashed child is gone (reaped by the host thread) */
+    for (int i = 0; i < CYCLES; i++) {
+        uint64_t tk = tt_now_ms ();
+        while (kill (pids[i], 0) == 0)
+            cr_assert_lt (tt_now_ms () - tk, (uint64_t) tt_ms (5000),
+                          "child %d (cycle %d) is still there", pids[i], i);
+    }
+    int threads1 = s_count_dir ("/proc/self/task");
+    int fds1 = s_count_dir ("/proc/self/fd");
+    cr_log_info ("process actor: %d segfault/restart cycles in %" PRIu64
+                 " ms (%.1f ms each); threads %d -> %d, fds %d -> %d\n",
+                 CYCLES, took, (double) took / CYCLES, threads0, threads1,
+                 fds0, fds1);
+    cr_assert_leq (threads1, threads0, "threads left behind");
+    cr_assert_leq (fds1, fds0 + 4, "fds left behind: %d -> %d", fds0, fds1);
+    cr_assert_eq (tp_supervisor_stop (sys, sup, tt_ms (10000)), 0);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
 }
