@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #define TP__KILL_AFTER_MS 2000
+#define TP__POLL_MS 10 /* waitpid period for a child without a pidfd */
 
 typedef struct proc_child {
     struct proc_child *next;
@@ -197,13 +198,9 @@ s_start (struct tp__proc *h, proc_job *j)
         close (p[1]);
         return NULL;
     }
+    /* (no pidfd, as under valgrind or before Linux 5.3: the host polls
+       waitpid every TP__POLL_MS instead) */
     int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
-    if (pidfd < 0) { /* (no pidfd: the child cannot be watched) */
-        kill (pid, SIGKILL);
-        waitpid (pid, NULL, 0);
-        close (p[1]);
-        return NULL;
-    }
     proc_child *k = tp__calloc (1, sizeof *k);
     k->proxy = j->proxy;
     k->pid = pid;
@@ -223,15 +220,26 @@ s_job_free (proc_job *j)
     free (j);
 }
 
-/*  Reaps child k (its pidfd is readable) and tells its proxy. */
+/*  Reaps child k if it has ended (its pidfd is readable, or a waitpid
+    says so) and tells its proxy. */
 static void
 s_reap (struct tp__proc *h, proc_child *k)
 {
     siginfo_t si;
     memset (&si, 0, sizeof si);
-    if (waitid ((idtype_t) 3 /* P_PIDFD */, (id_t) k->pidfd, &si, WEXITED)
-        != 0)
-        return;
+    if (k->pidfd >= 0) {
+        if (waitid ((idtype_t) 3 /* P_PIDFD */, (id_t) k->pidfd, &si,
+                    WEXITED)
+            != 0)
+            return;
+    }
+    else {
+        int st;
+        if (waitpid (k->pid, &st, WNOHANG) != k->pid)
+            return;
+        si.si_code = WIFEXITED (st) ? CLD_EXITED : CLD_KILLED;
+        si.si_status = WIFEXITED (st) ? WEXITSTATUS (st) : WTERMSIG (st);
+    }
     tp_tag_t why = s_reason (&si);
     char t[TP_TAG_MAX_LEN + 1];
     tp_log (h->sys, TP_LOG_INFO, "process actor: pid %d ended (%s)",
@@ -245,7 +253,8 @@ s_reap (struct tp__proc *h, proc_child *k)
         tp_msg_pack (m, "s", k->name);
         tp__ctl_msg (me, gw, TP__CTL_GW_GONE, m);
     }
-    close (k->pidfd);
+    if (k->pidfd >= 0)
+        close (k->pidfd);
     close (k->pipe_w);
     pthread_mutex_lock (&h->lock);
     for (proc_child **pp = &h->kids; *pp; pp = &(*pp)->next)
@@ -314,9 +323,11 @@ s_host (void *arg)
         int i = 1;
         int64_t wait_ms = -1;
         for (proc_child *k = h->kids; k; k = k->next, i++) {
-            fds[i].fd = k->pidfd;
+            fds[i].fd = k->pidfd; /* (-1: poll ignores it) */
             fds[i].events = POLLIN;
             who[i] = k;
+            if (k->pidfd < 0 && (wait_ms < 0 || wait_ms > TP__POLL_MS))
+                wait_ms = TP__POLL_MS;
             if (k->kill_at) {
                 int64_t ms = k->kill_at > now
                                  ? (int64_t) ((k->kill_at - now) / 1000000u) + 1
@@ -331,8 +342,9 @@ s_host (void *arg)
             if (read (h->efd, &v, sizeof v) < 0) { /* (reset; EAGAIN ok) */
             }
         }
-        for (int x = 1; r > 0 && x <= nk; x++)
-            if (fds[x].revents & (POLLIN | POLLHUP))
+        for (int x = 1; x <= nk; x++)
+            if ((r > 0 && (fds[x].revents & (POLLIN | POLLHUP)))
+                || who[x]->pidfd < 0)
                 s_reap (h, who[x]);
         now = tp__now_ns ();
         pthread_mutex_lock (&h->lock);
