@@ -52,7 +52,10 @@ static tp_system *
 s_system (void)
 {
     s_paths ();
-    tp_system_opts o = {.workers = 2, .node_name = "host"};
+    /* (heartbeats scale like every bound: under valgrind this process
+       is slow enough to look silent to its children) */
+    tp_system_opts o = {.workers = 2, .node_name = "host",
+                        .heartbeat_ms = tt_ms (500)};
     tp_system *sys = tp_system_new (&o);
     cr_assert_not_null (sys);
     tp_system_set_log (sys, TP_LOG_WARN, NULL, NULL);
@@ -350,7 +353,11 @@ Test (process, two_hundred_crashes_leave_no_process_thread_or_fd,
         while (tp_ref_is_nil (w = tp_whereis (sys, "w")))
             cr_assert_lt (tt_now_ms () - tw, (uint64_t) tt_ms (10000));
         int v = 0;
-        cr_assert_eq (s_work (sys, w, i, &v, NULL), 0); /* (up and serving) */
+        tp_tag_t why = 0;
+        int rc = s_work (sys, w, i, &v, &why);
+        char t[16] = "";
+        tp_tag_name (why, t, sizeof t);
+        cr_assert_eq (rc, 0, "cycle %d: %s (%s)", i, tp_errname (rc), t);
         pids[i] = tp_process_pid (sys, w);
         cr_assert_gt (pids[i], 0);
         if (i == 1) { /* (after one cycle: caches and tables at size) */
