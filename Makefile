@@ -3,6 +3,8 @@
 #   make            library (shared + static + troupe.pc), examples, tests
 #   make check      install missing deps, build, run every test
 #   make demo       install missing deps, build, run the flagship demo
+#                   (a word count over 3 processes, one killed -9 part-way)
+#   make demo-workers  the web-workers speed-up table (one process)
 #   make sanitize   tests under ASan + UBSan      (SANITIZER=address)
 #   make tsan       tests under ThreadSanitizer   (SANITIZER=thread)
 #   make valgrind   tests under valgrind memcheck
@@ -84,7 +86,7 @@ ifeq ($(SANITIZER),thread)
 endif
 TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: fuzz-deps all lib examples tools tests check demo sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
+.PHONY: fuzz-deps all lib examples tools tests check demo demo-workers sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
 all: lib examples tools tests $(BENCH_BIN)
 
 lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
@@ -153,6 +155,7 @@ $(HDR_CHECK): tests/headers/app.c $(STAGED_HEADERS)
 
 # --- examples (linked against the shared library) ---------------------------
 examples: $(EX_BIN)
+$(BUILD)/examples/wordcount_cluster $(BUILD)/modules/libwordcount.so: examples/wordcount.h
 $(BUILD)/examples/%: examples/%.c $(SHLIB) $(STAGED_HEADERS)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) $< -o $@ -L$(BUILD)/lib -ltroupe \
@@ -231,6 +234,11 @@ valgrind: deps
 
 DEMO ?= web_workers
 demo: deps
+	$(Q)$(MAKE) --no-print-directory lib examples tools
+	$(Q)$(BUILD)/examples/wordcount_cluster
+
+# the web-workers speed-up table (one process, thread actors)
+demo-workers: deps
 	$(Q)$(MAKE) --no-print-directory lib examples
 	$(Q)$(BUILD)/examples/$(DEMO)
 

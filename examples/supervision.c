@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <troupe/supervisor.h>
 #include <troupe/troupe.h>
@@ -104,10 +105,19 @@ static int
 s_job (tp_system *sys, const char *name, int n, int *crashes)
 {
     for (int attempt = 0; attempt < 50; attempt++) {
-        tp_ref w = tp_whereis (sys, name);
-        if (tp_ref_is_nil (w)) { /* (between a crash and its restart) */
+        /* the worker by name: not there yet at the start (the supervisor
+           starts its children on its own thread) or between a crash and
+           its restart; wait for it, within 5 s */
+        tp_ref w;
+        struct timespec since, now;
+        clock_gettime (CLOCK_MONOTONIC, &since);
+        while (tp_ref_is_nil (w = tp_whereis (sys, name))) {
+            clock_gettime (CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - since.tv_sec > 5) {
+                printf ("job %2d: no %s\n", n, name);
+                return -1;
+            }
             sched_yield ();
-            continue;
         }
         tp_msg *r = NULL;
         int rc = tp_call (sys, w, tp_tag ("work"), 10000, &r, "i", n);
@@ -128,9 +138,11 @@ s_job (tp_system *sys, const char *name, int n, int *crashes)
             (*crashes)++;
         }
         tp_msg_destroy (&r);
-        if (rc != TP_EDOWN)
+        if (rc != TP_EDOWN) {
+            printf ("job %2d: %s\n", n, tp_errname (rc));
             return -1;
-        /* wait (bounded by the attempts) for the restarted one */
+        }
+        /* (the restarted one comes under the same name, above) */
         while (tp_ref_eq (tp_whereis (sys, name), w))
             sched_yield ();
     }
@@ -166,7 +178,10 @@ main (int argc, char **argv)
     long sum = 0, want = 0;
     for (int n = 1; n <= 60; n++) {
         int v = s_job (sys, n % 2 ? "sq_loop" : "sq_proc", n, &crashes);
-        failures += v != 2 * n;
+        if (v != 2 * n) {
+            printf ("job %2d: wrong answer %d\n", n, v);
+            failures++;
+        }
         sum += v;
         want += 2 * n;
     }
