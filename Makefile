@@ -151,6 +151,17 @@ $(HDR_CHECK): tests/headers/app.c $(STAGED_HEADERS)
 	    { echo "headers: troupe/$$h does not compile on its own"; exit 1; }; \
 	done
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -I$(BUILD)/include -fsyntax-only $<
+	$(Q)for h in $(ACT_HEADERS:actors/%=%); do \
+	  printf '#include <troupe/%s>\n' $$h | \
+	    $(CC) $(BASE_CFLAGS) $(CFLAGS) -I$(BUILD)/include -fsyntax-only -x c - || \
+	    { echo "headers: troupe/$$h does not compile on its own"; exit 1; }; \
+	done
+	$(Q)printf '#include <troupe/troupe.h>\nint f (void) { return TP_TAG ("ping") != 0; }\n' | \
+	  $(CC) $(BASE_CFLAGS) $(CFLAGS) -I$(BUILD)/include -fsyntax-only -x c - || \
+	  { echo "headers: TP_TAG of a short literal does not compile"; exit 1; }
+	$(Q)! printf '#include <troupe/troupe.h>\nint f (void) { return TP_TAG ("much_too_long") != 0; }\n' | \
+	  $(CC) $(BASE_CFLAGS) $(CFLAGS) -I$(BUILD)/include -fsyntax-only -x c - 2>/dev/null || \
+	  { echo "headers: TP_TAG of an 11-character literal compiles"; exit 1; }
 	$(Q)touch $@
 
 # --- examples (linked against the shared library) ---------------------------

@@ -184,6 +184,73 @@ tp_msg_size (const tp_msg *msg);
 TP_EXPORT size_t
 tp_msg_format (const tp_msg *msg, char *buf, size_t cap);
 
+/*  READER: bodies whose length is only known when read (a list of
+    results, a map of counters). A tp_reader walks a body value by value;
+    each call reads what its format names, from where the reader is, and
+    leaves the rest (not strict about what follows, as tp_msg_unpack is).
+
+        tp_reader rd;
+        uint32_t n;
+        tp_reader_init (&rd, msg);
+        if (tp_reader_array (&rd, &n) == 0)         // [ ... n items ... ]
+            for (uint32_t i = 0; i < n; i++)
+                if (tp_reader_next (&rd, "[si]", &name, &len, &count))
+                    break;                            // TP_EMISMATCH ...
+
+    Embedded (no allocation); borrowed pointers ('s', 'x') point into the
+    message, valid while it lives. */
+typedef struct tp_reader {
+    const uint8_t *p;   /* next byte (private) */
+    const uint8_t *end; /* one past the last (private) */
+} tp_reader;
+
+/*  Starts reading msg's body (msg is borrowed, and must outlive r). */
+TP_EXPORT void
+tp_reader_init (tp_reader *r, const tp_msg *msg);
+
+/*  Starts reading size bytes of msgpack at data (borrowed). */
+TP_EXPORT void
+tp_reader_init_raw (tp_reader *r, const void *data, size_t size);
+
+/*  Reads the next values as fmt says (the format of tp_msg_unpack; its
+    arrays and maps must be whole within fmt). Returns 0, TP_EMISMATCH
+    (not those values, or not enough), TP_EPROTO (malformed msgpack) or
+    TP_EINVAL (bad format); on failure the reader has not moved. */
+TP_EXPORT int
+tp_reader_next (tp_reader *r, const char *fmt, ...);
+
+/*  The next value must be an array (map): *n is its number of items
+    (pairs), which the next reads walk. Returns 0, TP_EMISMATCH or
+    TP_EPROTO; on failure the reader has not moved. */
+TP_EXPORT int
+tp_reader_array (tp_reader *r, uint32_t *n);
+TP_EXPORT int
+tp_reader_map (tp_reader *r, uint32_t *n);
+
+/*  Skips the next value (an array or map whole). 0, TP_EMISMATCH (none
+    left) or TP_EPROTO. */
+TP_EXPORT int
+tp_reader_skip (tp_reader *r);
+
+/*  True when the whole body has been read. */
+TP_EXPORT bool
+tp_reader_done (const tp_reader *r);
+
+/*  A tag from a literal, checked when it is compiled: TP_TAG ("ping")
+    is tp_tag ("ping"), and a literal longer than TP_TAG_MAX_LEN does not
+    compile. (tp_tag itself returns 0 for a bad name: a clear error at
+    the call that uses it, TP_EINVAL.) */
+#ifdef __cplusplus
+#define TP_TAG(lit) tp_tag (lit)
+#else
+#define TP_TAG(lit)                                                           \
+    (__extension__ ({                                                         \
+        _Static_assert (sizeof (lit) - 1 <= TP_TAG_MAX_LEN,                   \
+                        "tag literal longer than 10 characters: " lit);       \
+        tp_tag (lit);                                                         \
+    }))
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -824,7 +824,7 @@ s_read_fast (s_rd *rd, s_val *v)
 /*  Unpacks rd according to fmt. Output pointers that are NULL are not
     written. */
 static int
-s_unpack (s_rd *rd, const char *fmt, va_list *ap)
+s_unpack (s_rd *rd, const char *fmt, va_list *ap, bool prefix)
 {
     /*  The arrays and maps open: how many values each holds (its header)
         and how many the format has read from it; they must agree when it
@@ -1001,7 +1001,7 @@ s_unpack (s_rd *rd, const char *fmt, va_list *ap)
     }
     if (depth)
         return TP_EINVAL; /* an array or map left open */
-    if (rd->p != rd->end) {
+    if (!prefix && rd->p != rd->end) {
         /*  Leftover values; or leftover garbage, which is worse. */
         while (rd->p != rd->end)
             if (s_skip (rd, 0))
@@ -1024,7 +1024,7 @@ s_vunpack (const void *data, size_t size, const char *fmt, va_list ap)
     }
     va_list aq;
     va_copy (aq, ap);
-    int rc = s_unpack (&rd, fmt ? fmt : "", &aq);
+    int rc = s_unpack (&rd, fmt ? fmt : "", &aq, false);
     va_end (aq);
     if (TP__UNLIKELY (rc) && rc != TP_EINVAL && fmt && s_fmt_check (fmt, true))
         rc = TP_EINVAL;
@@ -1334,4 +1334,87 @@ tp_msg_format (const tp_msg *msg, char *buf, size_t cap)
         memcpy (buf + o.len - 3, "...", 3);
     buf[o.len] = '\0';
     return o.len;
+}
+
+/* ------------------------------------------------------------------ */
+/*  The reader: bodies of any length, read piece by piece              */
+
+void
+tp_reader_init (tp_reader *r, const tp_msg *msg)
+{
+    r->p = msg && msg->size ? msg->body : NULL;
+    r->end = r->p ? r->p + msg->size : NULL;
+}
+
+void
+tp_reader_init_raw (tp_reader *r, const void *data, size_t size)
+{
+    r->p = data && size ? data : NULL;
+    r->end = r->p ? r->p + size : NULL;
+}
+
+int
+tp_reader_next (tp_reader *r, const char *fmt, ...)
+{
+    if (!r || !fmt || s_fmt_check (fmt, true))
+        return TP_EINVAL;
+    s_rd rd = {r->p, r->end};
+    va_list ap;
+    va_start (ap, fmt);
+    int rc = s_unpack (&rd, fmt, &ap, true);
+    va_end (ap);
+    if (rc == 0)
+        r->p = rd.p; /* (a failure leaves the reader where it was) */
+    return rc;
+}
+
+static int
+s_reader_header (tp_reader *r, s_kind kind, uint32_t *n)
+{
+    if (!r || !n)
+        return TP_EINVAL;
+    if (r->p == r->end)
+        return TP_EMISMATCH;
+    s_rd rd = {r->p, r->end};
+    s_val v;
+    int rc = s_read (&rd, &v);
+    if (rc)
+        return rc;
+    if (v.kind != kind)
+        return TP_EMISMATCH;
+    *n = v.len;
+    r->p = rd.p;
+    return 0;
+}
+
+int
+tp_reader_array (tp_reader *r, uint32_t *n)
+{
+    return s_reader_header (r, S_ARRAY, n);
+}
+
+int
+tp_reader_map (tp_reader *r, uint32_t *n)
+{
+    return s_reader_header (r, S_MAP, n);
+}
+
+int
+tp_reader_skip (tp_reader *r)
+{
+    if (!r)
+        return TP_EINVAL;
+    if (r->p == r->end)
+        return TP_EMISMATCH;
+    s_rd rd = {r->p, r->end};
+    if (s_skip (&rd, 0))
+        return TP_EPROTO;
+    r->p = rd.p;
+    return 0;
+}
+
+bool
+tp_reader_done (const tp_reader *r)
+{
+    return !r || r->p == r->end;
 }

@@ -1758,3 +1758,91 @@ Test (msg, int_fails_as_unpack_I_fails)
         tp_msg_destroy (&m);
     }
 }
+
+/* ---- the reader: bodies of any length -------------------------------- */
+
+Test (reader, walks_an_array_of_any_length_and_a_map)
+{
+    tp_msg *m = tp_msg_new (tp_tag ("x"), NULL);
+    /* [ [s i] x 100 ], then {s:i s:i}, then a trailing int */
+    cr_assert_eq (tp_msg_pack (m, "["), TP_EINVAL); /* (formats stay whole) */
+    tp_msg_destroy (&m);
+    /* built with msgpack bytes: an array header of 100, then pairs */
+    uint8_t buf[4096];
+    size_t n = 0;
+    buf[n++] = 0xdc; /* array 16 */
+    buf[n++] = 0;
+    buf[n++] = 100;
+    for (int i = 0; i < 100; i++) {
+        buf[n++] = 0x92; /* fixarray 2 */
+        buf[n++] = 0xa1; /* fixstr 1 */
+        buf[n++] = (uint8_t) ('a' + i % 26);
+        buf[n++] = (uint8_t) i; /* positive fixint */
+    }
+    buf[n++] = 0x82; /* fixmap 2 */
+    buf[n++] = 0xa1;
+    buf[n++] = 'k';
+    buf[n++] = 1;
+    buf[n++] = 0xa1;
+    buf[n++] = 'l';
+    buf[n++] = 2;
+    buf[n++] = 7;
+    m = tp_msg_new_raw (tp_tag ("x"), buf, n);
+    tp_reader rd;
+    tp_reader_init (&rd, m);
+    uint32_t count = 0;
+    cr_assert_eq (tp_reader_map (&rd, &count), TP_EMISMATCH);
+    cr_assert_eq (tp_reader_array (&rd, &count), 0);
+    cr_assert_eq (count, 100);
+    int sum = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const char *s;
+        size_t len;
+        int v;
+        cr_assert_eq (tp_reader_next (&rd, "[si]", &s, &len, &v), 0);
+        cr_assert_eq (len, 1);
+        cr_assert_eq (s[0], 'a' + (int) i % 26);
+        sum += v;
+    }
+    cr_assert_eq (sum, 4950);
+    /* a wrong format leaves the reader where it was */
+    int a, b;
+    cr_assert_eq (tp_reader_next (&rd, "i", &a), TP_EMISMATCH);
+    cr_assert_eq (tp_reader_map (&rd, &count), 0);
+    cr_assert_eq (count, 2);
+    const char *k1, *k2;
+    size_t l1, l2;
+    cr_assert_eq (tp_reader_next (&rd, "si si", &k1, &l1, &a, &k2, &l2, &b),
+                  0);
+    cr_assert_eq (a + b, 3);
+    cr_assert (!tp_reader_done (&rd));
+    cr_assert_eq (tp_reader_skip (&rd), 0);
+    cr_assert (tp_reader_done (&rd));
+    cr_assert_eq (tp_reader_skip (&rd), TP_EMISMATCH);
+    cr_assert_eq (tp_reader_next (&rd, "i", &a), TP_EMISMATCH);
+    tp_msg_destroy (&m);
+}
+
+Test (reader, never_reads_past_a_truncated_body)
+{
+    uint8_t buf[] = {0xdc, 0x00, 0x10, 0x92, 0xa1}; /* cut in the middle */
+    tp_reader rd;
+    tp_reader_init_raw (&rd, buf, sizeof buf);
+    uint32_t n;
+    cr_assert_eq (tp_reader_array (&rd, &n), TP_EPROTO); /* 16 cannot fit */
+    tp_reader_init_raw (&rd, buf + 3, 2);
+    const char *s;
+    size_t len;
+    int v;
+    cr_assert_neq (tp_reader_next (&rd, "[si]", &s, &len, &v), 0);
+    cr_assert_eq (tp_reader_skip (&rd), TP_EPROTO);
+    tp_reader_init_raw (&rd, NULL, 0);
+    cr_assert (tp_reader_done (&rd));
+}
+
+Test (tag, the_checked_literal_macro_gives_the_same_tag)
+{
+    cr_assert_eq (TP_TAG ("ping"), tp_tag ("ping"));
+    cr_assert_eq (TP_TAG ("abcdefghij"), tp_tag ("abcdefghij"));
+    cr_assert_eq (tp_tag ("abcdefghijk"), 0); /* 11: not a tag at run time */
+}
