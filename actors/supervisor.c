@@ -10,11 +10,10 @@
     an operation runs wait in a queue until it is over.
 */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <msgpack.h>
 
 #include <troupe/supervisor.h>
 #include <troupe/troupe.h>
@@ -791,57 +790,27 @@ tp_supervisor_which_children (tp_system *sys, tp_ref sup, tp_child_info *out,
         return rc;
     }
     /* [U restarts, i n] then n x [s id, s ref, u restarts] */
-    msgpack_unpacker u;
-    msgpack_unpacked v;
-    rc = TP_EPROTO;
-    if (!tp_msg_is (r, "children")
-        || !msgpack_unpacker_init (&u, tp_msg_size (r) + 16)) {
-        tp_msg_destroy (&r);
-        return rc;
-    }
-    memcpy (msgpack_unpacker_buffer (&u), tp_msg_body (r), tp_msg_size (r));
-    msgpack_unpacker_buffer_consumed (&u, tp_msg_size (r));
-    msgpack_unpacked_init (&v);
-    uint64_t total = 0, count = 0;
-    if (msgpack_unpacker_next (&u, &v) == MSGPACK_UNPACK_SUCCESS
-        && v.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        total = v.data.via.u64;
-        if (msgpack_unpacker_next (&u, &v) == MSGPACK_UNPACK_SUCCESS
-            && v.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            count = v.data.via.u64;
-            rc = 0;
-        }
-    }
-    for (uint64_t i = 0; rc == 0 && i < count; i++) {
-        /* each child is an array of three: read it as one object */
-        if (msgpack_unpacker_next (&u, &v) != MSGPACK_UNPACK_SUCCESS
-            || v.data.type != MSGPACK_OBJECT_ARRAY || v.data.via.array.size != 3
-            || v.data.via.array.ptr[0].type != MSGPACK_OBJECT_STR
-            || v.data.via.array.ptr[1].type != MSGPACK_OBJECT_STR
-            || v.data.via.array.ptr[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            rc = TP_EPROTO;
-            break;
-        }
-        if (i >= cap)
+    tp_reader rd;
+    tp_reader_init (&rd, r);
+    uint64_t total = 0;
+    int count = 0;
+    rc = tp_msg_is (r, "children") ? tp_reader_next (&rd, "Ui", &total, &count)
+                                   : TP_EPROTO;
+    for (int i = 0; rc == 0 && i < count; i++) {
+        const char *id, *text;
+        size_t il, tl;
+        unsigned rs;
+        rc = tp_reader_next (&rd, "[ssu]", &id, &il, &text, &tl, &rs);
+        if (rc || (size_t) i >= cap)
             continue;
-        const msgpack_object *a = v.data.via.array.ptr;
         tp_child_info *ci = &out[i];
-        size_t l = a[0].via.str.size < TP_CHILD_ID_MAX ? a[0].via.str.size
-                                                       : TP_CHILD_ID_MAX;
-        memcpy (ci->id, a[0].via.str.ptr, l);
-        ci->id[l] = '\0';
-        char text[TP_REF_STRLEN + 1];
-        l = a[1].via.str.size < TP_REF_STRLEN ? a[1].via.str.size
-                                              : TP_REF_STRLEN;
-        memcpy (text, a[1].via.str.ptr, l);
-        text[l] = '\0';
-        ci->ref = TP_REF_NIL;
-        if (l && tp_ref_parse (text, &ci->ref) != 0)
+        snprintf (ci->id, sizeof ci->id, "%.*s", (int) il, id);
+        char buf[TP_REF_STRLEN + 1];
+        snprintf (buf, sizeof buf, "%.*s", (int) tl, text);
+        if (!tl || tp_ref_parse (buf, &ci->ref) != 0)
             ci->ref = TP_REF_NIL;
-        ci->restarts = (uint32_t) a[2].via.u64;
+        ci->restarts = rs;
     }
-    msgpack_unpacked_destroy (&v);
-    msgpack_unpacker_destroy (&u);
     tp_msg_destroy (&r);
     if (rc == 0) {
         *n = (size_t) count;
