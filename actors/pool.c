@@ -153,7 +153,7 @@ s_self_spawn (tp_actor *me, self_t *self, int i)
     if (rc) {
         self->w[i].ref = TP_REF_NIL;
         tp_log (tp_system_of (me), TP_LOG_ERROR,
-                "pool: worker %d could not be started: %s", i,
+                "worker %d could not be started: %s", i,
                 tp_strerror (rc));
     }
     self->w[i].load = 0;
@@ -316,15 +316,14 @@ s_self_handle_exit (tp_actor *me, self_t *self, tp_ref who, tp_tag_t reason)
     char t[16];
     if (!s_self_note_restart (self)) {
         tp_log (tp_system_of (me), TP_LOG_ERROR,
-                "pool: worker %d ended (%s): more than %d replacements in "
-                "5 s, giving up",
+                "worker %d ended (%s): more than %d replacements in 5 s, "
+                "giving up",
                 i, tp_tag_name (reason, t, sizeof t) == 0 ? t : "?",
                 self->o.max_restarts);
         tp_exit (me, T_SHUTDOWN);
         return;
     }
-    tp_log (tp_system_of (me), TP_LOG_INFO, "pool: worker %d ended (%s): "
-            "replaced",
+    tp_log (tp_system_of (me), TP_LOG_INFO, "worker %d ended (%s): replaced",
             i, tp_tag_name (reason, t, sizeof t) == 0 ? t : "?");
     /* (its jobs in flight come back through their continuations) */
     self->busy -= self->w[i].load > 0;

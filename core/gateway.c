@@ -86,6 +86,9 @@ typedef struct gw_peer {
     char name[TP_NODE_NAME_MAX + 1];
     size_t name_len;        /* strlen (name), 0 before HELLO */
     uint32_t incarnation;   /* from its HELLO */
+    uint64_t up_since;      /* wall clock ms when it last came up (under
+                               sys->lock, with up) */
+    _Atomic uint64_t bytes_in, bytes_out; /* frames' bytes, both ways */
     char endpoint[256];     /* when we connected to it, else "" */
     void *dealer;           /* our connection to it, or NULL (ROUTER) */
     int fd;                 /* ZMQ_FD of dealer */
@@ -256,6 +259,8 @@ s_zsend (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
         return errno == EAGAIN ? TP_EFULL : TP_ENODE;
     atomic_fetch_add_explicit (&g->frames_out, 1, memory_order_relaxed);
     atomic_fetch_add_explicit (&g->bytes_out, n, memory_order_relaxed);
+    if (p)
+        atomic_fetch_add_explicit (&p->bytes_out, n, memory_order_relaxed);
     return 0;
 }
 
@@ -651,8 +656,13 @@ s_set_up (tp_system *sys, gw_peer *p, bool up)
         atomic_fetch_add (&sys->gw->peers_up, 1);
     else
         atomic_fetch_sub (&sys->gw->peers_up, 1);
+    struct timespec wall;
+    clock_gettime (CLOCK_REALTIME, &wall);
     pthread_mutex_lock (&sys->lock);
     p->up = up;
+    if (up)
+        p->up_since = (uint64_t) wall.tv_sec * 1000u
+                      + (uint64_t) wall.tv_nsec / 1000000u;
     sys->node_seq++;
     pthread_cond_broadcast (&sys->node_cond);
     pthread_mutex_unlock (&sys->lock);
@@ -1592,6 +1602,8 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     }
     if (!p && rid)
         p = s_peer_by_rid_or_life (g, rid, rid_len);
+    if (p && !inner) /* (a HELLO's bytes are not counted for its peer) */
+        atomic_fetch_add_explicit (&p->bytes_in, len, memory_order_relaxed);
     if (in.e.kind == TP__WIRE_DRAIN && in.e.body_len && p && p->dealer
         && !p->up) {
         s_on_refused (c, p, &in.e); /* it refuses our greeting */
@@ -2311,6 +2323,34 @@ tp__gw_node_up (tp_system *sys, uint32_t node, uint32_t *exact)
     if (exact)
         *exact = p->node;
     return true;
+}
+
+int
+tp__gw_peers (tp_system *sys, tp_peer_info *out, int cap)
+{
+    tp__gw *g = sys->gw;
+    int n = 0;
+    for (int i = 0; g && i < g->npeers; i++) {
+        gw_peer *p = g->peers[i];
+        if (!p->name_len)
+            continue; /* (not greeted yet: no name to show) */
+        if (n < cap) {
+            tp_peer_info *o = &out[n];
+            memset (o, 0, sizeof *o);
+            snprintf (o->name, sizeof o->name, "%s", p->name);
+            o->node = p->node;
+            o->incarnation = p->incarnation;
+            o->up = p->up && !p->refused;
+            o->up_since_ms = p->up_since;
+            o->bytes_in = atomic_load_explicit (&p->bytes_in,
+                                                memory_order_relaxed);
+            o->bytes_out = atomic_load_explicit (&p->bytes_out,
+                                                 memory_order_relaxed);
+            snprintf (o->endpoint, sizeof o->endpoint, "%s", p->endpoint);
+        }
+        n++;
+    }
+    return n;
 }
 
 int

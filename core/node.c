@@ -354,3 +354,14 @@ tp_node_lookup (tp_actor *self, const char *node_name, const char *name,
     tp_msg_pack (m, "s", name);
     return tp__ask_raw (self, (tp_ref){exact, 0, 0}, m, timeout_ms, cont, arg);
 }
+
+int
+tp_node_peers (tp_system *sys, tp_peer_info *out, int cap)
+{
+    if (!sys || (cap > 0 && !out))
+        return TP_EINVAL;
+    pthread_mutex_lock (&sys->lock);
+    int n = sys->gw ? tp__gw_peers (sys, out, cap) : 0;
+    pthread_mutex_unlock (&sys->lock);
+    return n;
+}

@@ -130,6 +130,23 @@ tp_node_wait (tp_system *sys, uint64_t *seq, int timeout_ms);
 TP_EXPORT void
 tp_node_stats_get (tp_system *sys, tp_node_stats *stats);
 
+typedef struct tp_peer_info {
+    char name[TP_NODE_NAME_MAX + 1];
+    uint32_t node;           /* its node id here (name + incarnation) */
+    uint32_t incarnation;
+    bool up;                 /* answering now */
+    uint64_t up_since_ms;    /* wall clock (ms since 1970) it last came up */
+    uint64_t bytes_in;       /* frame bytes from it / to it, this life */
+    uint64_t bytes_out;
+    char endpoint[256];      /* where we connected to it ("" if it called) */
+} tp_peer_info;
+
+/*  Writes up to cap of the peers this node holds (up, or down and not yet
+    forgotten) into out and returns how many there are (may exceed cap;
+    0 before any bind or connect). Safe from any thread. */
+TP_EXPORT int
+tp_node_peers (tp_system *sys, tp_peer_info *out, int cap);
+
 /*  Subscribes self to node events, as Erlang's net_kernel:monitor_nodes
     (on = false: unsubscribes). self then receives
         _nodeup   [s name, U node id]            a peer came up (or back)

@@ -595,6 +595,9 @@ bool tp__gw_node_up (tp_system *sys, uint32_t node, uint32_t *exact);
 /*  Under sys->lock: writes the ids of up to cap peers that are up into
     out; returns how many are up (may exceed cap). */
 int tp__gw_up_nodes (tp_system *sys, uint32_t *out, int cap);
+/*  Under sys->lock: fills up to cap entries of out with the peers held
+    (greeted ones); returns how many there are (may exceed cap). */
+int tp__gw_peers (tp_system *sys, tp_peer_info *out, int cap);
 /*  Adds the gateway's counters to *st (nothing before it starts). */
 void tp__gw_stats (tp_system *sys, tp_node_stats *st);
 void tp__gw_shutdown (tp_system *sys);

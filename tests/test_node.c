@@ -1422,6 +1422,15 @@ Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
     snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s ask nobody x", build, ep);
     strcat (cmd, " 2>/dev/null");
     cr_assert_eq (s_run (cmd, out, sizeof out), 1);
+    /* peers: the CLI itself is up (earlier ones are down, then
+       forgotten) */
+    snprintf (cmd, sizeof cmd,
+              "o=$(%s/tools/troupe -e %s peers 2>/dev/null) && "
+              "echo \"$o\" | grep ' up ' | head -1",
+              build, ep);
+    cr_assert_eq (s_run (cmd, out, sizeof out), 0);
+    cr_assert_not_null (strstr (out, "troupe-cli-"), "peers: %s", out);
+    cr_assert_not_null (strstr (out, " up "), "peers: %s", out);
     /* Every CLI run is a new peer name: 300 of them (the peer table once
        held 256 for ever), each one still answered, and the node holds
        none of them afterwards. */
@@ -1432,12 +1441,27 @@ Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
               build, ep, build, ep);
     int churn = s_run (cmd, out, sizeof out);
     bool no_losses = strstr (out, "\"nodes_down\": 0") != NULL;
+    char churn_out[sizeof out];
+    memcpy (churn_out, out, sizeof out);
+    /* stop: the counter ends (its name goes), the node lives on */
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s stop counter upgrade "
+              "2>/dev/null && %s/tools/troupe -e %s ls 2>/dev/null",
+              build, ep, build, ep);
+    int stop_rc = s_run (cmd, out, sizeof out);
+    bool gone = !strstr (out, "\"counter\"");
+    snprintf (cmd, sizeof cmd, "%s/tools/troupe -e %s stop nobody",
+              build, ep);
+    strcat (cmd, " 2>/dev/null");
+    int stop_nobody = s_run (cmd, out, sizeof out);
     /* SIGTERM: clean stop, exit status 0 */
     kill (pid, SIGTERM);
     int status = 0;
     waitpid (pid, &status, 0);
-    cr_assert_eq (churn, 0, "%s", out);
-    cr_assert (no_losses, "CLI runs counted as node losses: %s", out);
+    cr_assert_eq (churn, 0, "%s", churn_out);
+    cr_assert (no_losses, "CLI runs counted as node losses: %s", churn_out);
+    cr_assert_eq (stop_rc, 0, "troupe stop failed");
+    cr_assert (gone, "the stopped counter is still registered");
+    cr_assert_eq (stop_nobody, 1, "troupe stop of no such actor");
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,
                "troupe-node status %d", status);
     unlink (ready);

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <troupe/node_service.h>
 #include <troupe/troupe.h>
 
 #define MAX_LIST 16
@@ -82,54 +83,6 @@ s_log (const char *level, const char *fmt, ...)
     va_end (ap);
     fputc ('\n', stderr);
 }
-
-/* ---- the _node service actor ----------------------------------------- */
-
-static void
-s_ls_one (const char *name, tp_ref ref, void *arg)
-{
-    /* under the registry lock: only pack, call nothing of the registry */
-    tp_msg_pack ((tp_msg *) arg, "[sr]", name, ref);
-}
-
-static void
-node_receive (tp_actor *self, tp_msg *msg)
-{
-    tp_system *sys = tp_system_of (self);
-    if (!tp_msg_is_request (msg))
-        return;
-    if (tp_msg_is (msg, "ls")) {
-        /* body: one [name, ref] pair per registered name */
-        tp_msg *out = tp_msg_new (tp_tag ("names"), NULL);
-        tp_names_each (sys, s_ls_one, out);
-        if (tp_reply_msg (self, msg, &out) != 0)
-            tp_msg_destroy (&out);
-    }
-    else if (tp_msg_is (msg, "stats")) {
-        tp_system_stats ss;
-        tp_node_stats ns;
-        tp_system_stats_get (sys, &ss);
-        tp_node_stats_get (sys, &ns);
-        tp_reply (self, msg, tp_tag ("stats"),
-                  "{s:U s:U s:U s:U s:i s:U s:U s:U s:U s:U s:U s:U s:U s:U "
-                  "s:U s:U s:U s:U s:U}",
-                  "actors_live", ss.actors_live, "actors_spawned",
-                  ss.actors_spawned, "messages", ss.messages, "dead_letters",
-                  ss.dead_letters, "workers", ss.workers, "peers_up",
-                  ns.peers_up, "frames_in", ns.frames_in, "frames_out",
-                  ns.frames_out, "bytes_in", ns.bytes_in, "bytes_out",
-                  ns.bytes_out, "frames_bad", ns.frames_bad, "nodes_down",
-                  ns.nodes_down, "peers_held", ns.peers_held,
-                  "peers_forgotten", ns.peers_forgotten, "peers_refused",
-                  ns.peers_refused, "frames_held", ns.frames_held, "stalls",
-                  ns.stalls, "late_replies", ss.late_replies, "restarts",
-                  ss.restarts);
-    }
-    else
-        tp_reply (self, msg, tp_tag ("error"), "s", "unknown request");
-}
-
-static const tp_behavior node_b = {"_node", NULL, node_receive, NULL};
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -282,8 +235,7 @@ main (int argc, char **argv)
     }
     int rc = 0;
     tp_ref first = TP_REF_NIL;
-    tp_spawn_opts no = {.name = "_node"};
-    tp_spawn (sys, &node_b, NULL, &no, NULL);
+    tp_node_service_start (sys, NULL); /* ("_node": troupe ls, stats ...) */
     for (int i = 0; i < o.nmodule && rc == 0; i++) {
         void *h = dlopen (o.module[i], RTLD_NOW | RTLD_LOCAL);
         const tp_module *m = h ? dlsym (h, "tp_module_entry") : NULL;

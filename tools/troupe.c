@@ -4,12 +4,16 @@
     troupe [-e ENDPOINT] [-t TIMEOUT_MS] ask   ACTOR TAG [JSON...]
     troupe [-e ENDPOINT] [-t TIMEOUT_MS] ls
     troupe [-e ENDPOINT] [-t TIMEOUT_MS] stats
+    troupe [-e ENDPOINT] [-t TIMEOUT_MS] peers
+    troupe [-e ENDPOINT] [-t TIMEOUT_MS] stop  ACTOR [REASON]
 
     ACTOR is a name registered on the node (or a ref, node/index.gen).
     Each JSON argument becomes one msgpack value of the body, in order:
         troupe -e tcp://127.0.0.1:5555 ask counter add 2 '{"by": 3}'
-    ask prints the reply as text; ls and stats query the node's "_node"
-    service. The endpoint defaults to $TROUPE_ENDPOINT.
+    ask prints the reply as text; ls, stats, peers and stop go to the
+    node's "_node" service (actors/node_service.h): peers lists the nodes
+    it holds, stop stops ACTOR with REASON (default normal). The endpoint
+    defaults to $TROUPE_ENDPOINT.
 
     Exit status: 0 success, 1 the node answered with an error or did not
     answer, 2 usage or input error.
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <troupe/troupe.h>
@@ -33,7 +38,9 @@ s_usage (void)
              "usage: troupe [-e ENDPOINT] [-t TIMEOUT_MS] send ACTOR TAG [JSON...]\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] ask ACTOR TAG [JSON...]\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] ls\n"
-             "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stats\n");
+             "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stats\n"
+             "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] peers\n"
+             "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stop ACTOR [REASON]\n");
     return 2;
 }
 
@@ -76,6 +83,37 @@ s_print (const tp_msg *m)
     free (buf);
 }
 
+/*  One line per peer: name, up or down, since, incarnation, bytes. */
+static void
+s_print_peers (const tp_msg *m)
+{
+    tp_reader rd;
+    tp_reader_init (&rd, m);
+    printf ("%-24s %-5s %-20s %-9s %12s %12s %s\n", "NODE", "STATE",
+            "UP SINCE (UTC)", "INCARN.", "BYTES IN", "BYTES OUT", "ENDPOINT");
+    while (!tp_reader_done (&rd)) {
+        const char *name, *ep;
+        size_t nl, el;
+        uint64_t inc, since, in, out;
+        bool up;
+        if (tp_reader_next (&rd, "[sUbUUUs]", &name, &nl, &inc, &up, &since,
+                            &in, &out, &ep, &el)
+            != 0) {
+            printf ("(malformed answer)\n");
+            return;
+        }
+        char when[32] = "-";
+        time_t t = (time_t) (since / 1000);
+        struct tm tm;
+        if (since && gmtime_r (&t, &tm))
+            strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        printf ("%-24.*s %-5s %-20s %08x  %12llu %12llu %.*s\n", (int) nl,
+                name, up ? "up" : "down", when, (unsigned) inc,
+                (unsigned long long) in, (unsigned long long) out, (int) el,
+                ep);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -95,10 +133,19 @@ main (int argc, char **argv)
     const char *cmd = argv[optind];
     bool is_send = !strcmp (cmd, "send"), is_ask = !strcmp (cmd, "ask");
     bool is_ls = !strcmp (cmd, "ls"), is_stats = !strcmp (cmd, "stats");
-    if (!is_send && !is_ask && !is_ls && !is_stats)
+    bool is_peers = !strcmp (cmd, "peers"), is_stop = !strcmp (cmd, "stop");
+    if (!is_send && !is_ask && !is_ls && !is_stats && !is_peers && !is_stop)
         return s_usage ();
     if ((is_send || is_ask) && argc - optind < 3)
         return s_usage ();
+    if (is_stop && (argc - optind < 2 || argc - optind > 3))
+        return s_usage ();
+    tp_tag_t reason = 0;
+    if (is_stop && argc - optind == 3 && !(reason = tp_tag (argv[optind + 2]))) {
+        fprintf (stderr, "troupe: bad reason '%s' (1-10 of [0-9A-Za-z_])\n",
+                 argv[optind + 2]);
+        return 2;
+    }
 
     char self[64];
     snprintf (self, sizeof self, "troupe-cli-%d", (int) getpid ());
@@ -114,7 +161,8 @@ main (int argc, char **argv)
                  tp_strerror (c));
         goto done;
     }
-    const char *who = (is_ls || is_stats) ? "_node" : argv[optind + 1];
+    const char *who = (is_ls || is_stats || is_peers) ? "_node"
+                                                       : argv[optind + 1];
     tp_ref to;
     if (strchr (who, '/')) {
         if (tp_ref_parse (who, &to) != 0) {
@@ -132,8 +180,30 @@ main (int argc, char **argv)
             goto done;
         }
     }
+    if (is_stop) { /* the actor's ref goes to the node's service */
+        tp_ref svc;
+        c = tp_whereis_at (sys, "_node", tp_node_name (node), timeout, &svc);
+        if (c || tp_ref_is_nil (svc)) {
+            fprintf (stderr, "troupe: no _node service on %s\n",
+                     tp_node_name (node));
+            goto done;
+        }
+        tp_msg *r = NULL;
+        c = tp_call (sys, svc, tp_tag ("stop"), timeout, &r, "rt", to,
+                     reason ? reason : tp_tag ("normal"));
+        if (c)
+            fprintf (stderr, "troupe: no reply: %s\n", tp_strerror (c));
+        else {
+            rc = tp_msg_is (r, "ok") ? 0 : 1;
+            if (rc)
+                s_print (r);
+        }
+        tp_msg_destroy (&r);
+        goto done;
+    }
     tp_msg *m = is_ls      ? tp_msg_new (tp_tag ("ls"), NULL)
                 : is_stats ? tp_msg_new (tp_tag ("stats"), NULL)
+                : is_peers ? tp_msg_new (tp_tag ("peers"), NULL)
                            : s_build (argv[optind + 2], argc - optind - 3,
                                       argv + optind + 3);
     if (!m) {
@@ -155,6 +225,11 @@ main (int argc, char **argv)
         tp_msg_destroy (&m);
         if (c)
             fprintf (stderr, "troupe: no reply: %s\n", tp_strerror (c));
+        else if (is_peers && tp_msg_is (reply, "peers")) {
+            s_print_peers (reply);
+            rc = 0;
+            tp_msg_destroy (&reply);
+        }
         else {
             s_print (reply);
             rc = tp_msg_is (reply, "error") ? 1 : 0;
