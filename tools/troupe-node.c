@@ -21,9 +21,9 @@
     tell REF "_proc_up" [r actor]; --parent-fd FD: the read end of a pipe
     from the parent: when it closes (the parent is gone), stop.
 
-    Every node also runs the service actor "_node", which answers the
-    troupe command line: "ls" -> one [name, ref] pair per name, "stats" ->
-    map of counters.
+    Every node also runs the service actor "_node" (actors/node_service.h),
+    which answers the troupe command line (ls, stats, peers, stop), and
+    the process-group scope "_pg" (actors/pg.h).
 
     Logs go to stderr, one line per event:
         2026-11-25T07:00:00Z troupe-node[alpha] info: bound tcp://127.0.0.1:5555
@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include <troupe/node_service.h>
+#include <troupe/pg.h>
 #include <troupe/troupe.h>
 
 #define MAX_LIST 16
@@ -236,6 +237,7 @@ main (int argc, char **argv)
     int rc = 0;
     tp_ref first = TP_REF_NIL;
     tp_node_service_start (sys, NULL); /* ("_node": troupe ls, stats ...) */
+    tp_pg_start (sys, NULL);           /* ("_pg": process groups) */
     for (int i = 0; i < o.nmodule && rc == 0; i++) {
         void *h = dlopen (o.module[i], RTLD_NOW | RTLD_LOCAL);
         const tp_module *m = h ? dlsym (h, "tp_module_entry") : NULL;
