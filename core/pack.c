@@ -18,7 +18,7 @@
     body holds: when a call fails for another reason, the whole format is
     checked before the error is returned.
 */
-#include "private.h"
+#include "runtime.h"
 
 #include <limits.h>
 #include <math.h>
@@ -1035,7 +1035,13 @@ int
 tp_msg_vunpack (const tp_msg *msg, const char *fmt, va_list ap)
 {
     assert (msg);
-    return s_vunpack (msg->body, msg->size, fmt, ap);
+    int rc = s_vunpack (msg->body, msg->size, fmt, ap);
+    if (TP__UNLIKELY (rc) && tp__tl_actor && !(msg->flags & TP__MSG_SYS))
+        /* a behaviour got a body it did not expect: counted, so that it
+           shows (tp_system_stats.unpack_errors) instead of vanishing */
+        atomic_fetch_add_explicit (&tp__tl_actor->ctx->sys->unpack_errors, 1,
+                                   memory_order_relaxed);
+    return rc;
 }
 
 static inline bool s_int_fast (const uint8_t *p, uint32_t n, int64_t *v);

@@ -304,6 +304,7 @@ struct tp_system {
     _Atomic uint64_t dead_letters;
     _Atomic uint64_t late_replies; /* replies to asks that were over */
     _Atomic uint64_t restarts;     /* tp_system_note_restart */
+    _Atomic uint64_t unpack_errors; /* tp_msg_unpack failures in actors */
     _Atomic uint64_t messages;
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;

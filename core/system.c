@@ -270,6 +270,7 @@ tp_system_stats_get (tp_system *sys, tp_system_stats *st)
     st->dead_letters = atomic_load (&sys->dead_letters);
     st->late_replies = atomic_load (&sys->late_replies);
     st->restarts = atomic_load (&sys->restarts);
+    st->unpack_errors = atomic_load (&sys->unpack_errors);
     st->workers = sys->nworkers;
     int top = atomic_load (&sys->nctx);
     for (int i = 0; i < top; i++) {

@@ -89,6 +89,9 @@ typedef struct tp_system_stats {
                                 TP_EDOWN), dropped */
     uint64_t restarts;       /* children restarted by supervisors
                                 (tp_system_note_restart) */
+    uint64_t unpack_errors;  /* tp_msg_unpack calls that failed inside an
+                                actor's callback (a body it did not
+                                expect), runtime messages aside */
 } tp_system_stats;
 
 typedef struct tp_actor_stats {

@@ -672,3 +672,40 @@ Test (system, wait_for_one_actor_while_helpers_live_on, .timeout = 30)
     cr_assert (why == tp_tag ("bye") || why == tp_tag ("noproc"));
     tp_system_destroy (&sys);
 }
+
+/* ---- unpack failures in behaviours are counted ---------------------- */
+
+static _Atomic long g_bad_seen;
+
+static void
+strict_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) self;
+    int a, b;
+    if (tp_msg_unpack (msg, "ii", &a, &b) != 0)
+        tt_add (&g_bad_seen, 1);
+}
+static const tp_behavior strict_b = {"strict", NULL, strict_receive, NULL};
+
+Test (stats, unpack_failures_in_behaviours_are_counted, .timeout = 30)
+{
+    tp_system *sys = tp_system_new (NULL);
+    tp_ref a;
+    cr_assert_eq (tp_spawn (sys, &strict_b, NULL, NULL, &a), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("add"), "ii", 1, 2), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("add"), "s", "two"), 0);
+    cr_assert_eq (tp_send (sys, a, tp_tag ("add"), "i", 1), 0);
+    cr_assert (tt_wait_ge (&g_bad_seen, 2, tt_ms (5000)));
+    tp_system_stats st;
+    tp_system_stats_get (sys, &st);
+    cr_assert_eq (st.unpack_errors, 2);
+    /* outside actors: not counted (the caller sees the code) */
+    tp_msg *m = tp_msg_new (tp_tag ("x"), "s", "no");
+    int v;
+    cr_assert_neq (tp_msg_unpack (m, "i", &v), 0);
+    tp_msg_destroy (&m);
+    tp_system_stats_get (sys, &st);
+    cr_assert_eq (st.unpack_errors, 2);
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}
