@@ -3,7 +3,7 @@
     troupe-node --name NAME [--bind EP]... [--connect EP]...
                 [--module PATH [--arg STRING]]... [--workers N]
                 [--config FILE] [--heartbeat MS] [--ready-file PATH]
-                [--report-to REF] [--parent-fd FD]
+                [--report-to REF] [--parent-fd FD] [--log PATH]
 
     Loads each module (a shared library exporting tp_module_entry, see
     core/module.h), spawns its actor under the module's name, binds and
@@ -25,7 +25,10 @@
     which answers the troupe command line (ls, stats, peers, stop), and
     the process-group scope "_pg" (actors/pg.h).
 
-    Logs go to stderr, one line per event:
+    Logs go through tp_log: to stderr, or with --log PATH (config key
+    log) to that file through a logger actor (actors/logger.h), one line
+    per event, in tp_log's format. Before the system exists, and after
+    it has stopped, lines go to stderr as:
         2026-11-25T07:00:00Z troupe-node[alpha] info: bound tcp://127.0.0.1:5555
 */
 #ifndef _GNU_SOURCE
@@ -45,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <troupe/logger.h>
 #include <troupe/node_service.h>
 #include <troupe/pg.h>
 #include <troupe/troupe.h>
@@ -62,16 +66,31 @@ typedef struct {
     int nmodule;
     const char *report_to;
     int parent_fd;
+    const char *log;
     int workers;
     int heartbeat;
     const char *ready_file;
 } node_opts;
 
 static const char *s_name = "?";
+static tp_system *s_sys; /* once it exists, lines go through tp_log */
 
 static void
 s_log (const char *level, const char *fmt, ...)
 {
+    if (s_sys) {
+        char text[1024];
+        va_list ap;
+        va_start (ap, fmt);
+        vsnprintf (text, sizeof text, fmt, ap);
+        va_end (ap);
+        tp_log (s_sys,
+                !strcmp (level, "error")  ? TP_LOG_ERROR
+                : !strcmp (level, "warn") ? TP_LOG_WARN
+                                          : TP_LOG_INFO,
+                "troupe-node: %s", text);
+        return;
+    }
     char ts[32];
     time_t now = time (NULL);
     struct tm tm;
@@ -126,6 +145,8 @@ s_set (node_opts *o, const char *key, const char *val)
         o->report_to = v;
     else if (!strcmp (key, "parent-fd"))
         o->parent_fd = atoi (v);
+    else if (!strcmp (key, "log"))
+        o->log = v;
     else if (!strcmp (key, "workers"))
         o->workers = atoi (v);
     else if (!strcmp (key, "heartbeat"))
@@ -182,7 +203,7 @@ s_usage (void)
              "                   [--module PATH [--arg STRING]]... "
              "[--workers N] [--heartbeat MS]\n"
              "                   [--config FILE] [--ready-file PATH]\n"
-             "                   [--report-to REF] [--parent-fd FD]\n");
+             "                   [--report-to REF] [--parent-fd FD] [--log PATH]\n");
 }
 
 
@@ -234,7 +255,16 @@ main (int argc, char **argv)
         s_log ("error", "cannot create the system (bad name or options)");
         return 1;
     }
+    s_sys = sys;
     int rc = 0;
+    if (o.log) {
+        tp_logger_opts lo = {.path = o.log, .level = TP_LOG_INFO};
+        int lrc = tp_logger_start (sys, &lo, NULL);
+        if (lrc) {
+            s_log ("error", "cannot log to %s: %s", o.log, tp_strerror (lrc));
+            rc = 1;
+        }
+    }
     tp_ref first = TP_REF_NIL;
     tp_node_service_start (sys, NULL); /* ("_node": troupe ls, stats ...) */
     tp_pg_start (sys, NULL);           /* ("_pg": process groups) */
@@ -323,6 +353,8 @@ main (int argc, char **argv)
         }
         s_log ("info", "shutting down");
     }
+    s_log ("info", "stopping");
+    s_sys = NULL; /* (the last lines: straight to stderr) */
     tp_system_destroy (&sys);
     if (sfd >= 0)
         close (sfd);
