@@ -1,5 +1,13 @@
 /*  actors/logger.c: the logger actor (actors/logger.h). Built only on
-    the public API. */
+    the public API.
+
+    The sink (on the logging thread) appends the line to a queue the
+    logger owns, under a mutex, and wakes the logger with a message when
+    the queue was empty; the logger writes what is queued. The queue, not
+    the mailbox, holds the lines, so the logger's end (even at system
+    shutdown, which drops mailboxes) writes every line that came before. */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,21 +15,58 @@
 #include <troupe/logger.h>
 #include <troupe/troupe.h>
 
+typedef struct line {
+    struct line *next;
+    char text[];
+} line_t;
+
 typedef struct {
-    FILE *f;            /* where the lines go (owned unless stderr) */
-    tp_log_level level; /* the sink's level, restored to stderr at the end */
-    tp_ref me;          /* the sink's arg points here */
+    FILE *f;             /* where the lines go (owned unless stderr) */
+    tp_log_level level;  /* the sink's level (kept when it is removed) */
+    tp_ref me;
     tp_system *sys;
+    pthread_mutex_t lock; /* the queue */
+    line_t *head, *tail;
 } self_t;
 
-/*  The sink: on the logging thread, one message per line. */
 static void
-s_sink (void *arg, tp_log_level level, const char *line)
+s_sink (void *arg, tp_log_level level, const char *text)
 {
+    (void) level;
     self_t *self = arg;
-    if (tp_send (self->sys, self->me, tp_tag ("log"), "is", (int) level, line)
-        != 0)
-        fprintf (stderr, "%s\n", line); /* (full, or stopping: not lost) */
+    size_t n = strlen (text);
+    line_t *l = malloc (sizeof *l + n + 1);
+    if (!l)
+        abort (); /* (troupe's out-of-memory policy) */
+    memcpy (l->text, text, n + 1);
+    l->next = NULL;
+    pthread_mutex_lock (&self->lock);
+    bool was_empty = !self->head;
+    if (self->tail)
+        self->tail->next = l;
+    else
+        self->head = l;
+    self->tail = l;
+    pthread_mutex_unlock (&self->lock);
+    if (was_empty) /* (a wake-up per batch, not per line) */
+        tp_send (self->sys, self->me, tp_tag ("wake"), NULL);
+}
+
+/*  Writes every queued line. */
+static void
+s_self_write (self_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    line_t *l = self->head;
+    self->head = self->tail = NULL;
+    pthread_mutex_unlock (&self->lock);
+    while (l) {
+        line_t *next = l->next;
+        fprintf (self->f, "%s\n", l->text);
+        free (l);
+        l = next;
+    }
+    fflush (self->f);
 }
 
 static int
@@ -34,15 +79,8 @@ s_init (tp_actor *me, void *arg)
 static void
 s_receive (tp_actor *me, tp_msg *msg)
 {
-    self_t *self = tp_state (me);
-    const char *line;
-    size_t len;
-    int level;
-    if (tp_msg_is (msg, "log")
-        && tp_msg_unpack (msg, "is", &level, &line, &len) == 0) {
-        fprintf (self->f, "%.*s\n", (int) len, line);
-        fflush (self->f);
-    }
+    if (tp_msg_is (msg, "wake"))
+        s_self_write (tp_state (me));
 }
 
 static void
@@ -50,10 +88,12 @@ s_terminate (tp_actor *me, tp_tag_t reason)
 {
     (void) reason;
     self_t *self = tp_arg (me);
-    /* lines from now on: stderr again (before the state goes) */
+    /* lines from now on: stderr again; then what came before, written */
     tp_system_set_log (self->sys, self->level, NULL, NULL);
-    if (self->f && self->f != stderr)
+    s_self_write (self);
+    if (self->f != stderr)
         fclose (self->f);
+    pthread_mutex_destroy (&self->lock);
     free (self);
 }
 
@@ -67,12 +107,14 @@ tp_logger_start (tp_system *sys, const tp_logger_opts *opts, tp_ref *ref)
         return TP_EINVAL;
     self_t *self = calloc (1, sizeof *self);
     if (!self)
-        abort (); /* (troupe's out-of-memory policy) */
+        abort ();
     self->sys = sys;
     self->level = opts ? opts->level : TP_LOG_INFO;
+    pthread_mutex_init (&self->lock, NULL);
     const char *path = opts ? opts->path : NULL;
     self->f = !path || !strcmp (path, "-") ? stderr : fopen (path, "a");
     if (!self->f) {
+        pthread_mutex_destroy (&self->lock);
         free (self);
         return TP_ESYS;
     }
@@ -81,12 +123,12 @@ tp_logger_start (tp_system *sys, const tp_logger_opts *opts, tp_ref *ref)
     if (rc) {
         if (self->f != stderr)
             fclose (self->f);
+        pthread_mutex_destroy (&self->lock);
         free (self);
         return rc;
     }
     if (ref)
         *ref = self->me;
-    /* the sink now: lines wait in its mailbox until it runs */
     tp_system_set_log (sys, self->level, s_sink, self);
     return 0;
 }
