@@ -580,31 +580,10 @@ s_pub_msg (const char *group, tp_tag_t tag, const char *fmt, va_list ap,
     return m;
 }
 
-int
-tp_pg_publish (tp_actor *self, const char *group, tp_tag_t tag,
-               const char *fmt, ...)
-{
-    if (!self || !s_name_ok (group) || !tag)
-        return TP_EINVAL;
-    pthread_once (&s_once, s_tags);
-    tp_ref scope = tp_whereis (tp_system_of (self), "_pg");
-    if (tp_ref_is_nil (scope))
-        return TP_ENOTFOUND;
-    va_list ap;
-    va_start (ap, fmt);
-    int rc;
-    tp_msg *m = s_pub_msg (group, tag, fmt, ap, &rc);
-    va_end (ap);
-    if (!m)
-        return rc;
-    rc = tp_tell_msg (self, scope, &m);
-    tp_msg_destroy (&m);
-    return rc;
-}
-
-int
-tp_pg_send (tp_system *sys, const char *group, tp_tag_t tag,
-            const char *fmt, ...)
+/*  Publishes from self (an actor) or, with self NULL, from outside. */
+static int
+s_publish (tp_system *sys, tp_actor *self, const char *group, tp_tag_t tag,
+           const char *fmt, va_list ap)
 {
     if (!sys || !s_name_ok (group) || !tag)
         return TP_EINVAL;
@@ -612,15 +591,36 @@ tp_pg_send (tp_system *sys, const char *group, tp_tag_t tag,
     tp_ref scope = tp_whereis (sys, "_pg");
     if (tp_ref_is_nil (scope))
         return TP_ENOTFOUND;
-    va_list ap;
-    va_start (ap, fmt);
     int rc;
     tp_msg *m = s_pub_msg (group, tag, fmt, ap, &rc);
-    va_end (ap);
     if (!m)
         return rc;
-    rc = tp_send_msg (sys, scope, &m);
+    rc = self ? tp_tell_msg (self, scope, &m) : tp_send_msg (sys, scope, &m);
     tp_msg_destroy (&m);
+    return rc;
+}
+
+int
+tp_pg_publish (tp_actor *self, const char *group, tp_tag_t tag,
+               const char *fmt, ...)
+{
+    if (!self)
+        return TP_EINVAL;
+    va_list ap;
+    va_start (ap, fmt);
+    int rc = s_publish (tp_system_of (self), self, group, tag, fmt, ap);
+    va_end (ap);
+    return rc;
+}
+
+int
+tp_pg_send (tp_system *sys, const char *group, tp_tag_t tag,
+            const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    int rc = s_publish (sys, NULL, group, tag, fmt, ap);
+    va_end (ap);
     return rc;
 }
 

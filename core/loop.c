@@ -38,12 +38,7 @@ s_control (tp__ctx *c, tp_msg *m)
     if (cmd == TP__CTL_NODEDOWN) {
         if (c->kind == TP__CTX_EXTERNAL) { /* for tp__ext_wait_reply */
             m->flags = TP__MSG_SYS;
-            m->next = NULL;
-            if (c->in_tail)
-                c->in_tail->next = m;
-            else
-                c->in_head = m;
-            c->in_tail = m;
+            tp__ext_push (c, m);
             return;
         }
         tp__asks_node_down (c, (uint32_t) m->corr);

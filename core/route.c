@@ -198,6 +198,17 @@ tp__route (tp__ctx *c, tp_ref to, tp_msg *m, int wait_ms)
     an actor of this node or, on the ctx that carries the gateway, of
     another node. Consumes m. */
 void
+tp__ext_push (tp__ctx *c, tp_msg *m)
+{
+    m->next = NULL;
+    if (c->in_tail)
+        c->in_tail->next = m;
+    else
+        c->in_head = m;
+    c->in_tail = m;
+}
+
+void
 tp__deliver (tp__ctx *c, tp_ref to, tp_msg *m)
 {
     tp_system *sys = c->sys;
@@ -220,12 +231,7 @@ tp__deliver (tp__ctx *c, tp_ref to, tp_msg *m)
         return;
     }
     if (c->kind == TP__CTX_EXTERNAL) {
-        m->next = NULL;
-        if (c->in_tail)
-            c->in_tail->next = m;
-        else
-            c->in_head = m;
-        c->in_tail = m;
+        tp__ext_push (c, m);
         return;
     }
     tp__enqueue (c, atomic_load_explicit (&s->actor, memory_order_relaxed), m);

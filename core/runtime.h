@@ -514,6 +514,8 @@ int tp__route (tp__ctx *from, tp_ref to, tp_msg *msg, int wait_ms);
 /*  m arrived on c for `to` (an actor of c, or of another node on the
     gateway's ctx): its mailbox, the transport, or a dead letter. */
 void tp__deliver (tp__ctx *c, tp_ref to, tp_msg *msg);
+/*  Appends m to external ctx c's list of received messages. */
+void tp__ext_push (tp__ctx *c, tp_msg *m);
 /*  Puts m on a's mailbox (a lives on c) and makes a runnable. */
 void tp__enqueue (tp__ctx *ctx, tp_actor *a, tp_msg *msg);
 /*  Sends a runtime message of kind `aux` (TP__SYS_*) from `from` to `to`,

@@ -206,6 +206,37 @@ tp_system_wait (tp_system *sys, int timeout_ms)
     return rc;
 }
 
+/*  now + timeout_ms in ns (UINT64_MAX: -1, no bound). */
+static uint64_t
+s_deadline_ns (int timeout_ms)
+{
+    return timeout_ms < 0 ? UINT64_MAX
+                          : tp__now_ns () + (uint64_t) timeout_ms * 1000000u;
+}
+
+/*  Milliseconds from now to deadline, rounded up, at most 60 s (a wait
+    in slices, so that a bound of "forever" is looked at again). */
+static int
+s_left_ms (uint64_t deadline, uint64_t now)
+{
+    uint64_t left = (deadline - now + 999999) / 1000000;
+    return left > 60000 ? 60000 : (int) left;
+}
+
+/*  The next message an external ctx received, or NULL. */
+static tp_msg *
+s_ext_pop (tp__ctx *c)
+{
+    tp_msg *r = c->in_head;
+    if (r) {
+        c->in_head = r->next;
+        if (!c->in_head)
+            c->in_tail = NULL;
+        r->next = NULL;
+    }
+    return r;
+}
+
 int
 tp_system_wait_for (tp_system *sys, tp_ref ref, int timeout_ms,
                     tp_tag_t *reason)
@@ -226,16 +257,9 @@ tp_system_wait_for (tp_system *sys, tp_ref ref, int timeout_ms,
     uint64_t id = ++c->corr_next;
     tp__sys_send (c, c->inbox, ref, TP__SYS_MONITOR, id, NULL);
     tp__flush (c);
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                                       : tp__now_ns ()
-                                             + (uint64_t) timeout_ms * 1000000u;
+    uint64_t deadline = s_deadline_ns (timeout_ms);
     for (;;) {
-        while (c->in_head) {
-            tp_msg *r = c->in_head;
-            c->in_head = r->next;
-            if (!c->in_head)
-                c->in_tail = NULL;
-            r->next = NULL;
+        for (tp_msg *r; (r = s_ext_pop (c)) != NULL;) {
             tp_ref who;
             tp_tag_t why = 0;
             if ((r->flags & TP__MSG_SYS) && r->aux == TP__SYS_DOWN
@@ -256,8 +280,7 @@ tp_system_wait_for (tp_system *sys, tp_ref ref, int timeout_ms,
             tp__flush (c);
             return TP_ETIMEDOUT;
         }
-        uint64_t left = (deadline - now + 999999) / 1000000;
-        tp__ctx_recv_external (c, left > 60000 ? 60000 : (int) left);
+        tp__ctx_recv_external (c, s_left_ms (deadline, now));
     }
 }
 
@@ -419,9 +442,7 @@ s_call_in_thread (tp__ctx *c, tp_actor *a, tp_ref to, tp_msg **msg_p,
     }
     *msg_p = NULL;
     tp__flush (c);
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                                       : tp__now_ns ()
-                                             + (uint64_t) timeout_ms * 1000000u;
+    uint64_t deadline = s_deadline_ns (timeout_ms);
     rc = TP_ETIMEDOUT;
     for (;;) {
         tp_msg *r = s_take_reply (a, corr);
@@ -507,16 +528,9 @@ int
 tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
                     tp_msg **reply)
 {
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                                       : tp__now_ns ()
-                                             + (uint64_t) timeout_ms * 1000000u;
+    uint64_t deadline = s_deadline_ns (timeout_ms);
     for (;;) {
-        while (c->in_head) {
-            tp_msg *r = c->in_head;
-            c->in_head = r->next;
-            if (!c->in_head)
-                c->in_tail = NULL;
-            r->next = NULL;
+        for (tp_msg *r; (r = s_ext_pop (c)) != NULL;) {
             if ((r->flags & TP__MSG_REPLY) && r->corr == corr) {
                 r->flags &= (uint16_t) ~TP__MSG_REPLY;
                 *reply = r;
@@ -541,8 +555,7 @@ tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
         uint64_t now = tp__now_ns ();
         if (now >= deadline)
             return TP_ETIMEDOUT;
-        uint64_t left = (deadline - now + 999999) / 1000000;
-        tp__ctx_recv_external (c, left > 60000 ? 60000 : (int) left);
+        tp__ctx_recv_external (c, s_left_ms (deadline, now));
     }
 }
 

@@ -46,20 +46,6 @@ echo_receive (tp_actor *self, tp_msg *msg)
 
 static const tp_behavior echo_b = {"echo", NULL, echo_receive, NULL};
 
-/*  Peak resident set of this process, KiB (VmHWM). */
-static long
-s_hwm_kib (void)
-{
-    FILE *f = fopen ("/proc/self/status", "r");
-    char line[256];
-    long kib = 0;
-    while (f && fgets (line, sizeof line, f))
-        if (sscanf (line, "VmHWM: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose (f);
-    return kib;
-}
 
 /*  A slow consumer: each "item" costs TP_NODE_SLOW_US of CPU. "count"
     answers [items, this process's peak RSS in KiB]. */
@@ -81,7 +67,7 @@ slow_receive (tp_actor *self, tp_msg *msg)
     }
     else if (tp_msg_is (msg, "count") && tp_msg_is_request (msg))
         tp_reply (self, msg, tp_tag ("count"), "UU", items,
-                  (uint64_t) s_hwm_kib ());
+                  (uint64_t) tt_status_kib ("VmHWM"));
 }
 static const tp_behavior slow_b = {"slow", NULL, slow_receive, NULL};
 
@@ -995,7 +981,7 @@ s_slow_consumer (const char *ep_kind)
     cr_assert_eq (tp_whereis_at (sys, "slow", "slowpoke", tt_ms (5000),
                                  &slow),
                   0);
-    long hwm0 = s_hwm_kib ();
+    long hwm0 = tt_status_kib ("VmHWM");
     char body[256];
     memset (body, 'x', sizeof body - 1);
     body[sizeof body - 1] = '\0';
@@ -1017,7 +1003,7 @@ s_slow_consumer (const char *ep_kind)
     uint64_t items = 0, child_hwm = 0;
     cr_assert_eq (tp_msg_unpack (r, "UU", &items, &child_hwm), 0);
     tp_msg_destroy (&r);
-    long hwm = s_hwm_kib ();
+    long hwm = tt_status_kib ("VmHWM");
     tp_node_stats st;
     tp_node_stats_get (sys, &st);
     fprintf (stderr,

@@ -317,17 +317,6 @@ Test (process, children_die_with_a_parent_killed_9, .timeout = 60)
                  tt_now_ms () - t0);
 }
 
-static int
-s_count_dir (const char *path)
-{
-    DIR *d = opendir (path);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir (d));)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir (d);
-    return n;
-}
 
 /*  200 segfaults of a supervised process actor: every child process is
     reaped, and threads and fds come back to what they were. */
@@ -361,8 +350,8 @@ Test (process, two_hundred_crashes_leave_no_process_thread_or_fd,
         pids[i] = tp_process_pid (sys, w);
         cr_assert_gt (pids[i], 0);
         if (i == 1) { /* (after one cycle: caches and tables at size) */
-            threads0 = s_count_dir ("/proc/self/task");
-            fds0 = s_count_dir ("/proc/self/fd");
+            threads0 = tt_count_dir ("/proc/self/task");
+            fds0 = tt_count_dir ("/proc/self/fd");
         }
         tp_msg *r = NULL;
         cr_assert_eq (tp_call (sys, w, tp_tag ("crash"), tt_ms (10000), &r,
@@ -380,8 +369,8 @@ Test (process, two_hundred_crashes_leave_no_process_thread_or_fd,
             cr_assert_lt (tt_now_ms () - tk, (uint64_t) tt_ms (5000),
                           "child %d (cycle %d) is still there", pids[i], i);
     }
-    int threads1 = s_count_dir ("/proc/self/task");
-    int fds1 = s_count_dir ("/proc/self/fd");
+    int threads1 = tt_count_dir ("/proc/self/task");
+    int fds1 = tt_count_dir ("/proc/self/fd");
     cr_log_info ("process actor: %d segfault/restart cycles in %" PRIu64
                  " ms (%.1f ms each); threads %d -> %d, fds %d -> %d\n",
                  CYCLES, took, (double) took / CYCLES, threads0, threads1,

@@ -366,18 +366,6 @@ Test (supervisor, bad_specs_are_refused)
     tp_system_destroy (&sys);
 }
 
-/*  Threads of this process (entries of /proc/self/task). */
-static int
-s_count_dir (const char *path)
-{
-    DIR *d = opendir (path);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir (d));)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir (d);
-    return n;
-}
 
 /*  1,000 crash/restart cycles of a thread-actor child while its loop
     sibling gets a steady stream: every message to the sibling arrives,
@@ -403,8 +391,8 @@ Test (supervisor, a_thousand_crashes_leak_nothing_and_lose_nothing,
     /* warm: one cycle, so that caches and the ctx table are at size */
     tp_ref old = tp_whereis (sys, "flaky");
     s_wait_new (sys, "flaky", s_crash (sys, "flaky", "boom"));
-    int threads0 = s_count_dir ("/proc/self/task");
-    int fds0 = s_count_dir ("/proc/self/fd");
+    int threads0 = tt_count_dir ("/proc/self/task");
+    int fds0 = tt_count_dir ("/proc/self/fd");
     long sent = 0;
     uint64_t t0 = tt_now_ms ();
     int fds_half = 0;
@@ -414,7 +402,7 @@ Test (supervisor, a_thousand_crashes_leak_nothing_and_lose_nothing,
         old = s_crash (sys, "flaky", "boom");
         s_wait_new (sys, "flaky", old);
         if (i == CYCLES / 2)
-            fds_half = s_count_dir ("/proc/self/fd");
+            fds_half = tt_count_dir ("/proc/self/fd");
     }
     uint64_t took = tt_now_ms () - t0;
     tp_msg *r = NULL;
@@ -429,14 +417,14 @@ Test (supervisor, a_thousand_crashes_leak_nothing_and_lose_nothing,
     /* thread actors are joined when their ctx is reused: wait (bounded)
        for the count to come back */
     uint64_t t1 = tt_now_ms ();
-    while (s_count_dir ("/proc/self/task") > threads0 + 1)
+    while (tt_count_dir ("/proc/self/task") > threads0 + 1)
         cr_assert_lt (tt_now_ms () - t1, (uint64_t) tt_ms (5000),
-                      "threads %d, were %d", s_count_dir ("/proc/self/task"),
+                      "threads %d, were %d", tt_count_dir ("/proc/self/task"),
                       threads0);
     /* (sockets to thread contexts that ended stay open until their ids
        are reused: the fds grow with the contexts in use at once, about
        one per 10 ms of restarts, not with the cycles) */
-    int fds1 = s_count_dir ("/proc/self/fd");
+    int fds1 = tt_count_dir ("/proc/self/fd");
     cr_log_info ("supervisor: fds %d before, %d after %d cycles, %d after "
                  "%d\n",
                  fds0, fds_half, CYCLES / 2, fds1, CYCLES);
@@ -467,20 +455,6 @@ s_ns (void)
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/*  Resident set of this process, KiB. */
-static long
-s_rss_kib (void)
-{
-    FILE *f = fopen ("/proc/self/status", "r");
-    char line[256];
-    long kib = 0;
-    while (f && fgets (line, sizeof line, f))
-        if (sscanf (line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose (f);
-    return kib;
-}
 
 /*  Restart latency of a loop actor, as a caller sees it: from the ask
     that crashes it (answered TP_EDOWN) to the next answer from its
@@ -502,7 +476,7 @@ Test (supervisor, restart_latency_of_a_loop_actor_and_no_memory_growth,
     double sum_us = 0, worst_us = 0;
     for (int i = 0; i < CYCLES; i++) {
         if (i == CYCLES / 4)
-            rss0 = s_rss_kib ();
+            rss0 = tt_status_kib ("VmRSS");
         tp_ref w = tp_whereis (sys, "kid_a");
         cr_assert (!tp_ref_is_nil (w));
         uint64_t t0 = s_ns ();
@@ -520,7 +494,7 @@ Test (supervisor, restart_latency_of_a_loop_actor_and_no_memory_growth,
         if (us > worst_us)
             worst_us = us;
     }
-    long rss1 = s_rss_kib ();
+    long rss1 = tt_status_kib ("VmRSS");
     cr_log_info ("supervisor: loop actor, crash (ask -> TP_EDOWN) to the next "
                  "answer of its successor: %.1f us on average, %.0f us at "
                  "worst over %d cycles; RSS %ld -> %ld KiB\n",

@@ -7,6 +7,7 @@
 #ifndef TP_TESTUTIL_H_INCLUDED
 #define TP_TESTUTIL_H_INCLUDED
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -197,6 +198,38 @@ tt_wait_peer (tp_system *sys, const char *name, bool up, int ms)
             return tp_node_up (sys, tp_node_id (name)) == up;
     }
     return true;
+}
+
+/*  Entries of a /proc directory (threads: /proc/self/task, fds:
+    /proc/self/fd), "." and ".." aside. */
+static inline int
+tt_count_dir (const char *path)
+{
+    DIR *d = opendir (path);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir (d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir (d);
+    return n;
+}
+
+/*  A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), 0 if none. */
+static inline long
+tt_status_kib (const char *field)
+{
+    FILE *f = fopen ("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    size_t n = strlen (field);
+    while (f && fgets (line, sizeof line, f))
+        if (strncmp (line, field, n) == 0 && line[n] == ':') {
+            kib = atol (line + n + 1);
+            break;
+        }
+    if (f)
+        fclose (f);
+    return kib;
 }
 
 #endif
