@@ -1360,7 +1360,7 @@ Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
         int devnull = open ("/dev/null", O_WRONLY);
         dup2 (devnull, 2);
         execl (node, node, "--name", "hosted", "--bind", "tcp://127.0.0.1:*",
-               "--module", mod, "--heartbeat", "100", "--ready-file", ready,
+               "--module", mod, "--heartbeat", "500", "--ready-file", ready,
                (char *) NULL);
         _exit (127);
     }
