@@ -425,15 +425,39 @@ s_self_handle_groups (tp_actor *me, self_t *self, const tp_msg *req)
 /* ------------------------------------------------------------------ */
 /*  The behaviour                                                      */
 
+static self_t *
+s_self_new (tp_ref me)
+{
+    self_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort (); /* (troupe's out-of-memory policy) */
+    s_node_of (me, self->me);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t k = 0; k < self->ng; k++) {
+        free (self->g[k]->m);
+        free (self->g[k]);
+    }
+    free (self->g);
+    free (self->p);
+    free (self->l);
+    free (self);
+    *self_p = NULL;
+}
+
 static int
 s_init (tp_actor *me, void *arg)
 {
     (void) arg;
     pthread_once (&s_once, s_tags);
-    self_t *self = calloc (1, sizeof *self);
-    if (!self)
-        abort ();
-    s_node_of (tp_self (me), self->me);
+    self_t *self = s_self_new (tp_self (me));
     tp_set_state (me, self);
     tp_node_monitor (me, true);
     /* the nodes up already: as if they came up now */
@@ -494,16 +518,7 @@ s_terminate (tp_actor *me, tp_tag_t reason)
 {
     (void) reason;
     self_t *self = tp_state (me);
-    if (!self)
-        return;
-    for (size_t k = 0; k < self->ng; k++) {
-        free (self->g[k]->m);
-        free (self->g[k]);
-    }
-    free (self->g);
-    free (self->p);
-    free (self->l);
-    free (self);
+    s_self_destroy (&self);
 }
 
 static const tp_behavior s_pg_b = {"_pg", s_init, s_receive, s_terminate};

@@ -221,18 +221,37 @@ s_self_route (tp_actor *me, self_t *self, tp_msg *msg)
     tp_forward (me, self->r[who], msg);
 }
 
+static self_t *
+s_self_new (const tp_router_opts *o, tp_ref me)
+{
+    self_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort (); /* (troupe's out-of-memory policy) */
+    self->strategy = o->strategy;
+    self->key = o->key;
+    self->rnd = (uint64_t) me.index * 0x9E3779B97F4A7C15ULL + me.gen + 1;
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (self) {
+        free (self->r);
+        free (self->mon);
+        free (self->ring);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
 static int
 s_init (tp_actor *me, void *arg)
 {
     pthread_once (&s_once, s_tags);
     tp_router_opts *o = arg;
-    self_t *self = calloc (1, sizeof *self);
-    if (!self)
-        abort ();
-    self->strategy = o->strategy;
-    self->key = o->key;
-    tp_ref r = tp_self (me);
-    self->rnd = (uint64_t) r.index * 0x9E3779B97F4A7C15ULL + r.gen + 1;
+    self_t *self = s_self_new (o, tp_self (me));
     tp_set_state (me, self);
     for (size_t i = 0; i < o->nroutees; i++)
         s_self_add (me, self, o->routees[i]);
@@ -282,12 +301,7 @@ s_terminate (tp_actor *me, tp_tag_t reason)
 {
     (void) reason;
     self_t *self = tp_state (me);
-    if (self) {
-        free (self->r);
-        free (self->mon);
-        free (self->ring);
-        free (self);
-    }
+    s_self_destroy (&self);
     tp_router_opts *o = tp_arg (me);
     if (o) {
         free ((void *) o->routees);

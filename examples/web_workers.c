@@ -32,7 +32,7 @@
     for this demo, where each worker runs one job; in a real program,
     long CPU work belongs in thread actors (or in small slices).
 
-    Run: make demo            (builds, then runs this program)
+    Run: make demo-workers    (builds, then runs this program)
          build/release/examples/web_workers [limit]
 */
 #include <pthread.h>
