@@ -2132,11 +2132,12 @@ tp__gw_start (tp_system *sys)
        unknown routing id is an error we see (and the probe that tells
        whether a peer's connection is still there). */
     if (!g->router || s_sock_opts (g->router, g->rid, g->rid_len)
-        || zmq_setsockopt (g->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one)) {
+        || zmq_setsockopt (g->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one)
+        || (rc = tp__curve_start (sys, g->router)) != 0) {
         if (g->router)
             zmq_close (g->router);
         free (g);
-        rc = TP_EZMQ;
+        rc = rc ? rc : TP_EZMQ;
         goto done;
     }
     g->router_fd = s_fd_of (g->router);
@@ -2211,7 +2212,7 @@ s_endpoint_error (int err)
 }
 
 static int
-s_connect (tp__ctx *c, const char *ep)
+s_connect (tp__ctx *c, const char *ep, const char *key)
 {
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
@@ -2229,6 +2230,8 @@ s_connect (tp__ctx *c, const char *ep)
     int ivl = 100, rc = d ? s_sock_opts (d, g->rid, g->rid_len) : TP_EZMQ;
     if (rc == 0 && zmq_setsockopt (d, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl))
         rc = TP_EZMQ;
+    if (rc == 0)
+        rc = tp__curve_client (sys, d, key);
     if (rc == 0 && zmq_connect (d, ep) != 0)
         rc = s_endpoint_error (errno);
     gw_peer *p = rc == 0 ? s_peer_new (g) : NULL;
@@ -2253,16 +2256,21 @@ static void
 s_gw_control (tp__ctx *c, int cmd, tp_msg *m)
 {
     tp__gw *g = c->sys->gw;
-    char ep[256];
-    const char *s;
-    size_t n;
-    if (tp_msg_unpack (m, "s", &s, &n) != 0 || n == 0 || n >= sizeof ep) {
+    char ep[256], key[41] = "";
+    const char *s, *k = NULL;
+    size_t n, kn = 0;
+    if (tp_msg_unpack (m, "s?s", &s, &n, &k, &kn) != 0 || n == 0
+        || n >= sizeof ep || kn >= sizeof key) {
         s_reply (c, m, TP_EINVAL, NULL);
         tp__msg_free (m);
         return;
     }
     memcpy (ep, s, n);
     ep[n] = '\0';
+    if (k) {
+        memcpy (key, k, kn);
+        key[kn] = '\0';
+    }
     if (cmd == TP__CTL_GW_GONE) {
         /* a child process we watched ended: its peer is down now, not
            after three silent heartbeats (no reply: nobody waits) */
@@ -2288,7 +2296,7 @@ s_gw_control (tp__ctx *c, int cmd, tp_msg *m)
         s_reply (c, m, rc, rc ? NULL : bound);
     }
     else
-        s_reply (c, m, s_connect (c, ep), NULL);
+        s_reply (c, m, s_connect (c, ep, k ? key : NULL), NULL);
     tp__msg_free (m);
 }
 
@@ -2384,6 +2392,7 @@ tp__gw_stats (tp_system *sys, tp_node_stats *st)
     st->peers_forgotten = atomic_load (&g->peers_forgotten);
     st->frames_held = atomic_load (&g->held_frames);
     st->stalls = atomic_load (&g->stalls);
+    st->curve_refused = atomic_load (&sys->curve_refused);
     pthread_mutex_lock (&sys->lock);
     st->peers_held = (uint64_t) g->npeers;
     pthread_mutex_unlock (&sys->lock);

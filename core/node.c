@@ -34,7 +34,8 @@ s_in_runtime_thread (tp_system *sys)
 /*  Sends a bind/connect command with argument arg to the gateway and
     waits for its answer [i rc, s text]. */
 static int
-s_control (tp_system *sys, int cmd, const char *arg, tp_msg **reply)
+s_control (tp_system *sys, int cmd, const char *arg, const char *key,
+           tp_msg **reply)
 {
     if (s_in_runtime_thread (sys))
         return TP_ESTATE;
@@ -49,6 +50,8 @@ s_control (tp_system *sys, int cmd, const char *arg, tp_msg **reply)
     m->corr = ++me->corr_next;
     uint64_t corr = m->corr;
     tp_msg_pack (m, "s", arg);
+    if (key)
+        tp_msg_pack (m, "s", key);
     tp__ctl_msg (me, atomic_load (&sys->gw_ctx), cmd, m);
     tp_msg *r = NULL;
     rc = tp__ext_wait_reply (me, TP_REF_NIL, corr, 10000, &r);
@@ -69,7 +72,7 @@ tp_node_bind (tp_system *sys, const char *endpoint, char *bound, size_t cap)
     if (!sys || !endpoint || !*endpoint || strlen (endpoint) > 255)
         return TP_EINVAL;
     tp_msg *r = NULL;
-    int rc = s_control (sys, TP__CTL_GW_BIND, endpoint, &r);
+    int rc = s_control (sys, TP__CTL_GW_BIND, endpoint, NULL, &r);
     if (rc == 0 && bound && cap) {
         const char *b;
         size_t n;
@@ -86,15 +89,36 @@ tp_node_bind (tp_system *sys, const char *endpoint, char *bound, size_t cap)
     return rc;
 }
 
+static int s_connect (tp_system *sys, const char *endpoint, const char *key,
+                      int timeout_ms, uint32_t *node);
+
 int
 tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
                  uint32_t *node)
+{
+    if (sys && sys->curve)
+        return TP_EINVAL; /* (a secure node makes secure links only) */
+    return s_connect (sys, endpoint, NULL, timeout_ms, node);
+}
+
+int
+tp_node_connect_key (tp_system *sys, const char *endpoint,
+                     const char *server_key, int timeout_ms, uint32_t *node)
+{
+    if (!sys || !sys->curve || !server_key || strlen (server_key) != 40)
+        return TP_EINVAL;
+    return s_connect (sys, endpoint, server_key, timeout_ms, node);
+}
+
+static int
+s_connect (tp_system *sys, const char *endpoint, const char *key,
+           int timeout_ms, uint32_t *node)
 {
     if (!sys || !endpoint || !*endpoint || strlen (endpoint) > 255)
         return TP_EINVAL;
     uint64_t end = s_end_ns (timeout_ms);
     tp_msg *r = NULL;
-    int rc = s_control (sys, TP__CTL_GW_CONNECT, endpoint, &r);
+    int rc = s_control (sys, TP__CTL_GW_CONNECT, endpoint, key, &r);
     tp_msg_destroy (&r);
     if (rc)
         return rc;

@@ -66,6 +66,9 @@ typedef struct tp_node_stats {
                                 (flow control; sent when it reads) */
     uint64_t stalls;         /* times a peer was not read because a local
                                 actor had a backlog (flow control) */
+    uint64_t curve_refused;  /* connections refused by CURVE: a key not
+                                allowed (ZAP), or a peer without CURVE or
+                                with a bad handshake */
 } tp_node_stats;
 
 /*  Binds the node's gateway to endpoint ("tcp://127.0.0.1:*",
@@ -146,6 +149,22 @@ typedef struct tp_peer_info {
     0 before any bind or connect). Safe from any thread. */
 TP_EXPORT int
 tp_node_peers (tp_system *sys, tp_peer_info *out, int cap);
+
+/*  As tp_node_connect, to a node that uses CURVE: server_key is its
+    public key (40 characters of Z85), which this node must know (this
+    node must have a curve_secret too, and the other node must allow this
+    node's public key). A node that does not admit us never comes up:
+    TP_ETIMEDOUT. Returns as tp_node_connect, or TP_EINVAL for a bad key
+    or a node without CURVE. tp_node_connect on a node with CURVE is
+    TP_EINVAL: a secure node only makes secure links. */
+TP_EXPORT int
+tp_node_connect_key (tp_system *sys, const char *endpoint,
+                     const char *server_key, int timeout_ms, uint32_t *node);
+
+/*  Writes a new CurveZMQ key pair: 40 characters of Z85 and a NUL each.
+    Returns 0, or TP_ENOTSUP when libzmq has no CURVE. */
+TP_EXPORT int
+tp_curve_keypair (char public_key[41], char secret_key[41]);
 
 /*  Subscribes self to node events, as Erlang's net_kernel:monitor_nodes
     (on = false: unsubscribes). self then receives

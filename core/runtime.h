@@ -325,6 +325,14 @@ struct tp_system {
     bool report_alive;            /* destroy lists the actors it stops */
     uint64_t node_seq;            /* peer up/down, bad frame (under lock) */
     pthread_cond_t node_cond;     /* signalled on node_seq (monotonic) */
+    /* CurveZMQ (core/gateway.c): keys, the allow-list, the ZAP thread */
+    bool curve;
+    char curve_secret[41], curve_public[41];
+    uint8_t (*curve_allow)[32];   /* binary public keys */
+    int ncurve_allow;
+    pthread_t zap_thread;
+    bool zap_started;
+    _Atomic uint64_t curve_refused;
     /* process actors (core/process.c): the host thread, once started */
     _Atomic (struct tp__proc *) proc;
     /* actors told of node up/down (tp_node_monitor) */
@@ -601,6 +609,18 @@ int tp__gw_up_nodes (tp_system *sys, uint32_t *out, int cap);
 /*  Under sys->lock: fills up to cap entries of out with the peers held
     (greeted ones); returns how many there are (may exceed cap). */
 int tp__gw_peers (tp_system *sys, tp_peer_info *out, int cap);
+/*  Checks and copies opts' CURVE keys into sys (false: say why on
+    stderr, the system is not made). */
+bool tp__curve_setup (tp_system *sys, const char *secret,
+                      const char *const *allow);
+/*  Stops the ZAP thread (after the context is shut down). */
+void tp__curve_shutdown (tp_system *sys);
+/*  Makes router a CURVE server with a ZAP handler and a monitor (a
+    thread), if sys has keys. 0, TP_EZMQ or TP_ESYS. */
+int tp__curve_start (tp_system *sys, void *router);
+/*  Makes dealer a CURVE client of server_key, if sys has keys. TP_EINVAL:
+    a key without CURVE here, none with it, or a malformed one. */
+int tp__curve_client (tp_system *sys, void *dealer, const char *server_key);
 /*  Adds the gateway's counters to *st (nothing before it starts). */
 void tp__gw_stats (tp_system *sys, tp_node_stats *st);
 void tp__gw_shutdown (tp_system *sys);

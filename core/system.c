@@ -81,6 +81,12 @@ tp_system_new (const tp_system_opts *opts)
     pthread_mutex_init (&sys->dl_lock, NULL);
     pthread_mutex_init (&sys->log_lock, NULL);
     pthread_mutex_init (&sys->nodemon_lock, NULL);
+    if (!tp__curve_setup (sys, o.curve_secret, o.curve_allow)) {
+        free (sys->curve_allow);
+        free (sys);
+        tp__node_pin (node, -1);
+        return NULL;
+    }
     sys->log_max = tp__log_level_parse (getenv ("TP_LOG"), TP_LOG_INFO);
     sys->zctx = zmq_ctx_new ();
     if (!sys->zctx) {
@@ -166,6 +172,7 @@ tp_system_destroy (tp_system **sys_p)
         if (sys->ctxs[i])
             tp__ctx_close (sys->ctxs[i]);
     zmq_ctx_term (sys->zctx);
+    tp__curve_shutdown (sys); /* (its thread left with the context) */
     tp__gw_free (sys);
     for (int i = 0; i < top; i++)
         tp__ctx_free (sys->ctxs[i]);

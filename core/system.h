@@ -76,6 +76,17 @@ typedef struct tp_system_opts {
                               least workers + 2. Past it, tp_spawn of a
                               thread actor, and any call from one more
                               foreign thread, returns TP_ELIMIT. */
+    /*  CurveZMQ on every node link (docs/security.md). With curve_secret
+        (this node's secret key, 40 characters of Z85, e.g. from `troupe
+        keygen`), the node accepts only CURVE connections from the public
+        keys in curve_allow (a NULL-terminated list of Z85 keys; NULL or
+        empty: nobody), and connects only with tp_node_connect_key (it must
+        know the other node's public key). tp_system_new returns NULL when
+        a key is malformed or libzmq has no CURVE (zmq_has ("curve")),
+        saying why on stderr. NULL (default): plaintext, for trusted
+        networks and loopback only. Both copied. */
+    const char *curve_secret;
+    const char *const *curve_allow;
 } tp_system_opts;
 
 typedef struct tp_system_stats {
