@@ -51,6 +51,13 @@ w_receive (tp_actor *self, tp_msg *msg)
         s_spin_ms (n);
         tp_reply (self, msg, tp_tag ("spun"), "i", *slot);
     }
+    else if (tp_msg_is (msg, "nap") && tp_msg_unpack (msg, "i", &n) == 0) {
+        /* busy the way a blocking call is: asleep, not on a core */
+        atomic_fetch_add (&g_jobs[*slot], 1);
+        struct timespec ts = {n / 1000, (long) (n % 1000) * 1000000L};
+        nanosleep (&ts, NULL);
+        tp_reply (self, msg, tp_tag ("spun"), "i", *slot);
+    }
     else if (tp_msg_is (msg, "die"))
         tp_exit (self, tp_tag ("boom"));
 }
@@ -193,7 +200,7 @@ Test (pool, least_loaded_skips_a_busy_worker, .timeout = 60)
     cr_assert_eq (tp_pool_start (sys, &po, NULL, &pool), 0);
     cr_assert (tt_wait_ge (&g_inits, 2, tt_ms (5000)));
     caller_rec slow = {0}, fast = {0};
-    s_caller (sys, &slow, pool, "spin", 1, tt_ms (500)); /* one long job */
+    s_caller (sys, &slow, pool, "nap", 1, tt_ms (500)); /* one long job */
     /* (wait until it runs: one worker is busy) */
     uint64_t t0 = tt_now_ms ();
     for (;;) {
