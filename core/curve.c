@@ -12,6 +12,10 @@
 */
 #include "runtime.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #define ZAP_EP "inproc://zeromq.zap.01"
 #define LOGGED_MAX 20 /* refusals logged; later ones are only counted */
 
@@ -268,4 +272,60 @@ tp__curve_shutdown (tp_system *sys)
     }
     free (sys->curve_allow);
     sys->curve_allow = NULL;
+}
+
+int
+tp_curve_key_read (const char *path, char key[41])
+{
+    if (!path || !key)
+        return TP_EINVAL;
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return TP_ENOTFOUND;
+    char line[128];
+    bool got = fgets (line, sizeof line, f) != NULL;
+    fclose (f);
+    if (!got)
+        return TP_EINVAL;
+    line[strcspn (line, "\r\n")] = '\0';
+    uint8_t bin[32];
+    if (strlen (line) != 40 || !zmq_z85_decode (bin, line))
+        return TP_EINVAL;
+    memcpy (key, line, 41);
+    return 0;
+}
+
+static int
+s_write_key (const char *path, const char *key, mode_t mode, bool exclusive)
+{
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | (exclusive ? O_EXCL : 0),
+                   mode);
+    if (fd < 0)
+        return errno == EEXIST ? TP_EEXIST : TP_ESYS;
+    char line[42];
+    memcpy (line, key, 40);
+    line[40] = '\n';
+    bool ok = write (fd, line, 41) == 41 && fchmod (fd, mode) == 0;
+    return close (fd) == 0 && ok ? 0 : TP_ESYS;
+}
+
+int
+tp_curve_keys_write (const char *base, char public_key[41])
+{
+    if (!base || !*base || strlen (base) > 4000)
+        return TP_EINVAL;
+    char pub[41], sec[41];
+    int rc = tp_curve_keypair (pub, sec);
+    if (rc)
+        return rc;
+    char path[4096 + 16];
+    snprintf (path, sizeof path, "%s.secret", base);
+    rc = s_write_key (path, sec, 0600, true);
+    if (rc == 0) {
+        snprintf (path, sizeof path, "%s.public", base);
+        rc = s_write_key (path, pub, 0644, false);
+    }
+    if (rc == 0 && public_key)
+        memcpy (public_key, pub, 41);
+    return rc;
 }

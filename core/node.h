@@ -166,6 +166,19 @@ tp_node_connect_key (tp_system *sys, const char *endpoint,
 TP_EXPORT int
 tp_curve_keypair (char public_key[41], char secret_key[41]);
 
+/*  Reads a CURVE key from a file: the first line, 40 characters of Z85
+    (a file `troupe keygen` or tp_curve_keys_write made). Returns 0,
+    TP_ENOTFOUND (no such file) or TP_EINVAL (not a key). */
+TP_EXPORT int
+tp_curve_key_read (const char *path, char key[41]);
+
+/*  Makes a key pair and writes it as base.secret (mode 0600, created, not
+    overwritten) and base.public; *public_key (if not NULL) gets the
+    public key. Returns 0, TP_EEXIST (base.secret exists), TP_ENOTSUP (no
+    CURVE) or TP_ESYS (a file could not be written). */
+TP_EXPORT int
+tp_curve_keys_write (const char *base, char public_key[41]);
+
 /*  Subscribes self to node events, as Erlang's net_kernel:monitor_nodes
     (on = false: unsubscribes). self then receives
         _nodeup   [s name, U node id]            a peer came up (or back)

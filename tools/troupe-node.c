@@ -4,6 +4,8 @@
                 [--module PATH [--arg STRING]]... [--workers N]
                 [--config FILE] [--heartbeat MS] [--ready-file PATH]
                 [--report-to REF] [--parent-fd FD] [--log PATH]
+                [--key SECRET_FILE [--allow PUBLIC_KEYS_FILE]...
+                 [--connect EP --server-key PUBLIC_FILE]...]
 
     Loads each module (a shared library exporting tp_module_entry, see
     core/module.h), spawns its actor under the module's name, binds and
@@ -15,6 +17,11 @@
     comment. Command-line flags are applied after the file. --arg gives
     the module before it its configuration: the string is its actor's
     init arg (NULL without --arg).
+
+    CURVE (docs/security.md): --key gives the node's secret key (a file
+    written by `troupe keygen`); then only the public keys listed in the
+    --allow files (one per line) may connect, and each --connect needs the
+    other node's public key file after it (--server-key).
 
     Process actors (tp_spawn with TP_PROCESS) run troupe-node as a child:
     --report-to REF: once connected and the first module's actor runs,
@@ -70,6 +77,10 @@ typedef struct {
     int workers;
     int heartbeat;
     const char *ready_file;
+    const char *key;                   /* secret key file (CURVE) */
+    const char *allow[MAX_LIST];       /* files of allowed public keys */
+    int nallow;
+    const char *server_key[MAX_LIST];  /* per --connect: its public key */
 } node_opts;
 
 static const char *s_name = "?";
@@ -147,6 +158,12 @@ s_set (node_opts *o, const char *key, const char *val)
         o->parent_fd = atoi (v);
     else if (!strcmp (key, "log"))
         o->log = v;
+    else if (!strcmp (key, "key"))
+        o->key = v;
+    else if (!strcmp (key, "allow") && o->nallow < MAX_LIST)
+        o->allow[o->nallow++] = v;
+    else if (!strcmp (key, "server-key") && o->nconnect > 0)
+        o->server_key[o->nconnect - 1] = v;
     else if (!strcmp (key, "workers"))
         o->workers = atoi (v);
     else if (!strcmp (key, "heartbeat"))
@@ -203,7 +220,9 @@ s_usage (void)
              "                   [--module PATH [--arg STRING]]... "
              "[--workers N] [--heartbeat MS]\n"
              "                   [--config FILE] [--ready-file PATH]\n"
-             "                   [--report-to REF] [--parent-fd FD] [--log PATH]\n");
+             "                   [--report-to REF] [--parent-fd FD] [--log PATH]\n"
+             "                   [--key FILE [--allow FILE]... [--connect EP "
+             "--server-key FILE]...]\n");
 }
 
 
@@ -248,8 +267,36 @@ main (int argc, char **argv)
     int sfd = signalfd (-1, &stop_sigs, SFD_CLOEXEC);
     if (o.parent_fd >= 0) /* (the parent's end is gone: stop at once) */
         fcntl (o.parent_fd, F_SETFD, FD_CLOEXEC);
+    /* CURVE: our secret key, and the public keys we admit */
+    char secret[41] = "";
+    static char allowed[256][41];
+    const char *allow_list[257];
+    int nallowed = 0;
+    if (o.key && tp_curve_key_read (o.key, secret) != 0) {
+        s_log ("error", "cannot read a key from %s", o.key);
+        return 2;
+    }
+    for (int i = 0; i < o.nallow; i++) {
+        FILE *f = fopen (o.allow[i], "r");
+        char line[256];
+        while (f && nallowed < 256 && fgets (line, sizeof line, f)) {
+            char *t = s_trim (line);
+            if (*t && *t != '#' && strlen (t) == 40)
+                snprintf (allowed[nallowed++], 41, "%s", t);
+        }
+        if (!f) {
+            s_log ("error", "cannot open %s", o.allow[i]);
+            return 2;
+        }
+        fclose (f);
+    }
+    for (int i = 0; i < nallowed; i++)
+        allow_list[i] = allowed[i];
+    allow_list[nallowed] = NULL;
     tp_system_opts so = {.workers = o.workers, .node_name = o.name,
-                         .heartbeat_ms = o.heartbeat};
+                         .heartbeat_ms = o.heartbeat,
+                         .curve_secret = o.key ? secret : NULL,
+                         .curve_allow = allow_list};
     tp_system *sys = tp_system_new (&so);
     if (!sys) {
         s_log ("error", "cannot create the system (bad name or options)");
@@ -305,7 +352,16 @@ main (int argc, char **argv)
     }
     for (int i = 0; i < o.nconnect && rc == 0; i++) {
         uint32_t peer;
-        int c = tp_node_connect (sys, o.connect[i], 5000, &peer);
+        char skey[41] = "";
+        int c = 0;
+        if (o.server_key[i] && tp_curve_key_read (o.server_key[i], skey) != 0)
+            c = TP_EINVAL;
+        else if (o.key)
+            c = o.server_key[i]
+                    ? tp_node_connect_key (sys, o.connect[i], skey, 5000, &peer)
+                    : TP_EINVAL;
+        else
+            c = tp_node_connect (sys, o.connect[i], 5000, &peer);
         if (c)
             s_log ("warn", "connect %s: %s (will keep trying)", o.connect[i],
                    tp_strerror (c));

@@ -6,6 +6,7 @@
     troupe [-e ENDPOINT] [-t TIMEOUT_MS] stats
     troupe [-e ENDPOINT] [-t TIMEOUT_MS] peers
     troupe [-e ENDPOINT] [-t TIMEOUT_MS] stop  ACTOR [REASON]
+    troupe keygen NAME
 
     ACTOR is a name registered on the node (or a ref, node/index.gen).
     Each JSON argument becomes one msgpack value of the body, in order:
@@ -13,7 +14,10 @@
     ask prints the reply as text; ls, stats, peers and stop go to the
     node's "_node" service (actors/node_service.h): peers lists the nodes
     it holds, stop stops ACTOR with REASON (default normal). The endpoint
-    defaults to $TROUPE_ENDPOINT.
+    defaults to $TROUPE_ENDPOINT. keygen writes a CURVE key pair, NAME.secret
+    (mode 0600) and NAME.public. With a node that uses CURVE, give -k
+    SECRET_FILE (this client's key, which the node must allow) and -s
+    PUBLIC_FILE (the node's public key).
 
     Exit status: 0 success, 1 the node answered with an error or did not
     answer, 2 usage or input error.
@@ -40,7 +44,10 @@ s_usage (void)
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] ls\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stats\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] peers\n"
-             "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stop ACTOR [REASON]\n");
+             "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stop ACTOR [REASON]\n"
+             "       troupe keygen NAME\n"
+             "  (with CURVE: -k SECRET_FILE -s SERVER_PUBLIC_FILE before the "
+             "command)\n");
     return 2;
 }
 
@@ -120,16 +127,48 @@ main (int argc, char **argv)
     const char *ep = getenv ("TROUPE_ENDPOINT");
     int timeout = 5000;
     int opt;
-    while ((opt = getopt (argc, argv, "+e:t:h")) != -1) {
+    const char *keyfile = NULL, *serverfile = NULL;
+    while ((opt = getopt (argc, argv, "+e:t:k:s:h")) != -1) {
         if (opt == 'e')
             ep = optarg;
         else if (opt == 't')
             timeout = atoi (optarg);
+        else if (opt == 'k')
+            keyfile = optarg;
+        else if (opt == 's')
+            serverfile = optarg;
         else
             return s_usage ();
     }
+    if (optind < argc && !strcmp (argv[optind], "keygen")) {
+        if (argc - optind != 2)
+            return s_usage ();
+        char pub[41];
+        int krc = tp_curve_keys_write (argv[optind + 1], pub);
+        if (krc == TP_EEXIST) {
+            fprintf (stderr, "troupe: %s.secret exists: not overwritten\n",
+                     argv[optind + 1]);
+            return 1;
+        }
+        if (krc) {
+            fprintf (stderr, "troupe: keygen %s: %s\n", argv[optind + 1],
+                     tp_strerror (krc));
+            return 1;
+        }
+        printf ("%s.secret (keep it: mode 0600), %s.public: %s\n",
+                argv[optind + 1], argv[optind + 1], pub);
+        return 0;
+    }
     if (optind >= argc || !ep)
         return s_usage ();
+    char secret[41] = "", server[41] = "";
+    if ((keyfile || serverfile)
+        && (!keyfile || !serverfile || tp_curve_key_read (keyfile, secret)
+            || tp_curve_key_read (serverfile, server))) {
+        fprintf (stderr, "troupe: -k and -s take a secret key file and the "
+                         "node's public key file (troupe keygen)\n");
+        return 2;
+    }
     const char *cmd = argv[optind];
     bool is_send = !strcmp (cmd, "send"), is_ask = !strcmp (cmd, "ask");
     bool is_ls = !strcmp (cmd, "ls"), is_stats = !strcmp (cmd, "stats");
@@ -149,13 +188,15 @@ main (int argc, char **argv)
 
     char self[64];
     snprintf (self, sizeof self, "troupe-cli-%d", (int) getpid ());
-    tp_system_opts o = {.workers = 1, .node_name = self, .spin_us = -1};
+    tp_system_opts o = {.workers = 1, .node_name = self, .spin_us = -1,
+                        .curve_secret = keyfile ? secret : NULL};
     tp_system *sys = tp_system_new (&o);
     if (!sys)
         return 1;
     int rc = 1;
     uint32_t node;
-    int c = tp_node_connect (sys, ep, timeout, &node);
+    int c = keyfile ? tp_node_connect_key (sys, ep, server, timeout, &node)
+                    : tp_node_connect (sys, ep, timeout, &node);
     if (c) {
         fprintf (stderr, "troupe: cannot reach a node at %s: %s\n", ep,
                  tp_strerror (c));
