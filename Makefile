@@ -92,7 +92,7 @@ all: lib examples tools tests $(BENCH_BIN)
 lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
 
 # --- dependencies --------------------------------------------------------
-DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config
+DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config python3-zmq python3-msgpack
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -229,6 +229,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tests/run.sh $(BUILD)/tests $(TEST_ARGS)
 	$(Q)./tests/examples.sh $(BUILD)/examples
+	$(Q)./tests/clients.sh $(BUILD)
 	$(Q)BUILD=$(BUILD) ./bench/run --smoke
 
 sanitize: deps

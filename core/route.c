@@ -302,7 +302,7 @@ void
 tp__fail_request (tp__ctx *c, tp_ref to, tp_ref asker, uint64_t corr,
                   tp_tag_t reason)
 {
-    if (tp_ref_is_nil (asker) || !corr)
+    if (!asker.node || !corr) /* (a client of another node may ask from (0, 0)) */
         return;
     tp_msg *r = tp__msg_alloc ();
     r->tag = tp__tag_fail;

@@ -541,7 +541,8 @@ void tp__dead_letter_why (tp__ctx *ctx, tp_ref to, tp_msg *msg,
                           tp_tag_t reason);
 /*  Answers request corr of asker, which `to` will never answer, with a
     _fail reply [r to, t reason] (the asker's ask ends with TP_EDOWN).
-    Nothing for a nil asker or corr 0. */
+    Nothing for an asker of no node (a tp_send from outside actors) or
+    corr 0; a client of another node asking from (0, 0) is answered. */
 void tp__fail_request (tp__ctx *ctx, tp_ref to, tp_ref asker, uint64_t corr,
                        tp_tag_t reason);
 /*  A message for `to` with tag was lost where it no longer exists as a
