@@ -97,11 +97,16 @@ deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi; \
+	if [ ! -d examples/clients/node/node_modules ]; then \
+	  echo "deps: npm packages of the Node.js client (examples/clients/node)"; \
+	  (cd examples/clients/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null); \
 	fi
 
 # --- library ---------------------------------------------------------------

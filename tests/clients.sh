@@ -11,4 +11,11 @@ else
     echo "tests/clients.sh: python3-zmq or python3-msgpack missing (make deps)"
     fail=1
 fi
+if [ -d examples/clients/node/node_modules ] && command -v node >/dev/null; then
+    timeout 120 node examples/clients/node/test_client.js "$build" \
+        || { echo "tests/clients.sh: the node client FAILED"; fail=1; }
+else
+    echo "tests/clients.sh: node or the client's npm packages missing (make deps)"
+    fail=1
+fi
 [ "$fail" -eq 0 ]
