@@ -225,7 +225,7 @@ bench: bench-deps
 tests: $(TEST_BIN) $(HDR_CHECK)
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_PKG) -Itests -Iactors -c $< -o $@
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_PKG) -Itests -Iactors -DTT_SRC_TESTS='"$(CURDIR)/tests"' -c $< -o $@
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELP_OBJ) $(STLIB)
 	$(call say,LD,$@)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(LIBS_PKG) $(TEST_LIBS_PKG) -lm
 

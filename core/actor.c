@@ -468,6 +468,15 @@ tp__actor_report (tp_actor *a)
              a->spawner_name ? a->spawner_name : "");
 }
 
+void
+tp__unpack_failed (void)
+{
+    tp_actor *a = tp__tl_actor;
+    if (a) /* a behaviour got a body it did not expect: it shows in stats */
+        atomic_fetch_add_explicit (&a->ctx->sys->unpack_errors, 1,
+                                   memory_order_relaxed);
+}
+
 /* ------------------------------------------------------------------ */
 /*  Accessors                                                          */
 

@@ -1405,21 +1405,14 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
 {
     tp_system *sys = c->sys;
     tp__gw *g = sys->gw;
-    const char *name;
-    size_t name_len;
-    unsigned inc, hb, seen, lost = 0;
-    if ((tp_unpack_raw (e->body, e->body_len, "[suuu]", &name, &name_len,
-                        &inc, &hb, &seen)
-             != 0
-         && tp_unpack_raw (e->body, e->body_len, "[suuuu]", &name, &name_len,
-                           &inc, &hb, &seen, &lost)
-                != 0)
-        || inc == 0 || name_len != e->from_node_len
-        || memcmp (name, e->from_node, name_len) != 0
-        || (rid && !tp__wire_rid_is (rid, rid_len, name, name_len, inc))) {
+    tp__hello h;
+    if (tp__wire_hello (e, rid, rid_len, &h) != 0) {
         s_bad (g, "bad HELLO");
         return;
     }
+    const char *name = h.name;
+    size_t name_len = h.name_len;
+    unsigned inc = h.inc, seen = h.seen, lost = h.lost;
     if (name_len == g->name_len && memcmp (name, g->name, name_len) == 0) {
         s_bad (g, "HELLO with our own node name");
         return;

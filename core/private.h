@@ -112,6 +112,11 @@ void tp__msg_detach_body (tp_msg *msg, void **data, size_t *size);
     msgpack_pack_int64 writes) into out; returns the length, 1..9. */
 size_t tp__pack_int64 (uint8_t out[9], int64_t d);
 
+/*  A tp_msg_unpack of a user message failed: counted in
+    tp_system_stats.unpack_errors when an actor's callback runs on this
+    thread (core/actor.c). */
+void tp__unpack_failed (void);
+
 /*  Frees every node cached by the calling thread. Called by runtime
     threads before they exit; foreign threads are flushed by a
     pthread key destructor. */

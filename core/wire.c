@@ -331,3 +331,26 @@ tp__wire_decode (const void *frame, size_t len, tp__env *out)
     *out = e;
     return 0;
 }
+
+int
+tp__wire_hello (const tp__env *e, const char *rid, size_t rid_len,
+                tp__hello *h)
+{
+    unsigned inc = 0, hb = 0, seen = 0, lost = 0;
+    memset (h, 0, sizeof *h);
+    if ((tp_unpack_raw (e->body, e->body_len, "[suuu]", &h->name,
+                        &h->name_len, &inc, &hb, &seen)
+             != 0
+         && tp_unpack_raw (e->body, e->body_len, "[suuuu]", &h->name,
+                           &h->name_len, &inc, &hb, &seen, &lost)
+                != 0)
+        || inc == 0 || h->name_len != e->from_node_len
+        || memcmp (h->name, e->from_node, h->name_len) != 0
+        || (rid && !tp__wire_rid_is (rid, rid_len, h->name, h->name_len, inc)))
+        return TP_EPROTO;
+    h->inc = inc;
+    h->heartbeat_ms = hb;
+    h->seen = seen;
+    h->lost = lost;
+    return 0;
+}

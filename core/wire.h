@@ -140,4 +140,18 @@ tp__wire_rid_is (const char *rid, size_t len, const char *name,
 bool
 tp__wire_rid_ok (const char *rid, size_t len, size_t *name_len, uint32_t *inc);
 
+/*  A HELLO's body (section 3): [node_name, incarnation, heartbeat_ms,
+    seen] or the same with lost. */
+typedef struct tp__hello {
+    const char *name; /* borrowed from the envelope's body */
+    size_t name_len;
+    uint32_t inc, heartbeat_ms, seen, lost;
+} tp__hello;
+
+/*  Reads e's HELLO body into *h and checks it against e (its name is
+    from_node, incarnation nonzero) and, if rid is not NULL, against the
+    routing id it came with. Returns 0 or TP_EPROTO (a bad HELLO). */
+int tp__wire_hello (const tp__env *e, const char *rid, size_t rid_len,
+                    tp__hello *h);
+
 #endif

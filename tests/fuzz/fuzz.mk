@@ -1,18 +1,19 @@
 # tests/fuzz/fuzz.mk: libFuzzer targets, included by the top Makefile.
 #
-#   make fuzz                 build fuzz_unpack and fuzz_wire with clang and
-#                             run each for FUZZ_SECONDS (default 30)
+#   make fuzz                 build fuzz_unpack, fuzz_wire and fuzz_hello with
+#                             clang and run each for FUZZ_SECONDS (default 60)
 #   make fuzz FUZZ_SECONDS=60
 #   make fuzz-corpus          rewrite the seed corpora from tests/fuzz/gen_*.c
 #
 # Each fuzzer runs on a temporary copy of its seed corpus (tests/fuzz/corpus/NAME),
 # so the tree is never modified. A crash, sanitizer report, failed check or
 # hang (-timeout) fails the target; the log is build/fuzz/NAME.log and the
-# input that failed is kept as build/fuzz/NAME-crash-* (or -timeout-*, ...),
-# ready to become a regression test.
+# input that failed is kept as build/fuzz/NAME-crash-* (or -timeout-*, ...):
+# copy it into tests/fuzz/corpus/NAME once fixed, and tests/test_seeds.c
+# replays it in make check with every other seed.
 # The fuzzers link only the pure parts of the library, not the runtime.
 
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer \
@@ -20,7 +21,7 @@ FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer \
                 -D_GNU_SOURCE -Icore $(shell pkg-config --cflags libzmq msgpack 2>/dev/null)
 FUZZ_LIBS    := $(shell pkg-config --libs libzmq msgpack 2>/dev/null) -pthread
 FUZZ_SRC     := core/alloc.c core/error.c core/ref.c core/msg.c core/pack.c core/wire.c
-FUZZ_TARGETS := unpack wire
+FUZZ_TARGETS := unpack wire hello
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 .PHONY: fuzz fuzz-deps fuzz-corpus
