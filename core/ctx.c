@@ -10,13 +10,6 @@
 TP__TLS tp__ctx *tp__tl_ctx;
 TP__TLS tp_actor *tp__tl_actor;
 
-void
-tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap)
-{
-    snprintf (buf, cap, "inproc://tp%" PRIu64 ".%d.%" PRIu32, sys->id, id,
-              gen);
-}
-
 /*  Creates (or recycles) a ctx of the given kind and binds its socket.
     Returns NULL if the table is full or ZeroMQ fails. Takes sys->lock. */
 tp__ctx *

@@ -21,6 +21,13 @@
 */
 #include "runtime.h"
 
+void
+tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap)
+{
+    snprintf (buf, cap, "inproc://tp%" PRIu64 ".%d.%" PRIu32, sys->id, id,
+              gen);
+}
+
 #include <sched.h>
 
 /*  One message as it crosses between ctxs. Native layout: these bytes

@@ -376,6 +376,8 @@ s_push (struct tp__proc *h, proc_job *j)
     }
 }
 
+static void s_process_shutdown (tp_system *sys);
+
 /*  The host, started on first use. NULL if it cannot be. */
 static struct tp__proc *
 s_host_get (tp_system *sys)
@@ -394,15 +396,20 @@ s_host_get (tp_system *sys)
             free (h);
             h = NULL;
         }
-        else
+        else {
             atomic_store (&sys->proc, h);
+            sys->proc_shutdown = s_process_shutdown; /* (under the lock) */
+        }
     }
     pthread_mutex_unlock (&sys->lock);
     return h;
 }
 
-void
-tp__process_shutdown (tp_system *sys)
+/*  Ends every child process (SIGTERM, SIGKILL 2 s later) and joins the
+    host thread: the first thing tp_system_destroy does (through
+    sys->proc_shutdown). */
+static void
+s_process_shutdown (tp_system *sys)
 {
     struct tp__proc *h = atomic_load (&sys->proc);
     if (!h)
@@ -590,8 +597,8 @@ s_proxy_terminate (tp_actor *self, tp_tag_t reason)
 static const tp_behavior s_proxy_b = {"process", s_proxy_init,
                                       s_proxy_receive, s_proxy_terminate};
 
-int
-tp__process_spawn (tp_system *sys, const tp_spawn_opts *o, tp_ref *ref)
+static int
+s_process_spawn (tp_system *sys, const tp_spawn_opts *o, tp_ref *ref)
 {
     if (!o->module || !*o->module)
         return TP_EINVAL;
@@ -603,11 +610,25 @@ tp__process_spawn (tp_system *sys, const tp_spawn_opts *o, tp_ref *ref)
     tp_spawn_opts lo = *o;
     lo.kind = TP_LOOP;
     lo.module = lo.config = NULL;
-    int rc = tp_spawn (sys, &s_proxy_b, pa, &lo, ref);
+    int rc = tp__spawn (sys, &s_proxy_b, pa, &lo, ref);
     if (rc) {
         free (pa->module);
         free (pa->config);
         free (pa);
     }
     return rc;
+}
+
+/*  The public entry of every spawn: a process actor here, the others in
+    core/spawn.c (so that this file calls spawn.c, never the reverse). */
+int
+tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
+          const tp_spawn_opts *opts, tp_ref *ref)
+{
+    if (sys && opts && opts->kind == TP_PROCESS) {
+        if (atomic_load (&sys->stopping))
+            return TP_ESTOPPED;
+        return s_process_spawn (sys, opts, ref);
+    }
+    return tp__spawn (sys, b, arg, opts, ref);
 }

@@ -333,8 +333,11 @@ struct tp_system {
     pthread_t zap_thread;
     bool zap_started;
     _Atomic uint64_t curve_refused;
-    /* process actors (core/process.c): the host thread, once started */
+    /* process actors (core/process.c): the host thread, once started,
+       and how tp_system_destroy ends it (set with it: system.c calls
+       process.c only through this) */
     _Atomic (struct tp__proc *) proc;
+    void (*proc_shutdown) (tp_system *sys);
     /* actors told of node up/down (tp_node_monitor) */
     pthread_mutex_t nodemon_lock;
     tp_ref *nodemons;
@@ -442,7 +445,6 @@ tp__ctx *tp__ctx_new (tp_system *sys, int kind, int *rc);
     thread once the owner is gone). */
 void tp__ctx_close (tp__ctx *ctx);
 void tp__ctx_free (tp__ctx *ctx);
-void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
 
 /* external.c */
 /*  The ctx the calling thread uses to send into sys: its own runtime ctx
@@ -465,6 +467,9 @@ void tp__systems_remove (tp_system *sys);
 void tp__ext_forget (tp_system *sys);
 
 /* inproc.c */
+/*  The inproc endpoint of ctx id in its life gen (bound by its PULL
+    socket, connected to by senders). */
+void tp__endpoint (tp_system *sys, int id, uint32_t gen, char *buf, size_t cap);
 /*  Appends m (consumed) for `to`, an actor living on ctx dst (or, for the
     gateway's ctx, one of another node); sent at the next flush, or now
     if the batch is full. */
@@ -562,12 +567,23 @@ int tp__ctx_recv_external (tp__ctx *ctx, int timeout_ms);
 int tp__ctx_drain (tp__ctx *c, bool force, int max_frames);
 
 /* process.c */
-/*  tp_spawn of a TP_PROCESS actor: spawns its proxy (opts checked). */
-int tp__process_spawn (tp_system *sys, const tp_spawn_opts *opts,
-                       tp_ref *ref);
-/*  Ends every child process (SIGTERM, SIGKILL 2 s later) and joins the
-    host thread. First thing tp_system_destroy does. */
-void tp__process_shutdown (tp_system *sys);
+
+/* nodemon.c */
+/*  Adds ref to the actors told of node events (once). */
+void tp__node_monitor_add (tp_system *sys, tp_ref ref);
+/*  Removes ref from the node-event subscribers. */
+void tp__node_unmonitor (tp_system *sys, tp_ref ref);
+/*  Tells every actor subscribed with tp_node_monitor that node `node`
+    (name len bytes) came up (reason 0) or went down for reason. From
+    the gateway's ctx c. */
+void tp__node_event (tp__ctx *c, uint32_t node, const char *name, size_t len,
+                     tp_tag_t reason);
+
+/* spawn.c */
+/*  tp_spawn of a loop or thread actor (tp_spawn, core/process.c, sends
+    TP_PROCESS elsewhere first). */
+int tp__spawn (tp_system *sys, const tp_behavior *b, void *arg,
+               const tp_spawn_opts *opts, tp_ref *ref);
 
 /* log.c */
 /*  The level named s (error, warn, info, debug; any case), or fallback. */
@@ -588,13 +604,7 @@ int tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
 
 /* gateway.c */
 int tp__gw_start (tp_system *sys);
-/*  Tells every actor subscribed with tp_node_monitor that node `node`
-    (name len bytes) came up (reason 0) or went down for reason. From
-    the gateway's ctx c. */
-void tp__node_event (tp__ctx *c, uint32_t node, const char *name, size_t len,
-                     tp_tag_t reason);
-/*  Removes ref from the node-event subscribers. */
-void tp__node_unmonitor (tp_system *sys, tp_ref ref);
+
 /*  Under sys->lock: the node id of the peer connected at endpoint if it
     is up (0 if not); *refused is set to TP_ENAMETAKEN or TP_ELIMIT when
     the connection was refused, by us (its name is up on another

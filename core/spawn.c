@@ -68,14 +68,9 @@ s_pick_worker (tp_system *sys, tp__ctx *cur, const tp_spawn_opts *o)
 }
 
 int
-tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
-          const tp_spawn_opts *o, tp_ref *ref)
+tp__spawn (tp_system *sys, const tp_behavior *b, void *arg,
+           const tp_spawn_opts *o, tp_ref *ref)
 {
-    if (sys && o && o->kind == TP_PROCESS) {
-        if (atomic_load (&sys->stopping))
-            return TP_ESTOPPED;
-        return tp__process_spawn (sys, o, ref);
-    }
     if (!sys || !b || !b->receive)
         return TP_EINVAL;
     if (o) {

@@ -128,7 +128,11 @@ tp_system_destroy (tp_system **sys_p)
     tp__systems_remove (sys);
     /* child processes (process actors) end first, while the node that
        they are connected to still runs */
-    tp__process_shutdown (sys);
+    pthread_mutex_lock (&sys->lock);
+    void (*proc_shutdown) (tp_system *) = sys->proc_shutdown;
+    pthread_mutex_unlock (&sys->lock);
+    if (proc_shutdown)
+        proc_shutdown (sys);
     assert (!(tp__tl_ctx && tp__tl_ctx->sys == sys
               && tp__tl_ctx->kind != TP__CTX_EXTERNAL));
 
