@@ -302,8 +302,8 @@ s_self_handle_sync (tp_actor *me, self_t *self, const tp_msg *msg)
     tp_ref from = tp_msg_from (msg);
     char node[TP_NODE_NAME_MAX + 1];
     s_node_of (from, node);
-    if (strcmp (node, self->me) == 0)
-        return;
+    if (tp_ref_is_nil (from) || strcmp (node, self->me) == 0)
+        return; /* (only another node's scope speaks for its node) */
     tp_reader rd;
     tp_reader_init (&rd, msg);
     bool answer;
@@ -339,10 +339,13 @@ s_self_handle_remote (self_t *self, const tp_msg *msg, bool join)
     const char *name;
     size_t len;
     tp_ref r;
-    if (tp_msg_unpack (msg, "sr", &name, &len, &r) != 0)
+    if (tp_msg_unpack (msg, "sr", &name, &len, &r) != 0
+        || tp_ref_is_nil (tp_msg_from (msg)))
         return;
     char node[TP_NODE_NAME_MAX + 1];
     s_node_of (tp_msg_from (msg), node);
+    if (strcmp (node, self->me) == 0)
+        return; /* (this node's members join for themselves) */
     group_t *g = s_self_group (self, name, len, join);
     if (join && g)
         s_group_add (g, r, node);

@@ -217,6 +217,22 @@ tp_system_wait (tp_system *sys, int timeout_ms)
     return rc;
 }
 
+/*  The calling foreign thread's ctx, for a call into a running system:
+    NULL with *rc TP_ESTOPPED (stopping) or TP_ELIMIT (no ctx left). */
+static tp__ctx *
+s_caller_ctx (tp_system *sys, int *rc)
+{
+    *rc = 0;
+    if (atomic_load (&sys->stopping)) {
+        *rc = TP_ESTOPPED;
+        return NULL;
+    }
+    tp__ctx *c = tp__ctx_external (sys);
+    if (!c)
+        *rc = TP_ELIMIT;
+    return c;
+}
+
 /*  now + timeout_ms in ns (UINT64_MAX: -1, no bound). */
 static uint64_t
 s_deadline_ns (int timeout_ms)
@@ -257,11 +273,10 @@ tp_system_wait_for (tp_system *sys, tp_ref ref, int timeout_ms,
     if (tp__tl_ctx && tp__tl_ctx->sys == sys
         && tp__tl_ctx->kind != TP__CTX_EXTERNAL)
         return TP_ESTATE;
-    if (atomic_load (&sys->stopping))
-        return TP_ESTOPPED;
-    tp__ctx *c = tp__ctx_external (sys);
+    int rc;
+    tp__ctx *c = s_caller_ctx (sys, &rc);
     if (!c)
-        return TP_ELIMIT;
+        return rc;
     /* A monitor whose watcher is this thread's inbox: the DOWN comes
        here like a reply (noproc at once for a dead ref, noconnect when
        its node goes down). */
@@ -494,12 +509,11 @@ tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
                                      timeout_ms, reply);
         return TP_ESTATE;
     }
-    if (atomic_load (&sys->stopping))
-        return TP_ESTOPPED;
     *reply = NULL;
-    tp__ctx *c = tp__ctx_external (sys);
+    int rc;
+    tp__ctx *c = s_caller_ctx (sys, &rc);
     if (!c)
-        return TP_ELIMIT;
+        return rc;
     tp_msg *m = *msg_p;
     uint64_t corr = ++c->corr_next;
     m->from = c->inbox;
@@ -508,7 +522,7 @@ tp_call_msg (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms,
                            | TP__MSG_REQUEST);
     c->call_start = tp__now_ns ();
     atomic_store (&c->call_node, to.node != sys->node ? to.node : 0);
-    int rc = tp__route (c, to, m, 0);
+    rc = tp__route (c, to, m, 0);
     if (rc) {
         atomic_store (&c->call_node, 0);
         return rc;
@@ -599,11 +613,10 @@ tp_system_stop (tp_system *sys, tp_ref ref, tp_tag_t reason)
 {
     if (!sys)
         return TP_EINVAL;
-    if (atomic_load (&sys->stopping))
-        return TP_ESTOPPED;
-    tp__ctx *c = tp__ctx_external (sys);
+    int rc;
+    tp__ctx *c = s_caller_ctx (sys, &rc);
     if (!c)
-        return TP_ELIMIT;
+        return rc;
     tp__stop_from (c, ref, reason);
     return 0;
 }

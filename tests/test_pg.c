@@ -148,3 +148,68 @@ Test (pg, groups_span_nodes_publish_once_per_node_and_converge,
     tp_system_destroy (&a);
     TT_NO_FAILURES ();
 }
+
+/*  A member that joins and ends at once: churn. */
+static int
+brief_init (tp_actor *self, void *arg)
+{
+    (void) arg;
+    tp_pg_join (self, "churn");
+    tp_exit (self, 0);
+    return 0;
+}
+
+static void
+brief_receive (tp_actor *self, tp_msg *msg)
+{
+    (void) self;
+    (void) msg;
+}
+static const tp_behavior brief_b = {"brief", brief_init, brief_receive, NULL};
+
+/*  Thousands of short-lived members leave nothing behind, and bodies the
+    scope does not expect (a hostile or broken sender) change nothing. */
+Test (pg, churn_and_malformed_requests_leave_the_groups_right, .timeout = 60)
+{
+    tp_system *sys = tp_system_new (NULL);
+    atomic_store (&g_said, 0);
+    cr_assert_eq (tp_pg_start (sys, NULL), 0);
+    tp_ref m;
+    cr_assert_eq (tp_spawn (sys, &member_b, NULL, NULL, &m), 0);
+    s_wait_members (sys, "room", false, 1);
+    for (int i = 0; i < 3000; i++)
+        cr_assert_eq (tp_spawn (sys, &brief_b, NULL, NULL, NULL), 0);
+    s_wait_members (sys, "churn", false, 0);
+    tp_ref scope = tp_whereis (sys, "_pg");
+    /* malformed: wrong types, missing values, garbage syncs and fans */
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_join"), "i", 5), 0);
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_leave"), NULL), 0);
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_pub"), "s", "room"), 0);
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_pub"), "stx", "room",
+                           (tp_tag_t) 0, "", (size_t) 0),
+                  0);
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_sync"), "bi", true,
+                           1000000),
+                  0);
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_sync"), "s", "x"), 0);
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_rjoin"), "is", 1, "x"), 0);
+    cr_assert_eq (tp_send (sys, scope, tp_tag ("pg_fan"), "x", "\x01", 1), 0);
+    tp_msg *r = NULL;
+    cr_assert_eq (tp_call (sys, scope, tp_tag ("pg_members"), tt_ms (5000),
+                           &r, "i", 3),
+                  0);
+    cr_assert (tp_msg_is (r, "error"));
+    tp_msg_destroy (&r);
+    /* the room is as it was, and still works */
+    tp_ref out[2];
+    size_t n = 0;
+    cr_assert_eq (tp_pg_members (sys, "room", false, out, 2, &n, tt_ms (5000)),
+                  0);
+    cr_assert_eq (n, 1);
+    cr_assert (tp_ref_eq (out[0], m));
+    cr_assert_eq (tp_pg_send (sys, "room", tp_tag ("say"), "s", "still"), 0);
+    cr_assert (tt_wait_ge (&g_said, 1, tt_ms (5000)));
+    cr_assert_eq (atomic_load (&g_said), 1, "a malformed publish was delivered");
+    tp_system_destroy (&sys);
+    TT_NO_FAILURES ();
+}

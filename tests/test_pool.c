@@ -14,6 +14,7 @@
 static _Atomic long g_jobs[16];
 static _Atomic int g_slots;
 static _Atomic long g_inits;
+static _Atomic long g_release; /* lets "hold" jobs end */
 
 static int
 w_init (tp_actor *self, void *arg)
@@ -51,11 +52,11 @@ w_receive (tp_actor *self, tp_msg *msg)
         s_spin_ms (n);
         tp_reply (self, msg, tp_tag ("spun"), "i", *slot);
     }
-    else if (tp_msg_is (msg, "nap") && tp_msg_unpack (msg, "i", &n) == 0) {
-        /* busy the way a blocking call is: asleep, not on a core */
+    else if (tp_msg_is (msg, "hold") && tp_msg_unpack (msg, "i", &n) == 0) {
+        /* busy the way a blocking call is: waiting, not on a core, until
+           the test lets it go (g_release), within n ms */
         atomic_fetch_add (&g_jobs[*slot], 1);
-        struct timespec ts = {n / 1000, (long) (n % 1000) * 1000000L};
-        nanosleep (&ts, NULL);
+        TT_CHECK (tt_wait_ge (&g_release, 1, n));
         tp_reply (self, msg, tp_tag ("spun"), "i", *slot);
     }
     else if (tp_msg_is (msg, "die"))
@@ -83,6 +84,7 @@ s_reset (void)
         atomic_store (&g_jobs[i], 0);
     atomic_store (&g_slots, 0);
     atomic_store (&g_inits, 0);
+    atomic_store (&g_release, 0);
 }
 
 /*  The caller: on "go" [r pool, s tag, i n, i arg] asks the pool n times
@@ -200,7 +202,7 @@ Test (pool, least_loaded_skips_a_busy_worker, .timeout = 60)
     cr_assert_eq (tp_pool_start (sys, &po, NULL, &pool), 0);
     cr_assert (tt_wait_ge (&g_inits, 2, tt_ms (5000)));
     caller_rec slow = {0}, fast = {0};
-    s_caller (sys, &slow, pool, "nap", 1, tt_ms (500)); /* one long job */
+    s_caller (sys, &slow, pool, "hold", 1, tt_ms (10000)); /* held */
     /* (wait until it runs: one worker is busy) */
     uint64_t t0 = tt_now_ms ();
     for (;;) {
@@ -213,8 +215,10 @@ Test (pool, least_loaded_skips_a_busy_worker, .timeout = 60)
     s_caller (sys, &fast, pool, "spin", 20, 1);
     cr_assert (tt_wait_ge (&fast.done, 20, tt_ms (20000)));
     cr_assert_eq (atomic_load (&slow.done), 0,
-                  "20 short jobs waited for the long one");
+                  "the held job ended before it was let go");
+    tt_set (&g_release, 1);
     cr_assert (tt_wait_ge (&slow.done, 1, tt_ms (10000)));
+    cr_assert_eq (atomic_load (&slow.ok), 1, "the held job failed");
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();
 }
