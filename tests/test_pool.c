@@ -202,7 +202,7 @@ Test (pool, least_loaded_skips_a_busy_worker, .timeout = 60)
     cr_assert_eq (tp_pool_start (sys, &po, NULL, &pool), 0);
     cr_assert (tt_wait_ge (&g_inits, 2, tt_ms (5000)));
     caller_rec slow = {0}, fast = {0};
-    s_caller (sys, &slow, pool, "hold", 1, tt_ms (10000)); /* held */
+    s_caller (sys, &slow, pool, "hold", 1, 10000); /* held (the wait scales itself) */
     /* (wait until it runs: one worker is busy) */
     uint64_t t0 = tt_now_ms ();
     for (;;) {

@@ -118,14 +118,19 @@ tt_set (_Atomic long *flag, long v)
 static inline bool
 tt_wait_ge (_Atomic long *flag, long want, int ms)
 {
+    /* A slot is taken with a placeholder, then given its wanted value,
+       then its flag: a waker never reads the want of another waiter (a
+       waiter on another thread used to overwrite it, and then missed its
+       wake-up until its timeout). */
+    static _Atomic long reserved;
     int slot = -1;
     for (int i = 0; slot < 0; i = (i + 1) % TT_WAITERS) {
         _Atomic long *none = NULL;
-        atomic_store (&tt_wwant[i], want); /* (harmless if the CAS fails) */
-        if (atomic_compare_exchange_strong (&tt_wflag[i], &none, flag))
+        if (atomic_compare_exchange_strong (&tt_wflag[i], &none, &reserved))
             slot = i;
     }
     atomic_store (&tt_wwant[slot], want);
+    atomic_store (&tt_wflag[slot], flag);
     uint64_t end = tt_now_ms () + (uint64_t) tt_ms (ms);
     bool ok;
     for (;;) {
