@@ -31,7 +31,7 @@ s_handle_stats (tp_actor *self, const tp_msg *req)
     tp_node_stats_get (sys, &ns);
     tp_reply (self, req, tp_tag ("stats"),
               "{s:U s:U s:U s:U s:i s:U s:U s:U s:U s:U s:U s:U s:U s:U "
-              "s:U s:U s:U s:U s:U s:U s:U}",
+              "s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U}",
               "actors_live", ss.actors_live, "actors_spawned",
               ss.actors_spawned, "messages", ss.messages, "dead_letters",
               ss.dead_letters, "workers", ss.workers, "peers_up", ns.peers_up,
@@ -43,7 +43,11 @@ s_handle_stats (tp_actor *self, const tp_msg *req)
               "frames_held", ns.frames_held, "stalls", ns.stalls,
               "late_replies", ss.late_replies, "restarts", ss.restarts,
               "unpack_errors", ss.unpack_errors, "curve_refused",
-              ns.curve_refused);
+              ns.curve_refused, "quarantines", ns.quarantines,
+              "frames_quarantined", ns.frames_quarantined, "watches_refused",
+              ns.watches_refused, "asks_refused", ns.asks_refused,
+              "names_recycled", ns.names_recycled, "names_refused",
+              ns.names_refused);
 }
 
 static void

@@ -349,8 +349,8 @@ s_handle_reply (tp__ctx *c, tp_actor *a, tp_msg *m)
     m->flags &= (uint16_t) ~TP__MSG_REPLY;
     /* _fail [r actor, t reason]: the actor asked ended first, or its node
        went down (tp__fail_request) */
-    k->cont (a, TP__UNLIKELY (m->tag == tp__tag_fail) ? TP_EDOWN : 0, m,
-             k->arg);
+    k->cont (a, TP__UNLIKELY (m->tag == tp__tag_fail) ? tp__fail_status (m) : 0,
+             m, k->arg);
     free (k);
 }
 

@@ -196,6 +196,10 @@ tp_forward (tp_actor *self, tp_ref to, const tp_msg *msg);
                     [r actor, t reason] (borrowed): reason is the actor's
                     exit reason, noproc or noconnect. It comes at once,
                     not at the timeout;
+      TP_ELIMIT     reply is the _fail notice with reason `limit`: the
+                    actor's node refused the request, as it holds its
+                    peer_max_asks unanswered requests from this node
+                    (tp_system_opts);
       TP_ETIMEDOUT  reply NULL: no answer in time (the actor lives, or a
                     request it got was forgotten: see below);
       TP_ECANCELED  reply NULL: the asking actor ends first.

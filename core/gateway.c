@@ -57,6 +57,10 @@
 #define GW_UNKNOWN 8       /* unknown routing ids greeted at most once a beat */
 #define GW_BACKLOG_EVERY 32 /* user messages between two backlog looks */
 #define TP__DRAIN_MAX_NS 30000000000ull /* longest wait for DRAIN_ACKs */
+#define GW_QUARANTINE 64   /* connections quarantined at once (the oldest
+                              make room) */
+#define GW_SUSPECTS 16     /* unnamed connections whose bad frames count */
+#define GW_ASK_TTL_NS 60000000000ull /* an ask counts this long at most */
 
 /*  A monitor or link that crosses to a peer. */
 enum {
@@ -66,7 +70,9 @@ enum {
 };
 
 typedef struct gw_watch {
-    struct gw_watch *next;
+    struct gw_watch *next, *prev; /* the peer's list */
+    struct gw_watch *hnext;       /* same hash (gw_peer.wmap) */
+    uint64_t key;
     int kind;      /* GW_* */
     tp_ref local;  /* our actor */
     tp_ref remote; /* the peer's actor, as the local actor knows it */
@@ -116,6 +122,16 @@ typedef struct gw_peer {
     size_t out_len, out_cap;
     uint32_t out_n;         /* envelopes in out */
     gw_watch *watches;
+    tp__idmap wmap;         /* watch key -> first watch with that key */
+    uint32_t nwatches;
+    /* limits on what a peer may do (docs/security.md) */
+    uint64_t bad_win;       /* ns: start of the second bad_n counts in */
+    uint32_t bad_n;
+    uint64_t quarantine_until; /* ns, a peer we connected to: its frames
+                               are dropped unread until then */
+    tp__idmap asks[2];      /* its requests our actors have not answered:
+                               this period's, and the last one's */
+    uint64_t asks_flip;     /* ns, when asks[0] began */
     /* flow control, out: frames ZeroMQ refused (its high-water mark is
        reached: the peer does not read), sent in order when it reads */
     zmq_msg_t *held;        /* ring of held_cap frames */
@@ -151,10 +167,25 @@ struct tp__gw {
     uint64_t unknown_at[GW_UNKNOWN];
     int router_stalled;     /* stalled peers on the ROUTER: not read */
     bool bad_logged, full_logged;
+    uint32_t bad_now;       /* bad frames counted (s_bad), gateway thread */
+    struct {                /* quarantined connections: key = the name of
+                               its routing id (or all of it, unnamed) */
+        char key[TP__WIRE_RID_MAX];
+        size_t len;
+        uint64_t until;     /* ns; 0 = free */
+    } quar[GW_QUARANTINE];
+    int nquar;
+    struct {                /* connections without a peer entry */
+        char key[TP__WIRE_RID_MAX];
+        size_t len;
+        uint64_t win;
+        uint32_t n;
+    } sus[GW_SUSPECTS];
     /* counters, readable by other threads */
     _Atomic uint64_t frames_in, frames_out, bytes_in, bytes_out, frames_bad,
         nodes_down, peers_up, peers_refused, peers_forgotten, held_frames,
-        stalls;
+        stalls, quarantines, frames_quarantined, watches_refused,
+        asks_refused;
 };
 
 /*  The peer table is written by the gateway's thread only; other threads
@@ -172,10 +203,24 @@ s_changed (tp_system *sys)
     pthread_mutex_unlock (&sys->lock);
 }
 
+static void s_bad (tp__gw *g, const char *why);
+
+/*  A bad frame that is not the sender's doing (it has not greeted us
+    since we forgot it; our node table is full): counted, never charged
+    to the connection (s_charge_bad). */
+static void
+s_bad_uncharged (tp__gw *g, const char *why)
+{
+    uint32_t was = g->bad_now;
+    s_bad (g, why);
+    g->bad_now = was;
+}
+
 static void
 s_bad (tp__gw *g, const char *why)
 {
     atomic_fetch_add (&g->frames_bad, 1);
+    g->bad_now++;
     s_changed (g->sys);
     if (!g->bad_logged) {
         g->bad_logged = true;
@@ -635,6 +680,8 @@ s_peer_set_node (tp__gw *g, gw_peer *p, uint32_t node, const char *name,
     if (p->node == node)
         return;
     tp__node_pin (node, 1);
+    /* refs in its messages intern names charged to it (core/ref.c) */
+    tp__node_charge_max (node, sys->peer_max_names);
     uint32_t old = p->node;
     pthread_mutex_lock (&sys->lock);
     p->node = node;
@@ -686,13 +733,80 @@ s_watch_is (const gw_watch *w, int kind, tp_ref local, tp_ref remote,
            && (kind == GW_LINK || w->id == id);
 }
 
+/*  The key of an ask in gw_peer.asks: the asker and its request id. */
+static inline uint64_t
+s_ask_key (uint32_t index, uint32_t gen, uint64_t corr)
+{
+    uint64_t h = ((uint64_t) index << 32 | gen) * 0x9e3779b97f4a7c15ull;
+    return (h ^ (corr * 0xff51afd7ed558ccdull)) | 1;
+}
+
+/*  A nonzero 64-bit key of what s_watch_is compares (a peer may hold
+    many watches: each is found by its key, not by a walk). */
+static uint64_t
+s_watch_key (int kind, tp_ref local, tp_ref remote, int64_t id)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull, v[6] = {
+        (uint64_t) kind, local.node, ((uint64_t) local.index << 32) | local.gen,
+        ((uint64_t) remote.index << 32) | remote.gen,
+        kind == GW_LINK ? 0 : (uint64_t) id, 0};
+    for (int i = 0; i < 5; i++) {
+        h ^= v[i];
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+    }
+    return h | 1;
+}
+
 static gw_watch *
 s_watch_find (gw_peer *p, int kind, tp_ref local, tp_ref remote, int64_t id)
 {
-    for (gw_watch *w = p->watches; w; w = w->next)
+    uint64_t key = s_watch_key (kind, local, remote, id);
+    for (gw_watch *w = tp__idmap_get (&p->wmap, key); w; w = w->hnext)
         if (s_watch_is (w, kind, local, remote, id))
             return w;
     return NULL;
+}
+
+/*  Files w (its fields set) in p's list and map. */
+static void
+s_watch_link (gw_peer *p, gw_watch *w)
+{
+    w->key = s_watch_key (w->kind, w->local, w->remote, w->id);
+    w->hnext = tp__idmap_get (&p->wmap, w->key);
+    tp__idmap_put (&p->wmap, w->key, w);
+    w->prev = NULL;
+    w->next = p->watches;
+    if (w->next)
+        w->next->prev = w;
+    p->watches = w;
+    p->nwatches++;
+}
+
+/*  Takes w out of p's list and map (not freed). */
+static void
+s_watch_unlink (gw_peer *p, gw_watch *w)
+{
+    gw_watch *h = tp__idmap_get (&p->wmap, w->key);
+    if (h == w) {
+        if (w->hnext)
+            tp__idmap_put (&p->wmap, w->key, w->hnext);
+        else
+            tp__idmap_del (&p->wmap, w->key);
+    }
+    else {
+        while (h && h->hnext != w)
+            h = h->hnext;
+        if (h)
+            h->hnext = w->hnext;
+    }
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    p->nwatches--;
 }
 
 /*  Adds a watch unless the same one exists (a second tp_link, a repeated
@@ -707,8 +821,7 @@ s_watch_add (gw_peer *p, int kind, tp_ref local, tp_ref remote, int64_t id)
     w->local = local;
     w->remote = remote;
     w->id = id;
-    w->next = p->watches;
-    p->watches = w;
+    s_watch_link (p, w);
 }
 
 /*  Removes the watch; returns true (and its remote ref in *remote, if
@@ -717,17 +830,27 @@ static bool
 s_watch_remove (gw_peer *p, int kind, tp_ref local, tp_ref remote,
                 int64_t id, tp_ref *as)
 {
-    for (gw_watch **pp = &p->watches; *pp; pp = &(*pp)->next) {
-        gw_watch *w = *pp;
-        if (s_watch_is (w, kind, local, remote, id)) {
-            if (as)
-                *as = w->remote;
-            *pp = w->next;
-            free (w);
-            return true;
-        }
+    gw_watch *w = s_watch_find (p, kind, local, remote, id);
+    if (!w)
+        return false;
+    if (as)
+        *as = w->remote;
+    s_watch_unlink (p, w);
+    free (w);
+    return true;
+}
+
+/*  Frees every watch of p, told to nobody. */
+static void
+s_watches_free (gw_peer *p)
+{
+    while (p->watches) {
+        gw_watch *w = p->watches;
+        p->watches = w->next;
+        free (w);
     }
-    return false;
+    tp__idmap_free (&p->wmap);
+    p->nwatches = 0;
 }
 
 /*  Ends every watch of p: local actors watching the peer get reason
@@ -738,7 +861,7 @@ s_watches_end (tp__ctx *c, gw_peer *p, tp_tag_t reason)
 {
     while (p->watches) {
         gw_watch *w = p->watches;
-        p->watches = w->next;
+        s_watch_unlink (p, w);
         if (w->kind == GW_LINK)
             tp__sys_send (c, w->remote, w->local, TP__SYS_EXIT, 0, "t", reason);
         else if (w->kind == GW_MON_OUT)
@@ -811,6 +934,8 @@ s_peer_down (tp__ctx *c, gw_peer *p, bool counted, bool life_over)
     s_held_drop (g, p);
     s_held_in_drop (c, p);
     s_watches_end (c, p, tp_tag ("noconnect"));
+    tp__idmap_free (&p->asks[0]); /* (its asks end with it) */
+    tp__idmap_free (&p->asks[1]);
     if (p->node)
         tp__node_event (c, p->node, p->name, p->name_len,
                         counted ? tp__tag_noconnect : tp__tag_shutdown);
@@ -840,6 +965,9 @@ s_forget (tp__gw *g, gw_peer *p)
         tp__node_pin (p->node, -1);
     atomic_fetch_add_explicit (&g->peers_forgotten, 1, memory_order_relaxed);
     s_changed (sys); /* (tp_node_wait: peers_held went down) */
+    tp__idmap_free (&p->wmap);
+    tp__idmap_free (&p->asks[0]);
+    tp__idmap_free (&p->asks[1]);
     free (p->held);
     free (p->out);
     free (p);
@@ -961,6 +1089,11 @@ s_gw_forward (tp__ctx *c, tp_ref to, tp_msg *m)
            the original sender cannot travel: it arrives without one. */
         e.from_index = 0;
         e.from_gen = 0;
+    }
+    if ((m->flags & TP__MSG_REPLY) && (p->asks[0].n | p->asks[1].n)) {
+        uint64_t key = s_ask_key (to.index, to.gen, m->corr);
+        if (!tp__idmap_del (&p->asks[0], key))
+            tp__idmap_del (&p->asks[1], key);
     }
     e.tag = m->tag;
     e.corr = m->corr;
@@ -1146,15 +1279,58 @@ s_in_deliver (gw_in *in, int aux, tp_ref from)
     s_deliver_local (c, in->p, in->to, m);
 }
 
+/*  A request from p (limits: peer_max_asks unanswered at once; an ask
+    counts until it is answered or for up to GW_ASK_TTL_NS, which only
+    ends its count, never the ask). */
 static void
 s_in_user (gw_in *in)
 {
+    if (in->e.flags & TP__WIRE_F_REQUEST) {
+        gw_peer *p = in->p;
+        tp_system *sys = in->c->sys;
+        uint64_t key = s_ask_key (in->e.from_index, in->e.from_gen,
+                                  in->e.corr);
+        if (p->asks[0].n + p->asks[1].n >= sys->peer_max_asks
+            && !tp__idmap_get (&p->asks[0], key)
+            && !tp__idmap_get (&p->asks[1], key)) {
+            atomic_fetch_add_explicit (&sys->gw->asks_refused, 1,
+                                       memory_order_relaxed);
+            tp__fail_request (in->c, in->to, in->from, in->e.corr,
+                              tp__tag_limit);
+            return;
+        }
+        tp__idmap_put (&p->asks[0], key, p);
+    }
     s_in_deliver (in, -1, in->from);
+}
+
+/*  A monitor or link the peer makes on one of our actors, unless it
+    holds peer_max_watches: then it is answered as by an actor that ended
+    with reason `limit` (DOWN, or EXIT for a link). */
+static bool
+s_watch_allowed (gw_in *in, int kind, int64_t id)
+{
+    gw_peer *p = in->p;
+    tp__ctx *c = in->c;
+    if (p->nwatches < c->sys->peer_max_watches
+        || s_watch_find (p, kind, in->to, in->from, id))
+        return true;
+    atomic_fetch_add_explicit (&c->sys->gw->watches_refused, 1,
+                               memory_order_relaxed);
+    if (kind == GW_LINK)
+        tp__sys_send (c, in->to, in->from, TP__SYS_EXIT, 0, "t",
+                      tp__tag_limit);
+    else
+        tp__sys_send (c, in->to, in->from, TP__SYS_DOWN, (uint64_t) id, "rt",
+                      in->to, tp__tag_limit);
+    return false;
 }
 
 static void
 s_in_monitor (gw_in *in)
 {
+    if (!s_watch_allowed (in, GW_MON_IN, (int64_t) in->e.corr))
+        return;
     s_watch_add (in->p, GW_MON_IN, in->to, in->from, (int64_t) in->e.corr);
     s_in_deliver (in, TP__SYS_MONITOR, in->from);
 }
@@ -1162,6 +1338,8 @@ s_in_monitor (gw_in *in)
 static void
 s_in_link (gw_in *in)
 {
+    if (!s_watch_allowed (in, GW_LINK, 0))
+        return;
     s_watch_add (in->p, GW_LINK, in->to, in->from, 0);
     s_in_deliver (in, TP__SYS_LINK, in->from);
 }
@@ -1372,9 +1550,8 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
     }
     while (o->watches) {
         gw_watch *w = o->watches;
-        o->watches = w->next;
-        w->next = p->watches;
-        p->watches = w;
+        s_watch_unlink (o, w);
+        s_watch_link (p, w);
     }
     if (o->up) {
         if (p->up)
@@ -1419,7 +1596,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     }
     uint32_t node = tp__node_intern (name, name_len, inc);
     if (!node) {
-        s_bad (g, "HELLO refused: the node table is full");
+        s_bad_uncharged (g, "HELLO refused: the node table is full");
         return;
     }
     if (p) {
@@ -1606,7 +1783,7 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         return; /* a connection we refused: its frames are not bad, only
                    not wanted (counted once, in peers_refused) */
     if (!p || !p->node) {
-        s_bad (g, "frame before HELLO");
+        s_bad_uncharged (g, "frame before HELLO");
         s_greet (g, p, rid, rid_len); /* so that it greets again */
         return;
     }
@@ -1650,6 +1827,194 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
 }
 
 /* ------------------------------------------------------------------ */
+/*  Limits: peers that send bad frames are quarantined                 */
+
+/*  The key a connection to our ROUTER is quarantined by: the node name
+    of its routing id (so that a restart of the same process stays out),
+    or the whole id when it names no node. */
+static size_t
+s_rid_key (const char *rid, size_t rid_len)
+{
+    size_t name_len;
+    uint32_t inc;
+    return tp__wire_rid_ok (rid, rid_len, &name_len, &inc) ? name_len
+                                                           : rid_len;
+}
+
+/*  Is the connection (p: a peer we connected to; else routing id rid)
+    in quarantine? An expired quarantine ends here or at the beat. */
+static bool
+s_quarantined (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len)
+{
+    uint64_t now = tp__now_ns ();
+    if (p) {
+        if (p->quarantine_until > now)
+            return true;
+        p->quarantine_until = 0;
+        return false;
+    }
+    size_t n = s_rid_key (rid, rid_len);
+    for (int i = 0; i < GW_QUARANTINE; i++)
+        if (g->quar[i].until && g->quar[i].len == n
+            && memcmp (g->quar[i].key, rid, n) == 0) {
+            if (g->quar[i].until > now)
+                return true;
+            g->quar[i].until = 0;
+            g->nquar--;
+            return false;
+        }
+    return false;
+}
+
+/*  Writes a printable form of the routing id (bytes outside ASCII's
+    printable range as \xNN) into out. */
+static void
+s_rid_text (const char *rid, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char) rid[i];
+        if (ch >= 0x20 && ch < 0x7f)
+            out[o++] = (char) ch;
+        else
+            o += (size_t) snprintf (out + o, cap - o, "\\x%02x", ch);
+    }
+    out[o] = '\0';
+}
+
+/*  Cuts the connection off for peer_quarantine_ms: its frames are read
+    and dropped unparsed (ZeroMQ cannot close one connection of a ROUTER;
+    a peer we connected to is not greeted meanwhile), and if its node is
+    up it goes down as if silent (watches end with noconnect). */
+static void
+s_quarantine (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
+              uint32_t bad)
+{
+    tp_system *sys = c->sys;
+    tp__gw *g = sys->gw;
+    uint64_t until = tp__now_ns ()
+                     + (uint64_t) sys->peer_quarantine_ms * 1000000u;
+    char who[4 * TP__WIRE_RID_MAX + 8];
+    if (p && p->name_len)
+        snprintf (who, sizeof who, "node %s", p->name);
+    else if (rid)
+        s_rid_text (rid, rid_len, who, sizeof who);
+    else
+        snprintf (who, sizeof who, "the node at %s", p ? p->endpoint : "?");
+    if (p && p->dealer)
+        p->quarantine_until = until;
+    if (rid) {
+        size_t n = s_rid_key (rid, rid_len);
+        int slot = -1;
+        for (int i = 0; i < GW_QUARANTINE && slot < 0; i++)
+            if (g->quar[i].until && g->quar[i].len == n
+                && memcmp (g->quar[i].key, rid, n) == 0)
+                slot = i;
+        for (int i = 0; i < GW_QUARANTINE && slot < 0; i++)
+            if (!g->quar[i].until)
+                slot = i;
+        if (slot < 0) { /* full: the one that ends first makes room */
+            slot = 0;
+            for (int i = 1; i < GW_QUARANTINE; i++)
+                if (g->quar[i].until < g->quar[slot].until)
+                    slot = i;
+        }
+        if (!g->quar[slot].until)
+            g->nquar++;
+        memcpy (g->quar[slot].key, rid, n);
+        g->quar[slot].len = n;
+        g->quar[slot].until = until;
+    }
+    atomic_fetch_add (&g->quarantines, 1);
+    tp_log (sys, TP_LOG_WARN,
+            "quarantined %s for %d ms: %u bad frames within a second "
+            "(tp_system_opts.peer_bad_per_s is %d)",
+            who, sys->peer_quarantine_ms, bad, sys->peer_bad_per_s);
+    if (p && p->up)
+        s_peer_down (c, p, true, false);
+    s_changed (sys);
+}
+
+/*  n bad frames came on the connection: past peer_bad_per_s within a
+    second, it is quarantined. A connection with no peer entry counts in
+    a small table of its own (the oldest makes room). */
+static void
+s_charge_bad (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
+              uint32_t n)
+{
+    tp__gw *g = c->sys->gw;
+    int limit = c->sys->peer_bad_per_s;
+    if (limit < 0)
+        return;
+    if (!p && rid)
+        p = s_peer_by_rid_or_life (g, rid, rid_len);
+    uint64_t now = tp__now_ns ();
+    uint64_t *win;
+    uint32_t *cnt;
+    if (p) {
+        win = &p->bad_win;
+        cnt = &p->bad_n;
+    }
+    else if (rid) {
+        size_t k = s_rid_key (rid, rid_len);
+        int slot = 0;
+        for (int i = 0; i < GW_SUSPECTS; i++) {
+            if (g->sus[i].len == k && memcmp (g->sus[i].key, rid, k) == 0) {
+                slot = i;
+                break;
+            }
+            if (g->sus[i].win < g->sus[slot].win)
+                slot = i;
+        }
+        if (g->sus[slot].len != k || memcmp (g->sus[slot].key, rid, k)) {
+            memcpy (g->sus[slot].key, rid, k);
+            g->sus[slot].len = k;
+            g->sus[slot].win = now;
+            g->sus[slot].n = 0;
+        }
+        win = &g->sus[slot].win;
+        cnt = &g->sus[slot].n;
+    }
+    else
+        return;
+    if (now - *win > 1000000000u) {
+        *win = now;
+        *cnt = 0;
+    }
+    *cnt += n;
+    if (*cnt > (uint32_t) limit) {
+        uint32_t bad = *cnt;
+        *cnt = 0;
+        s_quarantine (c, p, rid, rid_len, bad);
+    }
+}
+
+/*  A frame as read from a socket (p: a peer we connected to; else the
+    ROUTER's routing id rid); `why`: not a frame at all (its parts were
+    wrong). Quarantined connections are dropped here, unparsed, and the
+    bad frames of the others are charged to them. */
+static void
+s_on_wire (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
+           const void *data, size_t len, const char *why)
+{
+    tp__gw *g = c->sys->gw;
+    if (TP__UNLIKELY (p ? p->quarantine_until != 0 : g->nquar > 0)
+        && s_quarantined (g, p, rid, rid_len)) {
+        atomic_fetch_add_explicit (&g->frames_quarantined, 1,
+                                   memory_order_relaxed);
+        g->taken++;
+        return;
+    }
+    uint32_t bad = g->bad_now;
+    if (TP__UNLIKELY (why != NULL))
+        s_bad (g, why);
+    else
+        s_on_frame (c, p, rid, rid_len, data, len, false);
+    if (TP__UNLIKELY (g->bad_now != bad))
+        s_charge_bad (c, p, rid, rid_len, g->bad_now - bad);
+}
+
+/* ------------------------------------------------------------------ */
 /*  Liveness                                                           */
 
 static void
@@ -1666,8 +2031,25 @@ s_beat (tp__ctx *c, uint64_t now)
                 g->peers[i]->last_rx = now - hb;
     }
     g->last_beat = now;
+    for (int i = 0; i < GW_QUARANTINE && g->nquar; i++)
+        if (g->quar[i].until && g->quar[i].until <= now) {
+            g->quar[i].until = 0;
+            g->nquar--;
+        }
     for (int i = 0; i < g->npeers; i++) {
         gw_peer *p = g->peers[i];
+        if (now - p->asks_flip > GW_ASK_TTL_NS / 2) {
+            /* asks older than a period and a half no longer count */
+            tp__idmap_free (&p->asks[1]);
+            p->asks[1] = p->asks[0];
+            memset (&p->asks[0], 0, sizeof p->asks[0]);
+            p->asks_flip = now;
+        }
+        if (p->quarantine_until) {
+            if (p->quarantine_until > now)
+                continue; /* (a peer we connected to: not greeted) */
+            p->quarantine_until = 0;
+        }
         bool unread = p->dealer ? p->hot : g->router_hot;
         bool not_read = p->stalled || (!p->dealer && g->router_stalled);
         uint64_t quiet = now - p->last_rx;
@@ -1743,11 +2125,9 @@ s_read_router (tp__ctx *c, int max)
                 zmq_msg_close (&extra);
             }
         }
-        if (ok)
-            s_on_frame (c, NULL, zmq_msg_data (&rid), zmq_msg_size (&rid),
-                        zmq_msg_data (&body), zmq_msg_size (&body), false);
-        else
-            s_bad (g, "frame without exactly two parts");
+        s_on_wire (c, NULL, zmq_msg_data (&rid), zmq_msg_size (&rid),
+                   zmq_msg_data (&body), zmq_msg_size (&body),
+                   ok ? NULL : "frame without exactly two parts");
         zmq_msg_close (&rid);
         zmq_msg_close (&body);
         if (c->rq_head)
@@ -1769,15 +2149,15 @@ s_read_dealer (tp__ctx *c, gw_peer *p, int max)
             return;
         }
         if (zmq_msg_more (&f)) {
-            s_bad (c->sys->gw, "multi-part frame");
             bool more = true;
             while (more)
                 more = zmq_msg_recv (&f, p->dealer, ZMQ_DONTWAIT) >= 0
                        && zmq_msg_more (&f);
+            s_on_wire (c, p, NULL, 0, NULL, 0, "multi-part frame");
         }
         else
-            s_on_frame (c, p, NULL, 0, zmq_msg_data (&f), zmq_msg_size (&f),
-                        false);
+            s_on_wire (c, p, NULL, 0, zmq_msg_data (&f), zmq_msg_size (&f),
+                       NULL);
         zmq_msg_close (&f);
         /* Actors have work: run it first and leave the socket hot. The
            read that finds it empty (a system call inside libzmq) then
@@ -2046,11 +2426,9 @@ tp__gw_free (tp_system *sys)
         return;
     for (int i = 0; i < g->npeers; i++) {
         gw_peer *p = g->peers[i];
-        while (p->watches) {
-            gw_watch *w = p->watches;
-            p->watches = w->next;
-            free (w);
-        }
+        s_watches_free (p);
+        tp__idmap_free (&p->asks[0]);
+        tp__idmap_free (&p->asks[1]);
         if (p->node)
             tp__node_pin (p->node, -1);
         while (p->held_n) {
@@ -2386,6 +2764,11 @@ tp__gw_stats (tp_system *sys, tp_node_stats *st)
     st->frames_held = atomic_load (&g->held_frames);
     st->stalls = atomic_load (&g->stalls);
     st->curve_refused = atomic_load (&sys->curve_refused);
+    st->quarantines = atomic_load (&g->quarantines);
+    st->frames_quarantined = atomic_load (&g->frames_quarantined);
+    st->watches_refused = atomic_load (&g->watches_refused);
+    st->asks_refused = atomic_load (&g->asks_refused);
+    tp__node_charges (&st->names_recycled, &st->names_refused);
     pthread_mutex_lock (&sys->lock);
     st->peers_held = (uint64_t) g->npeers;
     pthread_mutex_unlock (&sys->lock);

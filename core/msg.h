@@ -202,6 +202,7 @@ tp_msg_format (const tp_msg *msg, char *buf, size_t cap);
 typedef struct tp_reader {
     const uint8_t *p;   /* next byte (private) */
     const uint8_t *end; /* one past the last (private) */
+    uint32_t origin;    /* the message's sending node (private) */
 } tp_reader;
 
 /*  Starts reading msg's body (msg is borrowed, and must outlive r). */

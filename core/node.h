@@ -69,6 +69,16 @@ typedef struct tp_node_stats {
     uint64_t curve_refused;  /* connections refused by CURVE: a key not
                                 allowed (ZAP), or a peer without CURVE or
                                 with a bad handshake */
+    /* limits per peer (tp_system_opts.peer_*, docs/security.md) */
+    uint64_t quarantines;    /* connections quarantined for bad frames */
+    uint64_t frames_quarantined; /* frames dropped unread from them */
+    uint64_t watches_refused;/* monitors and links refused (peer_max_watches) */
+    uint64_t asks_refused;   /* requests refused (peer_max_asks) */
+    uint64_t names_recycled; /* node-table entries that made room for newer
+                                ones of the same peer (peer_max_names);
+                                counted for the whole process */
+    uint64_t names_refused;  /* refs not unpacked: all of that peer's
+                                entries were pinned (process-wide) */
 } tp_node_stats;
 
 /*  Binds the node's gateway to endpoint ("tcp://127.0.0.1:*",

@@ -478,6 +478,8 @@ tp_msg_newv (tp_tag_t tag, const char *fmt, va_list ap)
 typedef struct {
     const uint8_t *p;   /* next byte to read */
     const uint8_t *end; /* one past the last byte */
+    uint32_t origin;    /* node that sent the bytes (refs are charged to
+                           it: tp__node_intern_by), or 0 */
 } s_rd;
 
 typedef enum {
@@ -720,7 +722,7 @@ s_ref_decode (const s_val *v, uint32_t *index, uint32_t *gen, uint32_t *inc,
 }
 
 static int
-s_ref_read (const s_val *v, tp_ref *out)
+s_ref_read (const s_val *v, uint32_t origin, tp_ref *out)
 {
     uint32_t index, gen, inc;
     const uint8_t *name;
@@ -732,9 +734,10 @@ s_ref_read (const s_val *v, tp_ref *out)
         *out = TP_REF_NIL;
         return 0;
     }
-    uint32_t node = tp__node_intern ((const char *) name, len, inc);
+    uint32_t node = tp__node_intern_by ((const char *) name, len, inc, origin);
     if (node == 0)
-        return TP_ELIMIT; /* every entry of the node table is in use */
+        return TP_ELIMIT; /* every entry of the node table (or of the
+                             sender's share of it) is pinned */
     out->node = node;
     out->index = index;
     out->gen = gen;
@@ -971,7 +974,7 @@ s_unpack (s_rd *rd, const char *fmt, va_list *ap, bool prefix)
             tp_ref *out = va_arg (*ap, tp_ref *);
             tp_ref r;
             S_READ ();
-            int rc = s_ref_read (&v, &r);
+            int rc = s_ref_read (&v, rd->origin, &r);
             if (rc)
                 return rc;
             if (out)
@@ -1015,9 +1018,10 @@ s_unpack (s_rd *rd, const char *fmt, va_list *ap, bool prefix)
 #undef S_EXPECT
 
 static int
-s_vunpack (const void *data, size_t size, const char *fmt, va_list ap)
+s_vunpack (const void *data, size_t size, uint32_t origin, const char *fmt,
+           va_list ap)
 {
-    s_rd rd = {NULL, NULL};
+    s_rd rd = {NULL, NULL, origin};
     if (data) {
         rd.p = data;
         rd.end = rd.p + size;
@@ -1043,7 +1047,7 @@ int
 tp_msg_vunpack (const tp_msg *msg, const char *fmt, va_list ap)
 {
     assert (msg);
-    int rc = s_vunpack (msg->body, msg->size, fmt, ap);
+    int rc = s_vunpack (msg->body, msg->size, msg->from.node, fmt, ap);
     if (TP__UNLIKELY (rc) && !(msg->flags & TP__MSG_SYS))
         tp__unpack_failed (); /* (counted when an actor's callback runs) */
     return rc;
@@ -1139,7 +1143,7 @@ tp_unpack_raw (const void *data, size_t size, const char *fmt, ...)
         return TP_EINVAL;
     va_list ap;
     va_start (ap, fmt);
-    int rc = s_vunpack (data, size, fmt, ap);
+    int rc = s_vunpack (data, size, 0, fmt, ap);
     va_end (ap);
     return rc;
 }
@@ -1148,7 +1152,7 @@ int
 tp_msg_validate (const tp_msg *msg)
 {
     assert (msg);
-    s_rd rd = {msg->body, msg->body + msg->size};
+    s_rd rd = {msg->body, msg->body + msg->size, 0};
     int count = 0;
     while (rd.p != rd.end) {
         if (s_skip (&rd, 0) || count == INT_MAX)
@@ -1325,7 +1329,7 @@ tp_msg_format (const tp_msg *msg, char *buf, size_t cap)
         s_printf (&o, "<tag %" PRIu64 ">", msg->tag);
     s_put (&o, "(", 1);
 
-    s_rd rd = {msg->body, msg->body + msg->size};
+    s_rd rd = {msg->body, msg->body + msg->size, 0};
     bool ok = true;
     while (ok && rd.p != rd.end)
         ok = s_skip (&rd, 0) == 0;
@@ -1355,6 +1359,7 @@ tp_reader_init (tp_reader *r, const tp_msg *msg)
 {
     r->p = msg && msg->size ? msg->body : NULL;
     r->end = r->p ? r->p + msg->size : NULL;
+    r->origin = msg ? msg->from.node : 0;
 }
 
 void
@@ -1362,6 +1367,7 @@ tp_reader_init_raw (tp_reader *r, const void *data, size_t size)
 {
     r->p = data && size ? data : NULL;
     r->end = r->p ? r->p + size : NULL;
+    r->origin = 0;
 }
 
 int
@@ -1369,7 +1375,7 @@ tp_reader_next (tp_reader *r, const char *fmt, ...)
 {
     if (!r || !fmt || s_fmt_check (fmt, true))
         return TP_EINVAL;
-    s_rd rd = {r->p, r->end};
+    s_rd rd = {r->p, r->end, r->origin};
     va_list ap;
     va_start (ap, fmt);
     int rc = s_unpack (&rd, fmt, &ap, true);
@@ -1386,7 +1392,7 @@ s_reader_header (tp_reader *r, s_kind kind, uint32_t *n)
         return TP_EINVAL;
     if (r->p == r->end)
         return TP_EMISMATCH;
-    s_rd rd = {r->p, r->end};
+    s_rd rd = {r->p, r->end, 0};
     s_val v;
     int rc = s_read (&rd, &v);
     if (rc)
@@ -1417,7 +1423,7 @@ tp_reader_skip (tp_reader *r)
         return TP_EINVAL;
     if (r->p == r->end)
         return TP_EMISMATCH;
-    s_rd rd = {r->p, r->end};
+    s_rd rd = {r->p, r->end, 0};
     if (s_skip (&rd, 0))
         return TP_EPROTO;
     r->p = rd.p;

@@ -129,6 +129,19 @@ void tp__msg_cache_flush (void);
     incarnation inc (0: the name only), interning it if needed, or 0 if
     the name is invalid or every entry of the table is pinned. */
 uint32_t tp__node_intern (const char *name, size_t len, uint32_t inc);
+/*  As tp__node_intern, for a name read from a message that node `origin`
+    sent (0: none): a new entry is charged to the origin. An origin with a
+    charge_max holds at most that many: past it, its oldest unpinned
+    entry makes room (so a peer that sends refs to ever new nodes churns
+    its own share of the table only); 0 when all of them are pinned. */
+uint32_t tp__node_intern_by (const char *name, size_t len, uint32_t inc,
+                             uint32_t origin);
+/*  Sets the most entries id may have charged to it (0: any). Returns 0
+    or TP_ENOTFOUND. */
+int tp__node_charge_max (uint32_t id, uint32_t max);
+/*  Process-wide counts: entries recycled for their origin's new ones,
+    and interns refused because all of an origin's entries were pinned. */
+void tp__node_charges (uint64_t *recycled, uint64_t *refused);
 /*  Adds delta (+1 / -1) to the pins of id: a pinned id is never
     reclaimed. Returns 0 or TP_ENOTFOUND (id reclaimed or never made). */
 int tp__node_pin (uint32_t id, int delta);

@@ -39,6 +39,14 @@ typedef struct {
     _Atomic int32_t pins;  /* holders that must not lose the id */
     bool recent;           /* looked up since the clock hand passed */
     uint8_t len;
+    /* charging (tp__node_intern_by): an entry interned from a message
+       body is charged to the node the message came from, its origin.
+       An origin holds the ring of entries charged to it, oldest first. */
+    uint32_t charged_to;   /* the origin's id, or 0 */
+    uint16_t ch_prev, ch_next; /* ring of the entries of one origin */
+    uint16_t ch_head;      /* as origin: its oldest charged entry, or 0 */
+    uint32_t charged;      /* as origin: entries charged to it */
+    uint32_t charge_max;   /* as origin: at most this many; 0 = any */
     char name[TP_NODE_NAME_MAX + 1];
 } s_entry;
 
@@ -50,6 +58,8 @@ static uint32_t s_hand = 1;         /* clock hand for reclaiming */
 static uint32_t s_used;             /* hash slots not empty (live + tombs) */
 static bool s_ready;
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t s_recycled; /* entries an origin's new ones replaced */
+static _Atomic uint64_t s_refused;  /* interns refused: all pinned */
 
 /*  Returns the length of name if it is a valid node name, else 0. */
 static size_t
@@ -136,6 +146,51 @@ s_rehash (void)
     }
 }
 
+static s_entry *s_entry_of (uint32_t id);
+
+/*  Under s_lock: takes entry x out of its origin's ring. */
+static void
+s_uncharge (uint32_t x)
+{
+    s_entry *e = &s_ent[x];
+    s_entry *o = e->charged_to ? s_entry_of (e->charged_to) : NULL;
+    e->charged_to = 0;
+    if (!o)
+        return;
+    if (e->ch_next == x)
+        o->ch_head = 0;
+    else {
+        s_ent[e->ch_prev].ch_next = e->ch_next;
+        s_ent[e->ch_next].ch_prev = e->ch_prev;
+        if (o->ch_head == x)
+            o->ch_head = e->ch_next;
+    }
+    o->charged--;
+}
+
+/*  Under s_lock: entry x (live) leaves the table: its hash slot, its
+    charge, and, if it was an origin, the charges of its entries (they
+    stay, uncharged). */
+static void
+s_drop (uint32_t x)
+{
+    s_entry *e = &s_ent[x];
+    bool found;
+    uint32_t slot = s_find (e->name, e->len, e->inc, &found);
+    assert (found);
+    s_slots[slot] = S_TOMB;
+    s_uncharge (x);
+    for (uint16_t y = e->ch_head; y;) {
+        uint16_t next = s_ent[y].ch_next;
+        s_ent[y].charged_to = 0;
+        y = next == e->ch_head ? 0 : next;
+    }
+    e->ch_head = 0;
+    e->charged = 0;
+    e->charge_max = 0;
+    atomic_store_explicit (&e->id, 0, memory_order_relaxed);
+}
+
 /*  Under s_lock: frees an unpinned entry for reuse (the clock hand skips
     pinned entries and gives recently used ones a second chance). Returns
     its index, or 0 if every entry is pinned. */
@@ -152,18 +207,39 @@ s_reclaim (void)
             e->recent = false;
             continue;
         }
-        bool found;
-        uint32_t slot = s_find (e->name, e->len, e->inc, &found);
-        assert (found);
-        s_slots[slot] = S_TOMB;
-        atomic_store_explicit (&e->id, 0, memory_order_relaxed);
+        s_drop (x);
         return x; /* (the release store of inc below publishes the 0) */
+    }
+    return 0;
+}
+
+/*  Under s_lock: origin o is at its charge_max: the oldest unpinned entry
+    charged to it is dropped for the new one. Returns its index, or 0 if
+    every one is pinned (nodes this node is connected to). */
+static uint32_t
+s_recycle (s_entry *o)
+{
+    uint16_t y = o->ch_head;
+    for (uint32_t n = 0; y && n < o->charged; n++) {
+        if (atomic_load_explicit (&s_ent[y].pins, memory_order_relaxed) == 0) {
+            s_drop (y);
+            s_recycled++;
+            return y;
+        }
+        y = s_ent[y].ch_next;
     }
     return 0;
 }
 
 uint32_t
 tp__node_intern (const char *name, size_t len, uint32_t inc)
+{
+    return tp__node_intern_by (name, len, inc, 0);
+}
+
+uint32_t
+tp__node_intern_by (const char *name, size_t len, uint32_t inc,
+                    uint32_t origin)
 {
     if (!name || len == 0 || len > TP_NODE_NAME_MAX
         || s_name_len (name, len) != len)
@@ -181,7 +257,18 @@ tp__node_intern (const char *name, size_t len, uint32_t inc)
         id = atomic_load_explicit (&e->id, memory_order_relaxed);
     }
     else {
-        uint32_t x = s_nfree ? s_free[--s_nfree] : s_reclaim ();
+        s_entry *o = origin ? s_entry_of (origin) : NULL;
+        uint32_t x;
+        if (o && o->charge_max && o->charged >= o->charge_max) {
+            x = s_recycle (o);
+            if (!x)
+                s_refused++;
+            o = x ? s_entry_of (origin) : NULL; /* (o itself stays) */
+        }
+        else
+            x = s_nfree ? s_free[--s_nfree] : s_reclaim ();
+        if (o && !s_entry_of (origin))
+            o = NULL; /* (the clock reclaimed the origin itself) */
         if (x) {
             s_entry *e = &s_ent[x];
             memcpy (e->name, name, len);
@@ -197,6 +284,21 @@ tp__node_intern (const char *name, size_t len, uint32_t inc)
             if (s_slots[slot] == S_EMPTY)
                 s_used++;
             s_slots[slot] = (uint16_t) x;
+            if (o) { /* charged: the newest of o's ring */
+                e->charged_to = origin;
+                if (!o->ch_head) {
+                    o->ch_head = (uint16_t) x;
+                    e->ch_prev = e->ch_next = (uint16_t) x;
+                }
+                else {
+                    uint16_t h = o->ch_head, t = s_ent[h].ch_prev;
+                    e->ch_prev = t;
+                    e->ch_next = h;
+                    s_ent[t].ch_next = (uint16_t) x;
+                    s_ent[h].ch_prev = (uint16_t) x;
+                }
+                o->charged++;
+            }
             atomic_store_explicit (&e->id, id, memory_order_release);
         }
     }
@@ -389,4 +491,22 @@ tp_ref_parse (const char *text, tp_ref *out)
     out->index = index;
     out->gen = gen;
     return 0;
+}
+
+int
+tp__node_charge_max (uint32_t id, uint32_t max)
+{
+    pthread_mutex_lock (&s_lock);
+    s_entry *e = s_entry_of (id);
+    if (e)
+        e->charge_max = max;
+    pthread_mutex_unlock (&s_lock);
+    return e ? 0 : TP_ENOTFOUND;
+}
+
+void
+tp__node_charges (uint64_t *recycled, uint64_t *refused)
+{
+    *recycled = atomic_load_explicit (&s_recycled, memory_order_relaxed);
+    *refused = atomic_load_explicit (&s_refused, memory_order_relaxed);
 }

@@ -314,6 +314,16 @@ tp__fail_request (tp__ctx *c, tp_ref to, tp_ref asker, uint64_t corr,
         tp__msg_free (r); /* (replies ignore bounds: only a bad ref) */
 }
 
+int
+tp__fail_status (const tp_msg *m)
+{
+    tp_tag_t why = 0;
+    if (tp_unpack_raw (m->body, m->size, "*t", &why) == 0
+        && why == tp__tag_limit)
+        return TP_ELIMIT; /* its node refused the request (peer_max_asks) */
+    return TP_EDOWN;
+}
+
 void
 tp__dead_letter_why (tp__ctx *c, tp_ref to, tp_msg *m, tp_tag_t reason)
 {

@@ -320,6 +320,9 @@ struct tp_system {
     int max_peers;                /* peers the gateway holds at once */
     size_t peer_queue;            /* bytes held for one peer (flow control) */
     uint32_t remote_backlog;      /* mailbox depth that stops network reads */
+    int peer_bad_per_s;           /* limits per peer (tp_system_opts) */
+    int peer_quarantine_ms;
+    uint32_t peer_max_watches, peer_max_asks, peer_max_names;
     _Atomic uint8_t gw_full[4096];/* by node id & 4095: its queue is full */
     bool gw_thread;               /* gateway on a thread of its own */
     bool report_alive;            /* destroy lists the actors it stops */
@@ -550,6 +553,10 @@ void tp__dead_letter_why (tp__ctx *ctx, tp_ref to, tp_msg *msg,
     corr 0; a client of another node asking from (0, 0) is answered. */
 void tp__fail_request (tp__ctx *ctx, tp_ref to, tp_ref asker, uint64_t corr,
                        tp_tag_t reason);
+/*  The status of an ask ended by _fail reply m: TP_ELIMIT when its reason
+    is `limit` (the node asked holds its peer_max_asks of ours), else
+    TP_EDOWN. */
+int tp__fail_status (const tp_msg *m);
 /*  A message for `to` with tag was lost where it no longer exists as a
     tp_msg (a frame for a peer that went away): counted and reported. */
 void tp__dead_note (tp__ctx *ctx, tp_ref to, tp_tag_t tag);
@@ -675,7 +682,7 @@ bool tp__timer_is_ask (tp_actor *a, int64_t id);
 /* well-known tags, computed once */
 extern tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed,
     tp__tag_noproc, tp__tag_init, tp__tag_down, tp__tag_exit, tp__tag_dead,
-    tp__tag_sys, tp__tag_error, tp__tag_fail, tp__tag_noconnect;
+    tp__tag_sys, tp__tag_error, tp__tag_fail, tp__tag_noconnect, tp__tag_limit;
 void tp__tags_init (void);
 
 #endif

@@ -6,7 +6,7 @@
 
 tp_tag_t tp__tag_normal, tp__tag_shutdown, tp__tag_killed, tp__tag_noproc,
     tp__tag_init, tp__tag_down, tp__tag_exit, tp__tag_dead, tp__tag_sys,
-    tp__tag_error, tp__tag_fail, tp__tag_noconnect;
+    tp__tag_error, tp__tag_fail, tp__tag_noconnect, tp__tag_limit;
 
 static void
 s_tags_init (void)
@@ -23,6 +23,7 @@ s_tags_init (void)
     tp__tag_error = tp_tag ("error");
     tp__tag_fail = tp_tag ("_fail");
     tp__tag_noconnect = tp_tag ("noconnect");
+    tp__tag_limit = tp_tag ("limit");
 }
 
 /*  Computes the well-known tags once per process (systems may be made

@@ -32,7 +32,10 @@ tp_system_new (const tp_system_opts *opts)
     if (opts)
         o = *opts;
     if (o.workers < 0 || o.workers > 1024 || o.batch < 0 || o.max_peers < 0
-        || o.max_threads < 0 || o.max_threads > TP__MAX_CTX)
+        || o.max_threads < 0 || o.max_threads > TP__MAX_CTX
+        || o.peer_bad_per_s < -1 || o.peer_quarantine_ms < 0
+        || o.peer_max_watches < 0 || o.peer_max_asks < 0
+        || o.peer_max_names < 0)
         return NULL;
     if (o.workers == 0) {
         long n = sysconf (_SC_NPROCESSORS_ONLN);
@@ -63,6 +66,13 @@ tp_system_new (const tp_system_opts *opts)
     sys->max_ctx = o.max_threads ? o.max_threads : TP__MAX_CTX;
     sys->peer_queue = o.peer_queue ? o.peer_queue : 4u << 20;
     sys->remote_backlog = o.remote_backlog ? o.remote_backlog : 4096;
+    sys->peer_bad_per_s = o.peer_bad_per_s ? o.peer_bad_per_s : 20;
+    sys->peer_quarantine_ms = o.peer_quarantine_ms ? o.peer_quarantine_ms
+                                                   : 10000;
+    sys->peer_max_watches = o.peer_max_watches ? (uint32_t) o.peer_max_watches
+                                               : 65536;
+    sys->peer_max_asks = o.peer_max_asks ? (uint32_t) o.peer_max_asks : 65536;
+    sys->peer_max_names = o.peer_max_names ? (uint32_t) o.peer_max_names : 256;
     sys->spin_us = o.spin_us < 0 ? 0 : o.spin_us ? o.spin_us : 50;
     const char *spin_env = getenv ("TP_SPIN_US");
     if (spin_env)
@@ -475,7 +485,7 @@ s_call_in_thread (tp__ctx *c, tp_actor *a, tp_ref to, tp_msg **msg_p,
         if (r) {
             r->flags &= (uint16_t) ~TP__MSG_REPLY;
             *reply = r;
-            rc = r->tag == tp__tag_fail ? TP_EDOWN : 0;
+            rc = r->tag == tp__tag_fail ? tp__fail_status (r) : 0;
             break;
         }
         uint64_t now = tp__now_ns ();
@@ -559,7 +569,7 @@ tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
             if ((r->flags & TP__MSG_REPLY) && r->corr == corr) {
                 r->flags &= (uint16_t) ~TP__MSG_REPLY;
                 *reply = r;
-                return r->tag == tp__tag_fail ? TP_EDOWN : 0;
+                return r->tag == tp__tag_fail ? tp__fail_status (r) : 0;
             }
             if ((r->flags & TP__MSG_SYS) && r->aux == TP__CTL_NODEDOWN) {
                 if (s_call_node_down (c, to, r)) {

@@ -87,6 +87,30 @@ typedef struct tp_system_opts {
         networks and loopback only. Both copied. */
     const char *curve_secret;
     const char *const *curve_allow;
+    /*  Limits on what one peer node may do here (docs/security.md,
+        "Hostile peers"). Reaching one affects that peer only and is
+        counted in tp_node_stats. 0 = the default given. */
+    int peer_bad_per_s;    /* bad frames (malformed, unknown, spoofed) one
+                              connection may send within a second; one
+                              more and it is quarantined; 0 = 20, -1 = no
+                              limit */
+    int peer_quarantine_ms; /* how long: its frames are read and dropped
+                              unparsed, and its node is down here (its
+                              watches end with noconnect); 0 = 10000 */
+    int peer_max_watches;  /* monitors and links between its actors and
+                              ours; one more MONITOR is answered with a
+                              DOWN, one more LINK with an EXIT, reason
+                              `limit`; 0 = 65536 */
+    int peer_max_asks;     /* its requests our actors have not answered
+                              yet; one more fails at once (its asker gets
+                              TP_ELIMIT). An ask counts until it is
+                              answered, or for 30-60 s (its count ends, not
+                              the ask); 0 = 65536 */
+    int peer_max_names;    /* node-table entries made for refs to other
+                              nodes in its messages (the table holds 4095
+                              nodes per process); past it, its oldest such
+                              entry makes room (refs to that node held
+                              here go dead); 0 = 256 */
 } tp_system_opts;
 
 typedef struct tp_system_stats {
@@ -250,7 +274,10 @@ tp_send_wait (tp_system *sys, tp_ref to, tp_msg **msg_p, int timeout_ms);
     is then the notice _fail [r receiver, t reason], with reason the
     receiver's exit reason, noproc or noconnect, and the caller owns it
     too), TP_ETIMEDOUT (alive, but no reply in time; *reply NULL),
-    TP_EINVAL, TP_EFULL, TP_ELIMIT (as for tp_send), TP_ESTOPPED (the
+    TP_EINVAL, TP_EFULL, TP_ELIMIT (as for tp_send; or the receiver's
+    node refused the request, holding its peer_max_asks unanswered ones
+    from this node: *reply is then _fail with reason `limit`, owned by the
+    caller), TP_ESTOPPED (the
     system is shutting down), or TP_ESTATE when called from a loop
     actor (it would block every actor of its worker: use tp_ask there).
     From a THREAD actor's callbacks it blocks that thread only, which is
