@@ -86,7 +86,7 @@ ifeq ($(SANITIZER),thread)
 endif
 TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: fuzz-deps all lib examples tools tests check demo demo-workers sanitize tsan valgrind install clean deps bench bench-deps peers fuzz
+.PHONY: fuzz-deps all lib examples tools tests check demo demo-workers sanitize tsan valgrind install clean deps bench bench-deps peers fuzz soak
 all: lib examples tools tests $(BENCH_BIN)
 
 lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
@@ -228,6 +228,11 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS_PKG) -Itests -Iactors -DTT_SRC_TESTS='"$(CURDIR)/tests"' -c $< -o $@
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELP_OBJ) $(STLIB)
 	$(call say,LD,$@)$(CC) $^ -o $@ $(ALL_LDFLAGS) $(LIBS_PKG) $(TEST_LIBS_PKG) -lm
+# The soak's module, run by troupe-node (tests/test_soak.c).
+tests: $(BUILD)/tests/libsoak.so
+$(BUILD)/tests/libsoak.so: tests/soak/soak.c $(SHLIB) $(STAGED_HEADERS)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(APP_CFLAGS) -shared $< -o $@ -L$(BUILD)/lib -ltroupe $(ALL_LDFLAGS)
 
 TEST_ARGS ?= --jobs 2
 check: deps
@@ -236,6 +241,13 @@ check: deps
 	$(Q)./tests/examples.sh $(BUILD)/examples
 	$(Q)./tests/clients.sh $(BUILD)
 	$(Q)BUILD=$(BUILD) ./bench/run --smoke
+
+# The soak for 10 minutes (make check runs it for 20 s): three node
+# processes under faults, with its figures printed.
+SOAK_SECONDS ?= 600
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)TP_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/test_soak --verbose=0
 
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address all
