@@ -29,8 +29,7 @@ tp__curve_setup (tp_system *sys, const char *secret, const char *const *allow)
                          "without it (zmq_has (\"curve\") is 0)\n");
         return false;
     }
-    uint8_t bin[32];
-    if (strlen (secret) != 40 || !zmq_z85_decode (bin, secret)
+    if (tp__key_parse (secret, strlen (secret), NULL, NULL) != 0
         || zmq_curve_public (sys->curve_public, secret) != 0) {
         fprintf (stderr, "troupe: the CURVE secret key is not 40 characters "
                          "of Z85\n");
@@ -43,7 +42,7 @@ tp__curve_setup (tp_system *sys, const char *secret, const char *const *allow)
     sys->curve_allow = tp__calloc ((size_t) (n ? n : 1), 32);
     for (int i = 0; i < n; i++)
         if (strlen (allow[i]) != 40
-            || !zmq_z85_decode (sys->curve_allow[i], allow[i])) {
+            || tp__key_parse (allow[i], 40, NULL, sys->curve_allow[i]) != 0) {
             fprintf (stderr, "troupe: allowed key %d is not 40 characters of "
                              "Z85\n",
                      i + 1);
@@ -66,53 +65,42 @@ tp_curve_keypair (char public_key[41], char secret_key[41])
     return 0;
 }
 
-static bool
-s_allowed (tp_system *sys, const uint8_t *key, size_t len)
-{
-    if (len != 32)
-        return false;
-    for (int i = 0; i < sys->ncurve_allow; i++)
-        if (memcmp (sys->curve_allow[i], key, 32) == 0)
-            return true;
-    return false;
-}
-
-/*  Receives one ZAP request (frames into f[], at most 8) and answers it. */
+/*  Receives one ZAP request (frames into f[], at most 8; more are read
+    and dropped) and answers it (core/zap.c decides). */
 static void
 s_zap_serve (tp_system *sys, void *zap, int *logged)
 {
     zmq_msg_t f[8];
+    tp__zap_frame fr[8];
     int n = 0;
-    for (int more = 1; more && n < 8; n++) {
-        zmq_msg_init (&f[n]);
-        if (zmq_msg_recv (&f[n], zap, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close (&f[n]);
+    bool more = true;
+    while (more) {
+        zmq_msg_t extra, *m = n < 8 ? &f[n] : &extra;
+        zmq_msg_init (m);
+        if (zmq_msg_recv (m, zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (m);
             break;
         }
-        more = zmq_msg_more (&f[n]);
+        more = zmq_msg_more (m);
+        if (n < 8) {
+            fr[n].data = zmq_msg_data (m);
+            fr[n].size = zmq_msg_size (m);
+        }
+        else
+            zmq_msg_close (m); /* (a ninth frame and on: dropped) */
+        n++;
     }
-    /* version, request id, domain, address, routing id, mechanism,
-       credentials... */
-    bool ok = false;
-    char addr[64] = "?";
-    if (n >= 7) {
-        size_t al = zmq_msg_size (&f[3]);
-        snprintf (addr, sizeof addr, "%.*s", (int) (al < 63 ? al : 63),
-                  (const char *) zmq_msg_data (&f[3]));
-        ok = zmq_msg_size (&f[5]) == 5
-             && memcmp (zmq_msg_data (&f[5]), "CURVE", 5) == 0
-             && s_allowed (sys, zmq_msg_data (&f[6]), zmq_msg_size (&f[6]));
-    }
-    if (!ok && (*logged)++ < LOGGED_MAX) {
-        char key[41] = "?";
-        if (n >= 7 && zmq_msg_size (&f[6]) == 32)
-            zmq_z85_encode (key, zmq_msg_data (&f[6]), 32);
+    int kept = n < 8 ? n : 8;
+    tp__zap_verdict v;
+    tp__zap_decide (fr, kept, (const uint8_t (*)[32]) sys->curve_allow,
+                    sys->ncurve_allow, &v);
+    bool ok = v.ok;
+    if (!ok && (*logged)++ < LOGGED_MAX)
         tp_log (sys, TP_LOG_WARN,
                 "refused a CURVE connection from %s: key %s is not allowed%s",
-                addr, key,
+                v.addr, v.key,
                 *logged == LOGGED_MAX ? " (further ones are only counted)"
                                       : "");
-    }
     /* the answer: version, request id, status code, text, user id, meta */
     const char *code = ok ? "200" : "400";
     const char *text = ok ? "OK" : "key not allowed";
@@ -125,7 +113,7 @@ s_zap_serve (tp_system *sys, void *zap, int *logged)
     zmq_send (zap, text, strlen (text), ZMQ_SNDMORE);
     zmq_send (zap, "", 0, ZMQ_SNDMORE);
     zmq_send (zap, "", 0, 0);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < kept; i++)
         zmq_msg_close (&f[i]);
 }
 
@@ -252,9 +240,8 @@ tp__curve_client (tp_system *sys, void *dealer, const char *server_key)
 {
     if (!sys->curve)
         return server_key ? TP_EINVAL : 0;
-    uint8_t bin[32];
     if (!server_key || strlen (server_key) != 40
-        || !zmq_z85_decode (bin, server_key))
+        || tp__key_parse (server_key, 40, NULL, NULL) != 0)
         return TP_EINVAL;
     if (zmq_setsockopt (dealer, ZMQ_CURVE_SERVERKEY, server_key, 40)
         || zmq_setsockopt (dealer, ZMQ_CURVE_PUBLICKEY, sys->curve_public, 40)
@@ -287,12 +274,7 @@ tp_curve_key_read (const char *path, char key[41])
     fclose (f);
     if (!got)
         return TP_EINVAL;
-    line[strcspn (line, "\r\n")] = '\0';
-    uint8_t bin[32];
-    if (strlen (line) != 40 || !zmq_z85_decode (bin, line))
-        return TP_EINVAL;
-    memcpy (key, line, 41);
-    return 0;
+    return tp__key_parse (line, strlen (line), key, NULL);
 }
 
 static int

@@ -155,6 +155,33 @@ bool tp__node_get (uint32_t node, char out[TP_NODE_NAME_MAX + 1],
 bool tp__node_same_name (uint32_t a, uint32_t b);
 
 /* ------------------------------------------------------------------ */
+/*  CURVE input (core/zap.c)                                           */
+
+/*  Reads a key's text: 40 characters of Z85, with one trailing "\n" or
+    "\r\n" allowed. On 0, z85 (if not NULL) holds the text, NUL-ended,
+    and bin (if not NULL) the 32 bytes; TP_EINVAL otherwise (nothing
+    written). */
+int tp__key_parse (const char *text, size_t len, char z85[41], uint8_t bin[32]);
+
+typedef struct {
+    const void *data;
+    size_t size;
+} tp__zap_frame;
+
+typedef struct {
+    bool ok;       /* admit the connection */
+    char addr[64]; /* the peer's address, printable, for the log */
+    char key[41];  /* its public key in Z85, or "?" */
+} tp__zap_verdict;
+
+/*  Decides ZAP request f[0..n-1] (RFC 27: version 1.0, request id,
+    domain, address, routing id, mechanism, credentials): ok only for
+    exactly 7 frames, mechanism CURVE and a 32-byte client key in allow
+    (nallow keys). */
+void tp__zap_decide (const tp__zap_frame *f, int n, const uint8_t (*allow)[32],
+                     int nallow, tp__zap_verdict *v);
+
+/* ------------------------------------------------------------------ */
 /*  Msgpack ext types used by troupe                                   */
 
 #define TP__EXT_REF 1 /* payload: u32 index BE, u32 gen BE, u32 incarnation

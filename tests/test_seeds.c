@@ -1,6 +1,6 @@
 /*  tests/test_seeds.c: every seed (and every crash kept, once fixed) of
     the fuzz corpora replayed through the same checks as the fuzzers, in
-    make check: tests/fuzz/corpus/{unpack,wire,hello}. A failed check
+    make check: tests/fuzz/corpus/{unpack,wire,hello,curve}. A failed check
     aborts, which criterion reports as a crash of the test. */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -16,6 +16,10 @@
 #undef S_CHECK
 #define LLVMFuzzerTestOneInput s_fuzz_hello
 #include "fuzz/fuzz_hello.c"
+#undef LLVMFuzzerTestOneInput
+#undef S_CHECK
+#define LLVMFuzzerTestOneInput s_fuzz_curve
+#include "fuzz/fuzz_curve.c"
 #undef LLVMFuzzerTestOneInput
 #undef S_CHECK
 
@@ -63,6 +67,60 @@ Test (seeds, the_hello_corpus_passes_the_fuzzer_checks)
     cr_assert_gt (s_replay ("hello", s_fuzz_hello), 5);
     /* and the wire checks hold for greetings too */
     cr_assert_gt (s_replay ("hello", s_fuzz_wire), 5);
+}
+
+Test (seeds, the_curve_corpus_passes_the_fuzzer_checks)
+{
+    cr_assert_gt (s_replay ("curve", s_fuzz_curve), 10);
+}
+
+Test (seeds, zap_requests_and_key_texts_are_decided_strictly)
+{
+    static const uint8_t zero[32], other[32] = {1};
+    const uint8_t allow[1][32] = {{0}};
+    tp__zap_frame f[7] = {{"1.0", 3}, {"9", 1},      {"", 0},
+                          {"127.0.0.1", 9}, {"", 0}, {"CURVE", 5},
+                          {zero, 32}};
+    tp__zap_verdict v;
+    tp__zap_decide (f, 7, allow, 1, &v);
+    cr_assert (v.ok);
+    cr_assert_str_eq (v.addr, "127.0.0.1");
+    cr_assert_eq (strlen (v.key), 40);
+    f[6].data = other;
+    tp__zap_decide (f, 7, allow, 1, &v);
+    cr_assert (!v.ok, "a key not allowed");
+    f[6].data = zero;
+    f[0].data = "2.0";
+    tp__zap_decide (f, 7, allow, 1, &v);
+    cr_assert (!v.ok, "another ZAP version");
+    f[0].data = "1.0";
+    f[5] = (tp__zap_frame){"PLAIN", 5};
+    tp__zap_decide (f, 7, allow, 1, &v);
+    cr_assert (!v.ok, "another mechanism");
+    f[5] = (tp__zap_frame){"CURVE", 5};
+    tp__zap_decide (f, 6, allow, 1, &v);
+    cr_assert (!v.ok, "no credentials");
+    tp__zap_decide (f, 7, allow, 0, &v);
+    cr_assert (!v.ok, "an empty allow-list admits nobody");
+    f[3] = (tp__zap_frame){"\x01\xff", 2};
+    tp__zap_decide (f, 7, allow, 1, &v);
+    cr_assert_str_eq (v.addr, "??");
+
+    char z[41];
+    uint8_t bin[32];
+    const char *k = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    cr_assert_eq (tp__key_parse (k, 40, z, bin), 0);
+    cr_assert_str_eq (z, k);
+    char line[48];
+    snprintf (line, sizeof line, "%s\r\n", k);
+    cr_assert_eq (tp__key_parse (line, strlen (line), z, NULL), 0);
+    cr_assert_eq (tp__key_parse (k, 39, z, NULL), TP_EINVAL);
+    cr_assert_eq (tp__key_parse ("%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%",
+                                 40, z, NULL),
+                  TP_EINVAL, "a key past 2^32 per group wraps: refused");
+    snprintf (line, sizeof line, "%s", k);
+    line[7] = '"';
+    cr_assert_eq (tp__key_parse (line, 40, z, NULL), TP_EINVAL);
 }
 
 Test (seeds, the_unpack_corpus_decodes_without_harm)

@@ -1,6 +1,6 @@
 # tests/fuzz/fuzz.mk: libFuzzer targets, included by the top Makefile.
 #
-#   make fuzz                 build fuzz_unpack, fuzz_wire and fuzz_hello with
+#   make fuzz                 build fuzz_unpack, fuzz_wire, fuzz_hello and fuzz_curve with
 #                             clang and run each for FUZZ_SECONDS (default 60)
 #   make fuzz FUZZ_SECONDS=60
 #   make fuzz-corpus          rewrite the seed corpora from tests/fuzz/gen_*.c
@@ -20,8 +20,8 @@ FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -D_GNU_SOURCE -Icore $(shell pkg-config --cflags libzmq msgpack 2>/dev/null)
 FUZZ_LIBS    := $(shell pkg-config --libs libzmq msgpack 2>/dev/null) -pthread
-FUZZ_SRC     := core/alloc.c core/error.c core/ref.c core/msg.c core/pack.c core/wire.c
-FUZZ_TARGETS := unpack wire hello
+FUZZ_SRC     := core/alloc.c core/error.c core/ref.c core/msg.c core/pack.c core/wire.c core/zap.c
+FUZZ_TARGETS := unpack wire hello curve
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 .PHONY: fuzz fuzz-deps fuzz-corpus
