@@ -112,6 +112,7 @@ typedef struct gw_peer {
                                none) */
     size_t rid_len;
     bool goodbye;           /* it drained: forget it at the next beat */
+    bool drain_sent;        /* we are stopping and told it (DRAIN) */
     uint64_t greet_at;      /* ns, last unasked HELLO (s_greet) */
     uint32_t lost_inc;      /* we judged this life of it down and ended our
                                watches with it: our HELLOs say so until it
@@ -1590,6 +1591,11 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     const char *name = h.name;
     size_t name_len = h.name_len;
     unsigned inc = h.inc, seen = h.seen, lost = h.lost;
+    gw_peer *left = p ? p : s_peer_by_name (g, name, name_len, NULL);
+    if (left && left->goodbye && !left->up && left->incarnation == inc
+        && left->node)
+        return; /* a life that said goodbye does not come back (a new
+                   one has a new incarnation) */
     if (name_len == g->name_len && memcmp (name, g->name, name_len) == 0) {
         s_bad (g, "HELLO with our own node name");
         return;
@@ -1796,6 +1802,11 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     if (!inner) /* (one clock read per frame, not per item of a BATCH) */
         p->last_rx = tp__now_ns ();
     if (!p->up) {
+        if (p->goodbye)
+            return; /* it said goodbye (DRAIN): this life has left, and
+                       what it sent after is no sign of life (its last
+                       heartbeats would bring it back, and a stopping node
+                       would then wait for it) */
         /* Known but judged down (a pause, a lost link): it is alive after
            all, on the same incarnation (a new one greets first). */
         s_set_up (sys, p, true);
@@ -2067,8 +2078,11 @@ s_beat (tp__ctx *c, uint64_t now)
             i--;
             continue;
         }
-        if (p->dealer && (!p->up || p->refused))
-            s_send_hello (g, p, NULL, 0);
+        if (p->dealer && (!p->up || p->refused)) {
+            if (!atomic_load_explicit (&sys->stopping, memory_order_relaxed))
+                s_send_hello (g, p, NULL, 0); /* (a stopping node greets
+                                                 nobody: it is leaving) */
+        }
         else if (p->up)
             s_send_control (g, p, TP__WIRE_HEARTBEAT);
     }
@@ -2381,18 +2395,39 @@ tp__gw_shutdown (tp_system *sys)
     tp__tl_ctx = c; /* this thread now plays the gateway */
     tp__ctx_drain (c, true, INT32_MAX);
     tp__flush (c);
+    /* Our actors are gone: what peers hold in for them is dead letters,
+       and no peer stays unread for a backlog that will never drain (its
+       DRAIN_ACK would wait in the socket we do not read, for 30 s). */
+    for (int i = 0; i < g->npeers; i++)
+        s_held_in_drop (c, g->peers[i]);
     int waiting = 0;
     for (int i = 0; i < g->npeers; i++)
         if (g->peers[i]->up) {
             s_watches_shutdown (g, g->peers[i]);
             s_send_control (g, g->peers[i], TP__WIRE_DRAIN);
+            g->peers[i]->drain_sent = true;
             waiting++;
         }
     /* Wait for every answering peer to acknowledge. A peer that stops
        answering is declared down by the usual heartbeat rule, which ends
        the wait for it; TP__DRAIN_MAX_NS bounds the whole. */
-    uint64_t end = tp__now_ns () + TP__DRAIN_MAX_NS;
+    uint64_t start = tp__now_ns (), end = start + TP__DRAIN_MAX_NS;
+    uint64_t next_say = start + 5000000000ull;
     while (waiting > 0 && tp__now_ns () < end) {
+        uint64_t now = tp__now_ns ();
+        if (now >= next_say) { /* (which peers a long stop waits for) */
+            next_say = now + 5000000000ull;
+            for (int i = 0; i < g->npeers; i++) {
+                gw_peer *p = g->peers[i];
+                if (p->up && !p->drained)
+                    tp_log (sys, TP_LOG_WARN,
+                            "stopping: still waiting for node %s to "
+                            "acknowledge (heard from %" PRIu64 " ms ago%s%s)",
+                            p->name, (now - p->last_rx) / 1000000u,
+                            p->stalled ? ", not read: stalled" : "",
+                            g->router_stalled ? ", ROUTER not read" : "");
+            }
+        }
         if (!s_any_hot (g)) {
             long wait_ms = s_gw_wait_ms (sys, tp__now_ns ());
             s_poll_fds (g, -1, wait_ms < 50 ? wait_ms : 50);
@@ -2400,9 +2435,16 @@ tp__gw_shutdown (tp_system *sys)
         s_gw_serve (c);
         tp__flush (c);
         waiting = 0;
-        for (int i = 0; i < g->npeers; i++)
-            if (g->peers[i]->up && !g->peers[i]->drained)
+        for (int i = 0; i < g->npeers; i++) {
+            gw_peer *p = g->peers[i];
+            if (p->up && !p->drain_sent) { /* (up meanwhile: told too) */
+                s_watches_shutdown (g, p);
+                s_send_control (g, p, TP__WIRE_DRAIN);
+                p->drain_sent = true;
+            }
+            if (p->up && !p->drained)
                 waiting++;
+        }
     }
     tp__tl_ctx = NULL;
     int zero = 0;

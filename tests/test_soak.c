@@ -311,6 +311,16 @@ s_reap (int i, int ms, int *status)
     struct pollfd p = {fd, POLLIN, 0};
     int rc = poll (&p, 1, tt_ms (ms));
     close (fd);
+    if (rc <= 0) { /* (where it is stuck, for the log, then it goes) */
+        char cmd[256];
+        snprintf (cmd, sizeof cmd,
+                  "gdb -p %d -batch -ex 'thread apply all bt' 2>/dev/null "
+                  "| grep -E '^(Thread|#)' >&2",
+                  (int) s_n[i].pid);
+        if (system (cmd) != 0)
+            fprintf (stderr, "soak: (no gdb for a backtrace)\n");
+        kill (s_n[i].pid, SIGKILL);
+    }
     cr_assert_gt (rc, 0, "%s did not end within %d ms", s_n[i].name, ms);
     cr_assert_eq (waitpid (s_n[i].pid, status, 0), s_n[i].pid);
     s_n[i].pid = 0;
@@ -352,6 +362,8 @@ Test (soak, three_nodes_under_faults_lose_nothing_unexplained,
     unsigned seed = seed_env ? (unsigned) strtoul (seed_env, NULL, 0)
                              : (unsigned) (s_ns () ^ (uint64_t) getpid ());
     srand (seed);
+    fprintf (stderr, "soak: %d s, seed %u (TP_SOAK_SEED=%u repeats it)\n",
+             seconds, seed, seed);
     s_build_dir ();
     snprintf (s_dir, sizeof s_dir, "/tmp/tp-soak-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
