@@ -86,7 +86,7 @@ ifeq ($(SANITIZER),thread)
 endif
 TEST_HELP_OBJ := $(TEST_HELP_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: fuzz-deps all lib examples tools tests check demo demo-workers sanitize tsan valgrind install clean deps bench bench-deps peers fuzz soak
+.PHONY: fuzz-deps all lib examples tools tests check demo demo-workers sanitize tsan valgrind install uninstall clean deps bench bench-deps peers fuzz soak
 all: lib examples tools tests $(BENCH_BIN)
 
 lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
@@ -240,6 +240,7 @@ check: deps
 	$(Q)./tests/run.sh $(BUILD)/tests $(TEST_ARGS)
 	$(Q)./tests/examples.sh $(BUILD)/examples
 	$(Q)./tests/clients.sh $(BUILD)
+	$(Q)./tests/install.sh
 	$(Q)BUILD=$(BUILD) ./bench/run --smoke
 
 # The soak for 10 minutes (make check runs it for 20 s): three node
@@ -271,14 +272,40 @@ demo-workers: deps
 	$(Q)$(MAKE) --no-print-directory lib examples
 	$(Q)$(BUILD)/examples/$(DEMO)
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/troupe $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(STAGED_HEADERS) $(DESTDIR)$(PREFIX)/include/troupe/
-	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libtroupe.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libtroupe.so
-	install -m 644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' troupe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/troupe.pc
+# --- install ------------------------------------------------------------------
+# Everything `make install` writes, relative to $(DESTDIR)$(PREFIX); `make
+# uninstall` removes exactly these (and the directories only troupe uses).
+MAN_PAGES  := docs/man/troupe.1 docs/man/troupe-node.8 docs/man/troupe.7
+DOC_FILES  := README.md docs/guide.md docs/PROTOCOL.md docs/deploy.md docs/security.md docs/performance.md
+INST_ROOT  := $(DESTDIR)$(PREFIX)
+INST_FILES := $(addprefix include/troupe/,$(notdir $(STAGED_HEADERS))) \
+              lib/libtroupe.so.$(VERSION) lib/$(SONAME) lib/libtroupe.so lib/libtroupe.a \
+              lib/pkgconfig/troupe.pc bin/troupe bin/troupe-node \
+              $(addprefix lib/troupe/modules/,$(notdir $(MODULES))) \
+              share/man/man1/troupe.1 share/man/man8/troupe-node.8 share/man/man7/troupe.7 \
+              $(addprefix share/doc/troupe/,$(notdir $(DOC_FILES)))
+INST_DIRS  := include/troupe lib/troupe/modules lib/troupe share/doc/troupe
+
+install: lib tools
+	install -d $(INST_ROOT)/lib/pkgconfig $(INST_ROOT)/include/troupe \
+	  $(INST_ROOT)/bin $(INST_ROOT)/lib/troupe/modules $(INST_ROOT)/share/man/man1 \
+	  $(INST_ROOT)/share/man/man7 $(INST_ROOT)/share/man/man8 $(INST_ROOT)/share/doc/troupe
+	install -m 644 $(STAGED_HEADERS) $(INST_ROOT)/include/troupe/
+	install -m 755 $(SHLIB) $(INST_ROOT)/lib/
+	ln -sf libtroupe.so.$(VERSION) $(INST_ROOT)/lib/$(SONAME)
+	ln -sf $(SONAME) $(INST_ROOT)/lib/libtroupe.so
+	install -m 644 $(STLIB) $(INST_ROOT)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' troupe.pc.in > $(INST_ROOT)/lib/pkgconfig/troupe.pc
+	install -m 755 $(TOOLS_BIN) $(INST_ROOT)/bin/
+	install -m 755 $(MODULES) $(INST_ROOT)/lib/troupe/modules/
+	install -m 644 docs/man/troupe.1 $(INST_ROOT)/share/man/man1/
+	install -m 644 docs/man/troupe-node.8 $(INST_ROOT)/share/man/man8/
+	install -m 644 docs/man/troupe.7 $(INST_ROOT)/share/man/man7/
+	install -m 644 $(DOC_FILES) $(INST_ROOT)/share/doc/troupe/
+
+uninstall:
+	rm -f $(addprefix $(INST_ROOT)/,$(INST_FILES))
+	-rmdir $(addprefix $(INST_ROOT)/,$(INST_DIRS)) 2>/dev/null || true
 
 clean:
 	rm -rf build

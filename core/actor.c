@@ -183,6 +183,10 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
     tp_system *sys = c->sys;
     tp_actor *prev = tp__tl_actor;
     a->flags |= TP__A_EXITING;
+    if (a->init_wait) { /* (it ends before its init ran) */
+        tp__init_done (a->init_wait, false);
+        a->init_wait = NULL;
+    }
     tp__tl_actor = a;
     while (a->asks) {
         tp__ask *k = s_ask_take (c, a->asks);
@@ -410,8 +414,13 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
         a->flags |= TP__A_STARTED;
         if (!tp_ref_is_nil (a->link_to) && !s_peer_has (a->links, a->link_to))
             tp__peer_add (&a->links, a->link_to, 0);
-        if (a->b->init && a->b->init (a, a->arg) != 0)
+        bool ok = !a->b->init || a->b->init (a, a->arg) == 0;
+        if (!ok)
             s_exit (a, tp__tag_init);
+        if (TP__UNLIKELY (a->init_wait != NULL)) {
+            tp__init_done (a->init_wait, ok);
+            a->init_wait = NULL;
+        }
         if (c->tick_at > c->processed)
             c->tick_at--; /* an init counts as a message for the clock */
     }

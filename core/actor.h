@@ -95,6 +95,18 @@ typedef struct tp_spawn_opts {
 TP_EXPORT int
 tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
           const tp_spawn_opts *opts, tp_ref *ref);
+/*  As tp_spawn, then waits until the actor's init has returned (as
+    Erlang's start_link): returns 0 once it has returned 0; TP_EDOWN if it
+    failed (the actor ended with reason init) or the actor ended before it
+    ran; TP_ETIMEDOUT if init still runs after timeout_ms (> 0, or -1 for
+    no bound; the actor lives on). *ref (if not NULL) is set whenever the
+    spawn itself succeeded. Other errors as tp_spawn, and TP_EINVAL for a
+    process actor or a timeout of 0, TP_ESTATE from a loop actor (it
+    would block its worker). Safe from foreign threads and thread actors. */
+TP_EXPORT int
+tp_spawn_sync (tp_system *sys, const tp_behavior *b, void *arg,
+               const tp_spawn_opts *opts, int timeout_ms, tp_ref *ref);
+
 /*  PROCESS ACTORS: with opts->kind TP_PROCESS, b and arg are not used
     (pass NULL): the actor is the one of module opts->module, run by a
     troupe-node child process ($TROUPE_NODE, else troupe-node on PATH)

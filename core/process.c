@@ -632,3 +632,58 @@ tp_spawn (tp_system *sys, const tp_behavior *b, void *arg,
     }
     return tp__spawn (sys, b, arg, opts, ref);
 }
+
+int
+tp_spawn_sync (tp_system *sys, const tp_behavior *b, void *arg,
+               const tp_spawn_opts *opts, int timeout_ms, tp_ref *ref)
+{
+    if (!sys || (opts && opts->kind == TP_PROCESS) || timeout_ms == 0
+        || timeout_ms < -1)
+        return TP_EINVAL;
+    if (tp__tl_ctx && tp__tl_ctx->sys == sys
+        && tp__tl_ctx->kind == TP__CTX_WORKER)
+        return TP_ESTATE; /* (a loop actor would block its worker) */
+    tp__init_wait *w = tp__calloc (1, sizeof *w);
+    pthread_mutex_init (&w->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init (&ca);
+    pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+    pthread_cond_init (&w->cond, &ca);
+    pthread_condattr_destroy (&ca);
+    w->refs = 2;
+    tp_ref r;
+    int rc = tp__spawn_w (sys, b, arg, opts, &r, w);
+    if (rc) {
+        pthread_cond_destroy (&w->cond);
+        pthread_mutex_destroy (&w->lock);
+        free (w);
+        return rc;
+    }
+    if (ref)
+        *ref = r;
+    struct timespec until;
+    clock_gettime (CLOCK_MONOTONIC, &until);
+    if (timeout_ms > 0) {
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock (&w->lock);
+    int e = 0;
+    while (w->state == 0 && e != ETIMEDOUT)
+        e = timeout_ms < 0 ? pthread_cond_wait (&w->cond, &w->lock)
+                           : pthread_cond_timedwait (&w->cond, &w->lock,
+                                                     &until);
+    int state = w->state;
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock (&w->lock);
+    if (last) {
+        pthread_cond_destroy (&w->cond);
+        pthread_mutex_destroy (&w->lock);
+        free (w);
+    }
+    return state == 1 ? 0 : state == 2 ? TP_EDOWN : TP_ETIMEDOUT;
+}

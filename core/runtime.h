@@ -145,6 +145,8 @@ struct tp_actor {
     uint32_t flags;              /* TP__A_* */
     uint32_t queued;             /* mailbox depth */
     tp_ref link_to;              /* spawn option: link to spawner */
+    struct tp__init_wait *init_wait; /* tp_spawn_sync's waiter, until init
+                                    has run (or the actor ended first) */
     tp_ref spawner;              /* who spawned me (nil: outside actors) */
     const char *spawner_name;    /* its behaviour's name, borrowed */
     tp__slot *slot;              /* my slot */
@@ -587,8 +589,22 @@ void tp__node_event (tp__ctx *c, uint32_t node, const char *name, size_t len,
                      tp_tag_t reason);
 
 /* spawn.c */
+/*  What tp_spawn_sync waits on: the actor tells it once, when its init
+    has returned (ok) or it ended without running init; each side drops
+    its reference, the last one frees it. */
+typedef struct tp__init_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int state; /* 0 running, 1 init returned 0, 2 init failed or never ran */
+    int refs;
+} tp__init_wait;
+/*  Tells w (if not NULL) the outcome and drops the actor's reference. */
+void tp__init_done (tp__init_wait *w, bool ok);
 /*  tp_spawn of a loop or thread actor (tp_spawn, core/process.c, sends
-    TP_PROCESS elsewhere first). */
+    TP_PROCESS elsewhere first); _w: with tp_spawn_sync's waiter w (whose
+    actor reference the actor holds once this returns 0). */
+int tp__spawn_w (tp_system *sys, const tp_behavior *b, void *arg,
+                 const tp_spawn_opts *o, tp_ref *ref, tp__init_wait *w);
 int tp__spawn (tp_system *sys, const tp_behavior *b, void *arg,
                const tp_spawn_opts *opts, tp_ref *ref);
 

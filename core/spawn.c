@@ -71,6 +71,30 @@ int
 tp__spawn (tp_system *sys, const tp_behavior *b, void *arg,
            const tp_spawn_opts *o, tp_ref *ref)
 {
+    return tp__spawn_w (sys, b, arg, o, ref, NULL);
+}
+
+void
+tp__init_done (tp__init_wait *w, bool ok)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock (&w->lock);
+    w->state = ok ? 1 : 2;
+    pthread_cond_broadcast (&w->cond);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock (&w->lock);
+    if (last) {
+        pthread_cond_destroy (&w->cond);
+        pthread_mutex_destroy (&w->lock);
+        free (w);
+    }
+}
+
+int
+tp__spawn_w (tp_system *sys, const tp_behavior *b, void *arg,
+             const tp_spawn_opts *o, tp_ref *ref, tp__init_wait *w)
+{
     if (!sys || !b || !b->receive)
         return TP_EINVAL;
     if (o) {
@@ -99,6 +123,7 @@ tp__spawn (tp_system *sys, const tp_behavior *b, void *arg,
     tp_actor *a = tp__calloc (1, sizeof *a);
     a->b = b;
     a->arg = arg;
+    a->init_wait = w; /* (the caller holds it until we return 0) */
     a->tick_stride = 1;
     uint32_t idx = tp__slot_acquire (sys);
     tp__slot *s = tp__slot_get (sys, idx);

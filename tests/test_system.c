@@ -709,3 +709,71 @@ Test (stats, unpack_failures_in_behaviours_are_counted, .timeout = 30)
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();
 }
+
+/* ---- tp_spawn_sync ----------------------------------------------------- */
+
+static _Atomic long s_init_go;
+
+static int
+sync_init (tp_actor *self, void *arg)
+{
+    (void) self;
+    const char *how = arg;
+    if (how && !strcmp (how, "fail"))
+        return -1;
+    if (how && !strcmp (how, "slow"))
+        tt_wait_ge (&s_init_go, 1, 10000); /* (until the test lets it go) */
+    return 0;
+}
+
+static _Atomic long s_sync_from_actor;
+static const tp_behavior sync_b; /* (defined below) */
+
+static void
+sync_receive (tp_actor *self, tp_msg *msg)
+{
+    if (tp_msg_is (msg, "try")) { /* a loop actor may not block its worker */
+        tp_ref r;
+        tt_set (&s_sync_from_actor,
+                tp_spawn_sync (tp_system_of (self), &sync_b, NULL, NULL, 1000,
+                               &r)
+                        == TP_ESTATE
+                    ? 1
+                    : 2);
+    }
+}
+static const tp_behavior sync_b = {"sync", sync_init, sync_receive, NULL};
+
+Test (spawn_sync, waits_for_init_and_tells_how_it_went, .timeout = 30)
+{
+    tp_system_opts o = {.workers = 2};
+    tp_system *sys = tp_system_new (&o);
+    cr_assert_not_null (sys);
+    tp_ref r = TP_REF_NIL;
+    cr_assert_eq (tp_spawn_sync (sys, &sync_b, NULL, NULL, tt_ms (5000), &r),
+                  0);
+    tp_actor_stats st;
+    cr_assert_eq (tp_actor_stats_get (sys, r, &st), 0, "it runs");
+    /* a failed init: TP_EDOWN, and the ref names a dead actor */
+    cr_assert_eq (tp_spawn_sync (sys, &sync_b, "fail", NULL, tt_ms (5000), &r),
+                  TP_EDOWN);
+    cr_assert_neq (tp_actor_stats_get (sys, r, &st), 0);
+    tp_spawn_opts th = {.kind = TP_THREAD};
+    cr_assert_eq (tp_spawn_sync (sys, &sync_b, "fail", &th, tt_ms (5000), &r),
+                  TP_EDOWN);
+    cr_assert_eq (tp_spawn_sync (sys, &sync_b, NULL, &th, tt_ms (5000), &r), 0);
+    /* an init still running at the bound: TP_ETIMEDOUT, and it lives on */
+    cr_assert_eq (tp_spawn_sync (sys, &sync_b, "slow", &th, 50, &r),
+                  TP_ETIMEDOUT);
+    tt_set (&s_init_go, 1);
+    cr_assert_eq (tp_actor_stats_get (sys, r, &st), 0, "the slow one lives");
+    /* bad arguments; and from a loop actor, TP_ESTATE */
+    cr_assert_eq (tp_spawn_sync (sys, &sync_b, NULL, NULL, 0, &r), TP_EINVAL);
+    cr_assert_eq (tp_spawn_sync (sys, &sync_b, NULL, NULL, -2, &r), TP_EINVAL);
+    tp_ref loop;
+    cr_assert_eq (tp_spawn (sys, &sync_b, NULL, NULL, &loop), 0);
+    cr_assert_eq (tp_send (sys, loop, tp_tag ("try"), NULL), 0);
+    cr_assert (tt_wait_ge (&s_sync_from_actor, 1, 5000));
+    cr_assert_eq (atomic_load (&s_sync_from_actor), 1);
+    tp_system_destroy (&sys);
+}

@@ -43,6 +43,7 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -133,13 +134,55 @@ s_trim (char *s)
 static char *s_owned[4 * MAX_LIST + 8];
 static int s_nowned;
 
+static char s_why[256]; /* what s_set found wrong */
+
+/*  Reads a whole decimal number in [lo, hi] into *out; false otherwise. */
+static bool
+s_number (const char *v, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol (v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi)
+        return false;
+    *out = (int) n;
+    return true;
+}
+
+/*  Sets option key (without dashes) to val. Returns 0, -1 for an unknown
+    key (or one past its list's room), -2 for a bad value (s_why says
+    what is wrong). */
 static int
 s_set (node_opts *o, const char *key, const char *val)
 {
+    if (!strcmp (key, "workers") || !strcmp (key, "heartbeat")
+        || !strcmp (key, "parent-fd")) {
+        bool w = !strcmp (key, "workers"), h = !strcmp (key, "heartbeat");
+        long hi = w ? 1024 : h ? 3600000 : INT_MAX;
+        int *out = w ? &o->workers : h ? &o->heartbeat : &o->parent_fd;
+        if (!s_number (val, w || h ? 1 : 0, hi, out)) {
+            snprintf (s_why, sizeof s_why, "%s: '%s' is not a number in "
+                                           "%d..%ld",
+                      key, val, w || h ? 1 : 0, hi);
+            return -2;
+        }
+        return 0;
+    }
+    if ((!strcmp (key, "arg") || !strcmp (key, "server-key"))
+        && !(!strcmp (key, "arg") ? o->nmodule : o->nconnect)) {
+        snprintf (s_why, sizeof s_why, "%s must follow a %s", key,
+                  !strcmp (key, "arg") ? "module" : "connect");
+        return -2;
+    }
+    if (!*val) {
+        snprintf (s_why, sizeof s_why, "%s: empty value", key);
+        return -2;
+    }
     char *v = strdup (val);
     if (!v || s_nowned >= (int) (sizeof s_owned / sizeof *s_owned)) {
         free (v);
-        return -1;
+        snprintf (s_why, sizeof s_why, "too many settings");
+        return -2;
     }
     s_owned[s_nowned++] = v;
     if (!strcmp (key, "name"))
@@ -154,8 +197,6 @@ s_set (node_opts *o, const char *key, const char *val)
         o->arg[o->nmodule - 1] = v;
     else if (!strcmp (key, "report-to"))
         o->report_to = v;
-    else if (!strcmp (key, "parent-fd"))
-        o->parent_fd = atoi (v);
     else if (!strcmp (key, "log"))
         o->log = v;
     else if (!strcmp (key, "key"))
@@ -164,10 +205,6 @@ s_set (node_opts *o, const char *key, const char *val)
         o->allow[o->nallow++] = v;
     else if (!strcmp (key, "server-key") && o->nconnect > 0)
         o->server_key[o->nconnect - 1] = v;
-    else if (!strcmp (key, "workers"))
-        o->workers = atoi (v);
-    else if (!strcmp (key, "heartbeat"))
-        o->heartbeat = atoi (v);
     else if (!strcmp (key, "ready-file"))
         o->ready_file = v;
     else {
@@ -203,26 +240,50 @@ s_config (node_opts *o, const char *path)
             continue;
         }
         *eq = '\0';
-        if (s_set (o, s_trim (l), s_trim (eq + 1))) {
-            s_log ("error", "%s:%d: unknown key '%s'", path, ln, s_trim (l));
+        const char *key = s_trim (l);
+        int src = !strcmp (key, "config") ? -1
+                                           : s_set (o, key, s_trim (eq + 1));
+        if (src == -1)
+            s_log ("error", "%s:%d: unknown key '%s' (or too many of it)", path,
+                   ln, key);
+        else if (src)
+            s_log ("error", "%s:%d: %s", path, ln, s_why);
+        if (src)
             rc = -1;
-        }
     }
     fclose (f);
     return rc;
 }
 
 static void
-s_usage (void)
+s_usage (FILE *out)
 {
-    fprintf (stderr,
-             "usage: troupe-node --name NAME [--bind EP]... [--connect EP]...\n"
-             "                   [--module PATH [--arg STRING]]... "
-             "[--workers N] [--heartbeat MS]\n"
-             "                   [--config FILE] [--ready-file PATH]\n"
-             "                   [--report-to REF] [--parent-fd FD] [--log PATH]\n"
-             "                   [--key FILE [--allow FILE]... [--connect EP "
-             "--server-key FILE]...]\n");
+    fprintf (out,
+             "usage: troupe-node --name NAME [options]\n"
+             "       troupe-node --help | --version\n"
+             "Hosts actors from modules as a troupe node (troupe-node(8)).\n"
+             "  --name NAME         node name, 1-63 of [0-9A-Za-z_.-] "
+             "(required)\n"
+             "  --bind EP           listen on EP (tcp://HOST:PORT, tcp://HOST:*,"
+             " ipc://PATH); up to 8\n"
+             "  --connect EP        connect to the node at EP (kept up); up to 16\n"
+             "  --module PATH       load the module and spawn its actor; up to 16\n"
+             "  --arg STRING        the config string of the module before it\n"
+             "  --workers N         worker threads, 1-1024 (default: one per "
+             "core)\n"
+             "  --heartbeat MS      heartbeat interval, 1-3600000 (default 500;"
+             " down after 3)\n"
+             "  --config FILE       settings as `key = value` lines (the option"
+             " names)\n"
+             "  --ready-file PATH   write the bound endpoint there once up\n"
+             "  --log PATH          log there instead of stderr\n"
+             "  --key FILE          CURVE secret key (troupe keygen); then:\n"
+             "  --allow FILE        public keys allowed to connect, one per "
+             "line\n"
+             "  --server-key FILE   public key of the --connect before it\n"
+             "  --report-to REF, --parent-fd FD   (for process actors)\n"
+             "Environment: TP_LOG (error, warn, info, debug), TP_SPIN_US.\n"
+             "Exit: 0 stopped cleanly, 1 could not start, 2 usage error.\n");
 }
 
 
@@ -233,26 +294,40 @@ main (int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            s_usage ();
+            s_usage (stdout);
             return 0;
         }
-        if (strncmp (a, "--", 2) != 0 || i + 1 >= argc) {
-            s_usage ();
+        if (!strcmp (a, "--version") || !strcmp (a, "-V")) {
+            printf ("troupe-node %d.%d.%d\n", TP_VERSION_MAJOR,
+                    TP_VERSION_MINOR, TP_VERSION_PATCH);
+            return 0;
+        }
+        if (strncmp (a, "--", 2) != 0) {
+            fprintf (stderr, "troupe-node: unexpected argument '%s'\n", a);
+            s_usage (stderr);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf (stderr, "troupe-node: %s needs a value\n", a);
             return 2;
         }
         const char *v = argv[++i];
-        if (!strcmp (a, "--config")) {
-            if (s_config (&o, v))
-                return 2;
-        }
-        else if (s_set (&o, a + 2, v)) {
-            fprintf (stderr, "troupe-node: unknown option %s\n", a);
-            s_usage ();
+        int src = !strcmp (a, "--config") ? (s_config (&o, v) ? -3 : 0)
+                                          : s_set (&o, a + 2, v);
+        if (src == -1) {
+            fprintf (stderr, "troupe-node: unknown option %s (or too many "
+                             "of it)\n", a);
+            s_usage (stderr);
             return 2;
         }
+        if (src == -2)
+            fprintf (stderr, "troupe-node: --%s\n", s_why);
+        if (src)
+            return 2;
     }
     if (!o.name) {
-        s_usage ();
+        fprintf (stderr, "troupe-node: --name is required\n");
+        s_usage (stderr);
         return 2;
     }
     s_name = o.name;
@@ -326,10 +401,16 @@ main (int argc, char **argv)
         }
         tp_spawn_opts mo = {.kind = m->kind, .name = m->name};
         tp_ref r;
-        int src = tp_spawn (sys, m->behavior, (void *) o.arg[i], &mo, &r);
+        /* (its init must succeed before the node says it is ready) */
+        int src = tp_spawn_sync (sys, m->behavior, (void *) o.arg[i], &mo,
+                                 30000, &r);
         if (src) {
-            s_log ("error", "module %s: spawn failed: %s", o.module[i],
-                   tp_strerror (src));
+            s_log ("error", "module %s: %s", o.module[i],
+                   src == TP_EDOWN       ? "its actor's init failed"
+                   : src == TP_ETIMEDOUT ? "its actor's init did not "
+                                           "return within 30 s"
+                   : src == TP_EEXIST    ? "its name is taken"
+                                         : tp_strerror (src));
             rc = 1;
             break;
         }
@@ -388,10 +469,15 @@ main (int argc, char **argv)
             bool ok = f && fprintf (f, "%s\n", bound) >= 0;
             if (f && fclose (f) != 0)
                 ok = false;
-            if (!ok || rename (tmp, o.ready_file) != 0)
-                s_log ("error", "cannot write the ready file %s",
-                       o.ready_file);
+            if (!ok || rename (tmp, o.ready_file) != 0) {
+                s_log ("error", "cannot write the ready file %s: %s",
+                       o.ready_file, strerror (errno));
+                unlink (tmp);
+                rc = 1;
+            }
         }
+    }
+    if (rc == 0) {
         s_log ("info", "ready");
         struct pollfd pf[2] = {{sfd, POLLIN, 0}, {o.parent_fd, POLLIN, 0}};
         for (;;) {

@@ -19,12 +19,15 @@
     SECRET_FILE (this client's key, which the node must allow) and -s
     PUBLIC_FILE (the node's public key).
 
-    Exit status: 0 success, 1 the node answered with an error or did not
-    answer, 2 usage or input error.
+    Exit status (troupe(1)): 0 success; 1 the node answered with an error
+    (or keygen could not write); 2 usage or input error; 3 no node at the
+    endpoint, or no such actor there; 4 no answer within the timeout.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +38,22 @@
 
 #include "json.h"
 
+enum { S_OK = 0, S_REMOTE = 1, S_USAGE = 2, S_UNREACHABLE = 3, S_TIMEOUT = 4 };
+
+/*  The exit status for a failed call to the node. */
 static int
-s_usage (void)
+s_status (int rc)
 {
-    fprintf (stderr,
+    return rc == TP_ETIMEDOUT ? S_TIMEOUT
+           : rc == TP_EDOWN || rc == TP_ENODE || rc == TP_ENOTFOUND
+               ? S_UNREACHABLE
+               : S_REMOTE;
+}
+
+static int
+s_usage_to (FILE *out, int rc)
+{
+    fprintf (out,
              "usage: troupe [-e ENDPOINT] [-t TIMEOUT_MS] send ACTOR TAG [JSON...]\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] ask ACTOR TAG [JSON...]\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] ls\n"
@@ -46,9 +61,21 @@ s_usage (void)
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] peers\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stop ACTOR [REASON]\n"
              "       troupe keygen NAME\n"
-             "  (with CURVE: -k SECRET_FILE -s SERVER_PUBLIC_FILE before the "
-             "command)\n");
-    return 2;
+             "       troupe --help | --version\n"
+             "  -e ENDPOINT     the node (default $TROUPE_ENDPOINT)\n"
+             "  -t TIMEOUT_MS   wait for the node and each answer, 1-3600000 "
+             "(default 5000)\n"
+             "  -k SECRET_FILE  CURVE: this client's secret key\n"
+             "  -s PUBLIC_FILE  CURVE: the node's public key (both or neither)\n"
+             "Exit: 0 ok, 1 the node answered an error, 2 usage, 3 node or "
+             "actor unreachable, 4 timeout.\n");
+    return rc;
+}
+
+static int
+s_usage (void)
+{
+    return s_usage_to (stderr, S_USAGE);
 }
 
 /*  Builds a message: tag plus one msgpack value per JSON argument. */
@@ -128,11 +155,30 @@ main (int argc, char **argv)
     int timeout = 5000;
     int opt;
     const char *keyfile = NULL, *serverfile = NULL;
-    while ((opt = getopt (argc, argv, "+e:t:k:s:h")) != -1) {
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {NULL, 0, NULL, 0}};
+    while ((opt = getopt_long (argc, argv, "+e:t:k:s:hV", longs, NULL)) != -1) {
+        if (opt == 'h')
+            return s_usage_to (stdout, S_OK);
+        if (opt == 'V') {
+            printf ("troupe %d.%d.%d\n", TP_VERSION_MAJOR, TP_VERSION_MINOR,
+                    TP_VERSION_PATCH);
+            return S_OK;
+        }
         if (opt == 'e')
             ep = optarg;
-        else if (opt == 't')
-            timeout = atoi (optarg);
+        else if (opt == 't') {
+            char *end;
+            errno = 0;
+            long t = strtol (optarg, &end, 10);
+            if (errno || end == optarg || *end || t < 1 || t > 3600000) {
+                fprintf (stderr, "troupe: bad timeout '%s' (1..3600000 ms)\n",
+                         optarg);
+                return S_USAGE;
+            }
+            timeout = (int) t;
+        }
         else if (opt == 'k')
             keyfile = optarg;
         else if (opt == 's')
@@ -159,7 +205,12 @@ main (int argc, char **argv)
                 argv[optind + 1], argv[optind + 1], pub);
         return 0;
     }
-    if (optind >= argc || !ep)
+    if (optind < argc && !ep) {
+        fprintf (stderr, "troupe: no endpoint: give -e ENDPOINT or set "
+                         "TROUPE_ENDPOINT\n");
+        return S_USAGE;
+    }
+    if (optind >= argc)
         return s_usage ();
     char secret[41] = "", server[41] = "";
     if ((keyfile || serverfile)
@@ -200,6 +251,7 @@ main (int argc, char **argv)
     if (c) {
         fprintf (stderr, "troupe: cannot reach a node at %s: %s\n", ep,
                  tp_strerror (c));
+        rc = c == TP_EINVAL || c == TP_EENDPOINT ? S_USAGE : S_UNREACHABLE;
         goto done;
     }
     const char *who = (is_ls || is_stats || is_peers) ? "_node"
@@ -218,6 +270,7 @@ main (int argc, char **argv)
             fprintf (stderr, "troupe: no actor named '%s' on %s%s%s\n", who,
                      tp_node_name (node), c ? ": " : "",
                      c ? tp_strerror (c) : "");
+            rc = c == TP_ETIMEDOUT ? S_TIMEOUT : S_UNREACHABLE;
             goto done;
         }
     }
@@ -227,13 +280,16 @@ main (int argc, char **argv)
         if (c || tp_ref_is_nil (svc)) {
             fprintf (stderr, "troupe: no _node service on %s\n",
                      tp_node_name (node));
+            rc = c == TP_ETIMEDOUT ? S_TIMEOUT : S_UNREACHABLE;
             goto done;
         }
         tp_msg *r = NULL;
         c = tp_call (sys, svc, tp_tag ("stop"), timeout, &r, "rt", to,
                      reason ? reason : tp_tag ("normal"));
-        if (c)
+        if (c) {
             fprintf (stderr, "troupe: no reply: %s\n", tp_strerror (c));
+            rc = s_status (c);
+        }
         else {
             rc = tp_msg_is (r, "ok") ? 0 : 1;
             if (rc)
@@ -264,8 +320,11 @@ main (int argc, char **argv)
         tp_msg *reply = NULL;
         c = tp_call_msg (sys, to, &m, timeout, &reply);
         tp_msg_destroy (&m);
-        if (c)
+        if (c) {
             fprintf (stderr, "troupe: no reply: %s\n", tp_strerror (c));
+            rc = s_status (c);
+            tp_msg_destroy (&reply);
+        }
         else if (is_peers && tp_msg_is (reply, "peers")) {
             s_print_peers (reply);
             rc = 0;

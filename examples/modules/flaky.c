@@ -4,7 +4,8 @@
 
     Config (the spawn's opts.config, or troupe-node --arg): "every=N"
     makes every Nth "work" request crash the process with SIGSEGV
-    (0 or no config: never).
+    (0 or no config: never); any other config makes its init fail (as a
+    module given a configuration it cannot read should).
 
     "work" [i n]   -> "done" [i 2n]      (or SIGSEGV, see above)
     "crash"        -> SIGSEGV            (a write through a null pointer)
@@ -38,8 +39,11 @@ flaky_init (tp_actor *self, void *arg)
     if (!f)
         return -1;
     const char *config = arg;
-    if (config && sscanf (config, "every=%d", &f->every) != 1)
-        f->every = 0;
+    if (config && (sscanf (config, "every=%d", &f->every) != 1
+                   || f->every < 0)) {
+        free (f); /* a configuration it cannot read: it does not start */
+        return -1;
+    }
     tp_set_state (self, f);
     return 0;
 }
