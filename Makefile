@@ -29,7 +29,7 @@ else
   SANFLAGS :=
 endif
 
-PKGS      := libzmq msgpack
+PKGS      := libzmq msgpack libmicrohttpd
 TEST_PKGS := criterion
 CFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -66,7 +66,7 @@ SONAME   := libtroupe.so.$(VERSION_MAJOR)
 SHLIB    := $(BUILD)/lib/libtroupe.so.$(VERSION)
 STLIB    := $(BUILD)/lib/libtroupe.a
 PCFILE   := $(BUILD)/lib/troupe.pc
-HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h core/node.h core/module.h
+HEADERS  := core/troupe.h core/error.h core/ref.h core/msg.h core/system.h core/actor.h core/node.h core/module.h core/metrics.h
 ACT_HEADERS := $(wildcard actors/*.h)
 STAGED_HEADERS := $(HEADERS:core/%=$(BUILD)/include/troupe/%) $(ACT_HEADERS:actors/%=$(BUILD)/include/troupe/%)
 
@@ -92,7 +92,7 @@ all: lib examples tools tests $(BENCH_BIN)
 lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
 
 # --- dependencies --------------------------------------------------------
-DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config python3-zmq python3-msgpack
+DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config python3-zmq python3-msgpack libmicrohttpd-dev curl groff-base python3-prometheus-client
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

@@ -31,7 +31,8 @@ s_handle_stats (tp_actor *self, const tp_msg *req)
     tp_node_stats_get (sys, &ns);
     tp_reply (self, req, tp_tag ("stats"),
               "{s:U s:U s:U s:U s:i s:U s:U s:U s:U s:U s:U s:U s:U s:U "
-              "s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U}",
+              "s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U s:U "
+              "s:U s:U s:U s:U s:U s:U}",
               "actors_live", ss.actors_live, "actors_spawned",
               ss.actors_spawned, "messages", ss.messages, "dead_letters",
               ss.dead_letters, "workers", ss.workers, "peers_up", ns.peers_up,
@@ -47,7 +48,11 @@ s_handle_stats (tp_actor *self, const tp_msg *req)
               "frames_quarantined", ns.frames_quarantined, "watches_refused",
               ns.watches_refused, "asks_refused", ns.asks_refused,
               "names_recycled", ns.names_recycled, "names_refused",
-              ns.names_refused);
+              ns.names_refused, "dead_noproc", ss.dead_noproc,
+              "dead_noconnect", ss.dead_noconnect, "dead_dropped",
+              ss.dead_dropped, "ask_timeouts", ss.ask_timeouts,
+              "actors_thread", ss.actors_thread, "actors_process",
+              ss.actors_process);
 }
 
 static void
@@ -86,6 +91,28 @@ s_handle_stop (tp_actor *self, const tp_msg *req)
     tp_reply (self, req, tp_tag ("ok"), NULL);
 }
 
+/*  "top" [?i n]: the n (default 10, at most 100) deepest mailboxes. */
+static void
+s_handle_top (tp_actor *self, const tp_msg *req)
+{
+    int n = 10;
+    if (tp_msg_unpack (req, "?i", &n) != 0 || n < 1 || n > 100) {
+        tp_reply (self, req, tp_tag ("error"), "s", "top takes [i n], 1..100");
+        return;
+    }
+    tp_mailbox_info top[100];
+    int live = tp_system_mailboxes (tp_system_of (self), top, n);
+    tp_msg *out = tp_msg_new (tp_tag ("top"), "i", live);
+    for (int i = 0; i < live && i < n; i++) {
+        char ref[TP_REF_STRLEN];
+        tp_ref_format (top[i].ref, ref, sizeof ref);
+        tp_msg_pack (out, "[ssUU]", ref, top[i].behavior, top[i].queued,
+                     top[i].processed);
+    }
+    if (tp_reply_msg (self, req, &out) != 0)
+        tp_msg_destroy (&out);
+}
+
 static void
 s_receive (tp_actor *self, tp_msg *msg)
 {
@@ -99,6 +126,8 @@ s_receive (tp_actor *self, tp_msg *msg)
         s_handle_peers (self, msg);
     else if (tp_msg_is (msg, "stop"))
         s_handle_stop (self, msg);
+    else if (tp_msg_is (msg, "top"))
+        s_handle_top (self, msg);
     else
         tp_reply (self, msg, tp_tag ("error"), "s", "unknown request");
 }

@@ -250,6 +250,8 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
         c->thread_actor = NULL;
     atomic_fetch_sub_explicit (&c->nactors, 1, memory_order_relaxed);
     tp__slot_release (sys, a->ref.index);
+    if (a->flags & TP__A_THREAD)
+        atomic_fetch_sub_explicit (&sys->live_thread, 1, memory_order_relaxed);
     free (a);
     tp__live_dec (sys);
 }
@@ -321,6 +323,8 @@ s_handle_sys (tp__ctx *c, tp_actor *a, tp_msg *m)
         tp__ask *k = s_ask_find (c, a, m->corr);
         if (k) {
             s_ask_take (c, k);
+            atomic_fetch_add_explicit (&c->sys->ask_timeouts, 1,
+                                       memory_order_relaxed);
             k->cont (a, TP_ETIMEDOUT, NULL, k->arg);
             free (k);
         }

@@ -95,6 +95,7 @@ typedef struct gw_peer {
     uint64_t up_since;      /* wall clock ms when it last came up (under
                                sys->lock, with up) */
     _Atomic uint64_t bytes_in, bytes_out; /* frames' bytes, both ways */
+    _Atomic uint64_t frames_in, frames_out;
     char endpoint[256];     /* when we connected to it, else "" */
     void *dealer;           /* our connection to it, or NULL (ROUTER) */
     int fd;                 /* ZMQ_FD of dealer */
@@ -186,7 +187,7 @@ struct tp__gw {
     _Atomic uint64_t frames_in, frames_out, bytes_in, bytes_out, frames_bad,
         nodes_down, peers_up, peers_refused, peers_forgotten, held_frames,
         stalls, quarantines, frames_quarantined, watches_refused,
-        asks_refused;
+        asks_refused, bad_by[TP_BAD_CAUSES];
 };
 
 /*  The peer table is written by the gateway's thread only; other threads
@@ -217,10 +218,30 @@ s_bad_uncharged (tp__gw *g, const char *why)
     g->bad_now = was;
 }
 
+/*  The cause a bad frame is counted under (tp_node_stats.bad_by_cause,
+    TP_BAD_*), from the words s_bad is given. */
+static int
+s_bad_cause (const char *why)
+{
+    if (strstr (why, "version"))
+        return TP_BAD_VERSION;
+    if (strstr (why, "before HELLO"))
+        return TP_BAD_BEFORE_HELLO;
+    if (strstr (why, "HELLO"))
+        return TP_BAD_HELLO;
+    if (strstr (why, "from_node") || strstr (why, "spoof"))
+        return TP_BAD_SPOOFED;
+    if (strstr (why, "too big"))
+        return TP_BAD_TOO_BIG;
+    return TP_BAD_MALFORMED;
+}
+
 static void
 s_bad (tp__gw *g, const char *why)
 {
     atomic_fetch_add (&g->frames_bad, 1);
+    atomic_fetch_add_explicit (&g->bad_by[s_bad_cause (why)], 1,
+                               memory_order_relaxed);
     g->bad_now++;
     s_changed (g->sys);
     if (!g->bad_logged) {
@@ -241,7 +262,8 @@ s_lost_env (tp__gw *g, gw_peer *p, const tp__env *e)
     if (e->kind != TP__WIRE_USER)
         return;
     tp__ctx *c = atomic_load_explicit (&g->sys->gw_ctx, memory_order_relaxed);
-    tp__dead_note (c, (tp_ref){p->node, e->to_index, e->to_gen}, e->tag);
+    tp__dead_note (c, (tp_ref){p->node, e->to_index, e->to_gen}, e->tag,
+                   tp__tag_noconnect);
 }
 
 /*  The envelopes of buf are lost: `wrapped`, as a BATCH body holds them
@@ -305,8 +327,10 @@ s_zsend (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
         return errno == EAGAIN ? TP_EFULL : TP_ENODE;
     atomic_fetch_add_explicit (&g->frames_out, 1, memory_order_relaxed);
     atomic_fetch_add_explicit (&g->bytes_out, n, memory_order_relaxed);
-    if (p)
+    if (p) {
         atomic_fetch_add_explicit (&p->bytes_out, n, memory_order_relaxed);
+        atomic_fetch_add_explicit (&p->frames_out, 1, memory_order_relaxed);
+    }
     return 0;
 }
 
@@ -1778,8 +1802,10 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     }
     if (!p && rid)
         p = s_peer_by_rid_or_life (g, rid, rid_len);
-    if (p && !inner) /* (a HELLO's bytes are not counted for its peer) */
+    if (p && !inner) { /* (a HELLO's bytes are not counted for its peer) */
         atomic_fetch_add_explicit (&p->bytes_in, len, memory_order_relaxed);
+        atomic_fetch_add_explicit (&p->frames_in, 1, memory_order_relaxed);
+    }
     if (in.e.kind == TP__WIRE_DRAIN && in.e.body_len && p && p->dealer
         && !p->up) {
         s_on_refused (c, p, &in.e); /* it refuses our greeting */
@@ -1821,7 +1847,7 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
                 tp_ref old = {tp__node_intern (g->name, g->name_len,
                                                in.e.to_inc),
                               in.e.to_index, in.e.to_gen};
-                tp__dead_note (c, old, in.e.tag);
+                tp__dead_note (c, old, in.e.tag, tp__tag_noproc);
                 if (in.e.flags & TP__WIRE_F_REQUEST) /* (asker: at once) */
                     tp__fail_request (c, old,
                                       (tp_ref){p->node, in.e.from_index,
@@ -2767,6 +2793,10 @@ tp__gw_peers (tp_system *sys, tp_peer_info *out, int cap)
                                                 memory_order_relaxed);
             o->bytes_out = atomic_load_explicit (&p->bytes_out,
                                                  memory_order_relaxed);
+            o->frames_in = atomic_load_explicit (&p->frames_in,
+                                                 memory_order_relaxed);
+            o->frames_out = atomic_load_explicit (&p->frames_out,
+                                                  memory_order_relaxed);
             snprintf (o->endpoint, sizeof o->endpoint, "%s", p->endpoint);
         }
         n++;
@@ -2807,6 +2837,8 @@ tp__gw_stats (tp_system *sys, tp_node_stats *st)
     st->stalls = atomic_load (&g->stalls);
     st->curve_refused = atomic_load (&sys->curve_refused);
     st->quarantines = atomic_load (&g->quarantines);
+    for (int i = 0; i < TP_BAD_CAUSES; i++)
+        st->bad_by_cause[i] = atomic_load (&g->bad_by[i]);
     st->frames_quarantined = atomic_load (&g->frames_quarantined);
     st->watches_refused = atomic_load (&g->watches_refused);
     st->asks_refused = atomic_load (&g->asks_refused);

@@ -112,7 +112,7 @@ s_flush_one (tp__ctx *c, int dst)
         return;
     void *s = s_push (c, dst);
     if (!s || zmq_send (s, ob->data, ob->len, ZMQ_DONTWAIT) < 0)
-        tp__dead_count (c->sys, ob->records); /* (teardown only) */
+        tp__dead_count (c->sys, ob->records, TP__DEAD_DROPPED); /* (teardown) */
     else {
         tp__ctx *d = c->sys->ctxs[dst];
         uint64_t in = atomic_fetch_add_explicit (&d->inbound, 1,
@@ -313,14 +313,14 @@ s_send_zero_copy (tp__ctx *c, int dst, tp_ref to, tp_msg *m)
     zmq_msg_t body;
     if (!s || zmq_send (s, &r, sizeof r, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         free (data);
-        tp__dead_count (c->sys, 1);
+        tp__dead_count (c->sys, 1, TP__DEAD_DROPPED);
         return;
     }
     TP__TSAN_RELEASE (data);
     zmq_msg_init_data (&body, data, size, s_zc_free, NULL);
     if (zmq_msg_send (&body, s, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close (&body);
-        tp__dead_count (c->sys, 1);
+        tp__dead_count (c->sys, 1, TP__DEAD_DROPPED);
         return;
     }
     atomic_fetch_add_explicit (&c->sys->ctxs[dst]->inbound, 1,

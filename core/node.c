@@ -343,3 +343,11 @@ tp_node_peers (tp_system *sys, tp_peer_info *out, int cap)
     pthread_mutex_unlock (&sys->lock);
     return n;
 }
+
+const char *
+tp_bad_cause_name (int cause)
+{
+    static const char *const names[TP_BAD_CAUSES] = {
+        "malformed", "version", "hello", "before_hello", "spoofed", "too_big"};
+    return cause >= 0 && cause < TP_BAD_CAUSES ? names[cause] : "?";
+}

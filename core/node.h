@@ -46,6 +46,22 @@ extern "C" {
     holds at most 16 MiB, envelope included). */
 #define TP_NODE_MAX_BODY (16u * 1024u * 1024u - 256u)
 
+/*  Causes of bad frames (tp_node_stats.bad_by_cause; tp_bad_cause_name). */
+enum {
+    TP_BAD_MALFORMED = 0, /* not an envelope, a bad BATCH, wrong parts */
+    TP_BAD_VERSION,       /* another protocol version */
+    TP_BAD_HELLO,         /* a bad greeting */
+    TP_BAD_BEFORE_HELLO,  /* a frame from a connection that has not greeted */
+    TP_BAD_SPOOFED,       /* a from_node that is not the connected peer */
+    TP_BAD_TOO_BIG,       /* a body past the limits */
+    TP_BAD_CAUSES
+};
+
+/*  The name of a TP_BAD_* cause ("malformed", "version", "hello",
+    "before_hello", "spoofed", "too_big"), or "?" */
+TP_EXPORT const char *
+tp_bad_cause_name (int cause);
+
 typedef struct tp_node_stats {
     uint64_t peers_up;       /* peers answering now */
     uint64_t frames_in;      /* frames received from peers */
@@ -79,6 +95,7 @@ typedef struct tp_node_stats {
                                 counted for the whole process */
     uint64_t names_refused;  /* refs not unpacked: all of that peer's
                                 entries were pinned (process-wide) */
+    uint64_t bad_by_cause[TP_BAD_CAUSES]; /* frames_bad by cause */
 } tp_node_stats;
 
 /*  Binds the node's gateway to endpoint ("tcp://127.0.0.1:*",
@@ -151,6 +168,8 @@ typedef struct tp_peer_info {
     uint64_t up_since_ms;    /* wall clock (ms since 1970) it last came up */
     uint64_t bytes_in;       /* frame bytes from it / to it, this life */
     uint64_t bytes_out;
+    uint64_t frames_in;      /* frames from it / to it, this life */
+    uint64_t frames_out;
     char endpoint[256];      /* where we connected to it ("" if it called) */
 } tp_peer_info;
 

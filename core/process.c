@@ -516,6 +516,7 @@ s_proxy_init (tp_actor *self, void *arg)
     j->config = pa->config;
     pa->module = pa->config = NULL; /* (the job owns them now) */
     s_push (h, j);
+    atomic_fetch_add_explicit (&sys->live_process, 1, memory_order_relaxed);
     return 0;
 }
 
@@ -582,6 +583,8 @@ s_proxy_terminate (tp_actor *self, tp_tag_t reason)
         s_push (h, j);
     }
     if (p) {
+        atomic_fetch_sub_explicit (&sys->live_process, 1,
+                                   memory_order_relaxed);
         for (size_t i = 0; i < p->nheld; i++)
             tp_msg_destroy (&p->held[i]);
         free (p->held);

@@ -34,15 +34,21 @@ tp__enqueue (tp__ctx *c, tp_actor *a, tp_msg *m)
         a->mb_head = m;
     a->mb_tail = m;
     a->queued++;
-    /* (the depth others read is published when the actor is scheduled and
-       after each turn: a store per message would bounce the slot's cache
-       line between the workers that route to it) */
+    /* (the depth others read is published when the actor is scheduled,
+       after each turn, and as it passes each power of two from 64 on, so
+       that a mailbox filling during a long turn shows within 2x: a store
+       per message would bounce the slot's cache line between the workers
+       that route to it) */
     if (!(a->flags & TP__A_QUEUED)) {
         atomic_store_explicit (&a->slot->queued, a->queued,
                                memory_order_relaxed);
         a->flags |= TP__A_QUEUED;
         tp__rq_push (c, a);
     }
+    else if (TP__UNLIKELY ((a->queued & (a->queued - 1)) == 0
+                           && a->queued >= 64))
+        atomic_store_explicit (&a->slot->queued, a->queued,
+                               memory_order_relaxed);
 }
 
 
@@ -278,10 +284,14 @@ tp__sys_undeliverable (tp__ctx *c, tp_ref to, tp_msg *m)
 /*  Dead letters                                                       */
 
 void
-tp__dead_note (tp__ctx *c, tp_ref to, tp_tag_t tag)
+tp__dead_note (tp__ctx *c, tp_ref to, tp_tag_t tag, tp_tag_t why)
 {
     tp_system *sys = c->sys;
-    tp__dead_count (sys, 1);
+    tp__dead_count (sys, 1,
+                    why == tp__tag_noconnect ? TP__DEAD_NOCONNECT
+                    : why == tp__tag_killed || why == tp__tag_shutdown
+                        ? TP__DEAD_DROPPED
+                        : TP__DEAD_NOPROC);
     if (!atomic_load_explicit (&sys->dl_on, memory_order_relaxed)
         || tag == tp__tag_dead)
         return; /* (notices about notices are never sent) */
@@ -330,7 +340,7 @@ tp__dead_letter_why (tp__ctx *c, tp_ref to, tp_msg *m, tp_tag_t reason)
     if (m->flags & TP__MSG_SYS)
         tp__sys_undeliverable (c, to, m);
     else {
-        tp__dead_note (c, to, m->tag);
+        tp__dead_note (c, to, m->tag, reason);
         if (m->flags & TP__MSG_REQUEST) /* the asker hears it at once */
             tp__fail_request (c, to, m->from, m->corr, reason);
         tp__msg_free (m);

@@ -86,6 +86,7 @@ typedef struct tp__slot {
     _Atomic uint64_t processed;    /* written by home ctx only */
     _Atomic uint32_t queued;       /* mailbox depth, home ctx writes */
     _Atomic uint32_t names;        /* registry names of the living actor */
+    _Atomic (const char *) bname;  /* its behaviour's name (static) */
     uint32_t next_free;            /* free-list link (under slot lock) */
 } tp__slot;
 
@@ -304,6 +305,10 @@ struct tp_system {
     _Atomic uint64_t live;
     _Atomic uint64_t spawned;
     _Atomic uint64_t dead_letters;
+    _Atomic uint64_t dead_by[3];  /* by cause (TP__DEAD_*) */
+    _Atomic uint64_t ask_timeouts; /* asks and calls ended by their timeout */
+    _Atomic uint64_t live_thread; /* thread actors alive */
+    _Atomic uint64_t live_process; /* process actors alive (their proxies) */
     _Atomic uint64_t late_replies; /* replies to asks that were over */
     _Atomic uint64_t restarts;     /* tp_system_note_restart */
     _Atomic uint64_t unpack_errors; /* tp_msg_unpack failures in actors */
@@ -382,11 +387,15 @@ uint32_t tp__slot_acquire (tp_system *sys);
 void tp__slot_release (tp_system *sys, uint32_t index);
 void tp__live_dec (tp_system *sys);
 
+/*  Why a dead letter was one (tp_system_stats.dead_noproc ...). */
+enum { TP__DEAD_NOPROC = 0, TP__DEAD_NOCONNECT, TP__DEAD_DROPPED };
+
 /*  The one place where dead letters are counted (tp_system_stats). */
 static inline void
-tp__dead_count (tp_system *sys, uint64_t n)
+tp__dead_count (tp_system *sys, uint64_t n, int cause)
 {
     atomic_fetch_add_explicit (&sys->dead_letters, n, memory_order_relaxed);
+    atomic_fetch_add_explicit (&sys->dead_by[cause], n, memory_order_relaxed);
 }
 
 /*  Appends a to the run queue of c (a must not be on it). */
@@ -561,7 +570,7 @@ void tp__fail_request (tp__ctx *ctx, tp_ref to, tp_ref asker, uint64_t corr,
 int tp__fail_status (const tp_msg *m);
 /*  A message for `to` with tag was lost where it no longer exists as a
     tp_msg (a frame for a peer that went away): counted and reported. */
-void tp__dead_note (tp__ctx *ctx, tp_ref to, tp_tag_t tag);
+void tp__dead_note (tp__ctx *ctx, tp_ref to, tp_tag_t tag, tp_tag_t why);
 
 /* loop.c */
 /*  The thread body of worker and thread ctxs; tp__ctx_start starts it.

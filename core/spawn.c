@@ -168,6 +168,8 @@ tp__spawn_w (tp_system *sys, const tp_behavior *b, void *arg,
     atomic_store_explicit (&s->processed, 0, memory_order_relaxed);
     atomic_store_explicit (&s->queued, 0, memory_order_relaxed);
     atomic_store_explicit (&s->names, 0, memory_order_relaxed);
+    atomic_store_explicit (&s->bname, b->name ? b->name : "",
+                           memory_order_relaxed);
     atomic_store_explicit (&s->gen, gen, memory_order_seq_cst);
     atomic_fetch_add_explicit (&home->nactors, 1, memory_order_relaxed);
     atomic_fetch_add (&sys->live, 1);
@@ -211,6 +213,8 @@ tp__spawn_w (tp_system *sys, const tp_behavior *b, void *arg,
                      ((uint64_t) idx << 32) | (uint64_t) gen);
         }
     }
+    if (thread)
+        atomic_fetch_add_explicit (&sys->live_thread, 1, memory_order_relaxed);
     if (ref)
         *ref = me; /* not a->ref: a may already have run and ended */
     return 0;

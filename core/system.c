@@ -327,6 +327,12 @@ tp_system_stats_get (tp_system *sys, tp_system_stats *st)
     st->actors_live = atomic_load (&sys->live);
     st->actors_spawned = atomic_load (&sys->spawned);
     st->dead_letters = atomic_load (&sys->dead_letters);
+    st->dead_noproc = atomic_load (&sys->dead_by[TP__DEAD_NOPROC]);
+    st->dead_noconnect = atomic_load (&sys->dead_by[TP__DEAD_NOCONNECT]);
+    st->dead_dropped = atomic_load (&sys->dead_by[TP__DEAD_DROPPED]);
+    st->ask_timeouts = atomic_load (&sys->ask_timeouts);
+    st->actors_thread = atomic_load (&sys->live_thread);
+    st->actors_process = atomic_load (&sys->live_process);
     st->late_replies = atomic_load (&sys->late_replies);
     st->restarts = atomic_load (&sys->restarts);
     st->unpack_errors = atomic_load (&sys->unpack_errors);
@@ -357,6 +363,43 @@ tp_actor_stats_get (tp_system *sys, tp_ref ref, tp_actor_stats *st)
     if (atomic_load (&s->gen) != ref.gen)
         return TP_EDEAD;
     return 0;
+}
+
+int
+tp_system_mailboxes (tp_system *sys, tp_mailbox_info *out, int cap)
+{
+    if (!sys || cap < 0 || (cap && !out))
+        return TP_EINVAL;
+    int n = 0;
+    uint32_t top = atomic_load (&sys->slot_top);
+    for (uint32_t i = 1; i < top; i++) {
+        tp__slot *s = tp__slot_get (sys, i);
+        uint32_t gen = s ? atomic_load (&s->gen) : 0;
+        if (!s || !(gen & 1) || !atomic_load (&s->actor))
+            continue; /* (no actor lives there) */
+        tp_mailbox_info m = {
+            .ref = {sys->node, i, gen},
+            .behavior = atomic_load_explicit (&s->bname, memory_order_relaxed),
+            .queued = atomic_load_explicit (&s->queued, memory_order_relaxed),
+            .processed = atomic_load_explicit (&s->processed,
+                                               memory_order_relaxed)};
+        if (atomic_load (&s->gen) != gen)
+            continue; /* (it ended meanwhile) */
+        if (!m.behavior)
+            m.behavior = "";
+        /* keep the cap deepest, deepest first (insertion) */
+        int at = n < cap ? n : cap;
+        while (at > 0 && out[at - 1].queued < m.queued)
+            at--;
+        if (at < cap) {
+            int last = n < cap ? n : cap - 1;
+            memmove (&out[at + 1], &out[at],
+                     (size_t) (last - at) * sizeof *out);
+            out[at] = m;
+        }
+        n++;
+    }
+    return n;
 }
 
 int
@@ -502,6 +545,9 @@ s_call_in_thread (tp__ctx *c, tp_actor *a, tp_ref to, tp_msg **msg_p,
     }
     c->call_corr = 0;
     atomic_store_explicit (&a->slot->queued, a->queued, memory_order_relaxed);
+    if (rc == TP_ETIMEDOUT)
+        atomic_fetch_add_explicit (&c->sys->ask_timeouts, 1,
+                                   memory_order_relaxed);
     return rc;
 }
 
@@ -588,8 +634,11 @@ tp__ext_wait_reply (tp__ctx *c, tp_ref to, uint64_t corr, int timeout_ms,
             tp__msg_free (r);
         }
         uint64_t now = tp__now_ns ();
-        if (now >= deadline)
+        if (now >= deadline) {
+            atomic_fetch_add_explicit (&c->sys->ask_timeouts, 1,
+                                       memory_order_relaxed);
             return TP_ETIMEDOUT;
+        }
         tp__ctx_recv_external (c, s_left_ms (deadline, now));
     }
 }

@@ -127,7 +127,24 @@ typedef struct tp_system_stats {
     uint64_t unpack_errors;  /* tp_msg_unpack calls that failed inside an
                                 actor's callback (a body it did not
                                 expect), runtime messages aside */
+    /* dead_letters by cause (they add up to it): */
+    uint64_t dead_noproc;    /* to an actor that is gone or never was */
+    uint64_t dead_noconnect; /* to a node not up, or lost with a link */
+    uint64_t dead_dropped;   /* dropped as a system or an actor stopped */
+    uint64_t ask_timeouts;   /* asks and calls that ended by their
+                                timeout (TP_ETIMEDOUT) */
+    uint64_t actors_thread;  /* thread actors alive now (in actors_live) */
+    uint64_t actors_process; /* process actors alive now (in actors_live;
+                                the rest are loop actors) */
 } tp_system_stats;
+
+/*  One actor's mailbox, for tp_system_mailboxes. */
+typedef struct tp_mailbox_info {
+    tp_ref ref;
+    const char *behavior; /* its behaviour's name (static), or "" */
+    uint64_t queued;      /* messages waiting */
+    uint64_t processed;   /* messages it has run */
+} tp_mailbox_info;
 
 typedef struct tp_actor_stats {
     uint64_t processed; /* messages this actor has run */
@@ -220,6 +237,14 @@ tp_system_wait (tp_system *sys, int timeout_ms);
 TP_EXPORT int
 tp_system_wait_for (tp_system *sys, tp_ref ref, int timeout_ms,
                     tp_tag_t *reason);
+
+/*  Writes the actors with the deepest mailboxes, deepest first, into
+    out (at most cap; their behaviour names are static strings). Reads
+    every actor's slot without stopping the system (a consistent-enough
+    view, as the stats). Returns how many actors live (which may exceed
+    cap), or TP_EINVAL. Safe from any thread. */
+TP_EXPORT int
+tp_system_mailboxes (tp_system *sys, tp_mailbox_info *out, int cap);
 
 /*  Fills *stats with counters for the whole system. Counters are read
     without stopping the system, so they are a consistent-enough view. */

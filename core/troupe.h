@@ -33,5 +33,6 @@
 #include "actor.h"
 #include "node.h"
 #include "module.h"
+#include "metrics.h"
 
 #endif

@@ -182,3 +182,54 @@ Test (tools, the_cli_exit_codes_tell_what_went_wrong, .timeout = 60)
     cr_assert (WIFEXITED (st) && WEXITSTATUS (st) == 0);
     unlink (ready);
 }
+
+Test (tools, troupe_node_serves_metrics_and_troupe_top_shows_them,
+      .timeout = 60)
+{
+    s_paths ();
+    S_EXPECT (1, "not HOST:PORT", "$NODE --name x --metrics nowhere");
+    char ready[] = "/tmp/tp-top-ready-XXXXXX", log[] = "/tmp/tp-top-log-XXXXXX";
+    close (mkstemp (ready));
+    unlink (ready);
+    int lfd = mkstemp (log);
+    char node[600], mod[600];
+    snprintf (node, sizeof node, "%s/tools/troupe-node", s_build);
+    snprintf (mod, sizeof mod, "%s/modules/libcounter.so", s_build);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (lfd, 2);
+        execl (node, node, "--name", "topnode", "--bind", "tcp://127.0.0.1:*",
+               "--module", mod, "--metrics", "127.0.0.1:0", "--ready-file",
+               ready, (char *) NULL);
+        _exit (127);
+    }
+    close (lfd);
+    cr_assert (tt_wait_file (ready, 10000));
+    char ep[256] = "", text[8192] = "";
+    FILE *f = fopen (ready, "r");
+    cr_assert_not_null (fgets (ep, sizeof ep, f));
+    fclose (f);
+    ep[strcspn (ep, "\n")] = '\0';
+    f = fopen (log, "r");
+    size_t n = fread (text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose (f);
+    const char *at = strstr (text, "metrics at http://127.0.0.1:");
+    cr_assert_not_null (at, "no metrics line in the log:\n%s", text);
+    int port = atoi (at + strlen ("metrics at http://127.0.0.1:"));
+    cr_assert_gt (port, 0);
+    S_EXPECT (0, "total", "$CLI -e %s ask counter add 5", ep);
+    S_EXPECT (0, "troupe_node_info{node=\"topnode\"} 1",
+              "curl -s -m 10 http://127.0.0.1:%d/metrics", port);
+    S_EXPECT (0, "troupe_peers_up",
+              "curl -s -m 10 http://127.0.0.1:%d/metrics", port);
+    S_EXPECT (0, "messages/s", "$CLI -e %s top 2", ep);
+    S_EXPECT (0, "counter", "$CLI -e %s top 1", ep);
+    S_EXPECT (2, "bad number of rounds", "$CLI -e %s top x", ep);
+    kill (pid, SIGTERM);
+    int st;
+    waitpid (pid, &st, 0);
+    cr_assert (WIFEXITED (st) && WEXITSTATUS (st) == 0, "status %d", st);
+    unlink (ready);
+    unlink (log);
+}

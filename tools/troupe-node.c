@@ -78,6 +78,7 @@ typedef struct {
     int workers;
     int heartbeat;
     const char *ready_file;
+    const char *metrics;               /* HOST:PORT for /metrics */
     const char *key;                   /* secret key file (CURVE) */
     const char *allow[MAX_LIST];       /* files of allowed public keys */
     int nallow;
@@ -207,6 +208,8 @@ s_set (node_opts *o, const char *key, const char *val)
         o->server_key[o->nconnect - 1] = v;
     else if (!strcmp (key, "ready-file"))
         o->ready_file = v;
+    else if (!strcmp (key, "metrics"))
+        o->metrics = v;
     else {
         s_nowned--;
         free (v);
@@ -277,6 +280,8 @@ s_usage (FILE *out)
              " names)\n"
              "  --ready-file PATH   write the bound endpoint there once up\n"
              "  --log PATH          log there instead of stderr\n"
+             "  --metrics ADDR      serve Prometheus metrics at "
+             "http://ADDR/metrics (HOST:PORT)\n"
              "  --key FILE          CURVE secret key (troupe keygen); then:\n"
              "  --allow FILE        public keys allowed to connect, one per "
              "line\n"
@@ -450,6 +455,22 @@ main (int argc, char **argv)
             s_log ("info", "connected to %s at %s", tp_node_name (peer),
                    o.connect[i]);
     }
+    tp_metrics *mx = NULL;
+    if (rc == 0 && o.metrics) {
+        int mport = 0;
+        int mrc = tp_metrics_start (sys, o.metrics, &mx, &mport);
+        if (mrc) {
+            s_log ("error", "metrics at %s: %s", o.metrics,
+                   mrc == TP_EINVAL ? "not HOST:PORT (an IPv4 address, or "
+                                      "[IPv6])"
+                                    : tp_strerror (mrc));
+            rc = 1;
+        }
+        else
+            s_log ("info", "metrics at http://%.*s:%d/metrics",
+                   (int) (strrchr (o.metrics, ':') - o.metrics), o.metrics,
+                   mport);
+    }
     if (rc == 0 && o.report_to) {
         tp_ref to;
         int prc = tp_ref_parse (o.report_to, &to);
@@ -496,6 +517,7 @@ main (int argc, char **argv)
         s_log ("info", "shutting down");
     }
     s_log ("info", "stopping");
+    tp_metrics_stop (&mx);
     s_sys = NULL; /* (the last lines: straight to stderr) */
     tp_system_destroy (&sys);
     if (sfd >= 0)

@@ -28,6 +28,7 @@
 #endif
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ s_usage_to (FILE *out, int rc)
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stats\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] peers\n"
              "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] stop ACTOR [REASON]\n"
+             "       troupe [-e ENDPOINT] [-t TIMEOUT_MS] top [ROUNDS]\n"
              "       troupe keygen NAME\n"
              "       troupe --help | --version\n"
              "  -e ENDPOINT     the node (default $TROUPE_ENDPOINT)\n"
@@ -148,6 +150,105 @@ s_print_peers (const tp_msg *m)
     }
 }
 
+/*  One counter of a "stats" answer (a map of str to uint), or 0. */
+static uint64_t
+s_stat (const tp_msg *m, const char *key)
+{
+    tp_reader rd;
+    tp_reader_init (&rd, m);
+    uint32_t n;
+    if (tp_reader_map (&rd, &n) != 0)
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        size_t kl;
+        uint64_t v;
+        if (tp_reader_next (&rd, "sU", &k, &kl, &v) != 0)
+            return 0;
+        if (kl == strlen (key) && !memcmp (k, key, kl))
+            return v;
+    }
+    return 0;
+}
+
+/*  troupe top: the node's counters and deepest mailboxes, once a second
+    (rounds times; 0: until interrupted). Returns an exit status. */
+static int
+s_top (tp_system *sys, tp_ref svc, const char *node, const char *ep,
+       int timeout, int rounds)
+{
+    static const char *const keys[] = {"messages", "dead_letters",
+                                       "frames_in", "frames_out",
+                                       "bytes_in", "bytes_out"};
+    enum { K = sizeof keys / sizeof *keys };
+    uint64_t prev[K] = {0};
+    struct timespec t_prev = {0, 0};
+    bool tty = isatty (1);
+    for (int round = 0; rounds == 0 || round < rounds; round++) {
+        tp_msg *st = NULL, *top = NULL;
+        int c = tp_call (sys, svc, tp_tag ("stats"), timeout, &st, NULL);
+        if (c == 0)
+            c = tp_call (sys, svc, tp_tag ("top"), timeout, &top, "i", 10);
+        if (c) {
+            fprintf (stderr, "troupe: no reply: %s\n", tp_strerror (c));
+            tp_msg_destroy (&st);
+            return s_status (c);
+        }
+        struct timespec now;
+        clock_gettime (CLOCK_MONOTONIC, &now);
+        double dt = round ? (double) (now.tv_sec - t_prev.tv_sec)
+                                + (double) (now.tv_nsec - t_prev.tv_nsec) / 1e9
+                          : 0;
+        double rate[K];
+        for (int k = 0; k < K; k++) {
+            uint64_t v = s_stat (st, keys[k]);
+            rate[k] = dt > 0 ? (double) (v - prev[k]) / dt : 0;
+            prev[k] = v;
+        }
+        t_prev = now;
+        if (tty)
+            printf ("\033[H\033[2J");
+        printf ("troupe top: node %s at %s (every 1 s%s)\n", node, ep,
+                rounds ? "" : "; Ctrl-C ends");
+        printf ("actors %" PRIu64 "  workers %" PRIu64 "  peers up %" PRIu64
+                "  restarts %" PRIu64 "  ask timeouts %" PRIu64 "\n",
+                s_stat (st, "actors_live"), s_stat (st, "workers"),
+                s_stat (st, "peers_up"), s_stat (st, "restarts"),
+                s_stat (st, "ask_timeouts"));
+        printf ("messages/s %.0f  dead letters/s %.0f  frames/s in %.0f out "
+                "%.0f  KiB/s in %.1f out %.1f\n",
+                rate[0], rate[1], rate[2], rate[3], rate[4] / 1024,
+                rate[5] / 1024);
+        printf ("frames bad %" PRIu64 "  nodes down %" PRIu64
+                "  quarantines %" PRIu64 "  stalls %" PRIu64 "\n",
+                s_stat (st, "frames_bad"), s_stat (st, "nodes_down"),
+                s_stat (st, "quarantines"), s_stat (st, "stalls"));
+        printf ("\n%10s %12s  %-16s %s\n", "QUEUED", "PROCESSED", "BEHAVIOUR",
+                "ACTOR");
+        tp_reader rd;
+        tp_reader_init (&rd, top);
+        int live = 0;
+        tp_reader_next (&rd, "i", &live);
+        while (!tp_reader_done (&rd)) {
+            const char *ref, *b;
+            size_t rl, bl;
+            uint64_t q, p;
+            if (tp_reader_next (&rd, "[ssUU]", &ref, &rl, &b, &bl, &q, &p))
+                break;
+            printf ("%10" PRIu64 " %12" PRIu64 "  %-16.*s %.*s\n", q, p,
+                    (int) bl, b, (int) rl, ref);
+        }
+        fflush (stdout);
+        tp_msg_destroy (&st);
+        tp_msg_destroy (&top);
+        if (rounds == 0 || round + 1 < rounds) {
+            struct timespec one = {1, 0};
+            nanosleep (&one, NULL);
+        }
+    }
+    return S_OK;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -224,7 +325,22 @@ main (int argc, char **argv)
     bool is_send = !strcmp (cmd, "send"), is_ask = !strcmp (cmd, "ask");
     bool is_ls = !strcmp (cmd, "ls"), is_stats = !strcmp (cmd, "stats");
     bool is_peers = !strcmp (cmd, "peers"), is_stop = !strcmp (cmd, "stop");
-    if (!is_send && !is_ask && !is_ls && !is_stats && !is_peers && !is_stop)
+    bool is_top = !strcmp (cmd, "top");
+    if (!is_send && !is_ask && !is_ls && !is_stats && !is_peers && !is_stop
+        && !is_top)
+        return s_usage ();
+    int rounds = 0;
+    if (is_top && argc - optind == 2) {
+        char *end;
+        long r = strtol (argv[optind + 1], &end, 10);
+        if (*end || end == argv[optind + 1] || r < 1 || r > 1000000) {
+            fprintf (stderr, "troupe: bad number of rounds '%s'\n",
+                     argv[optind + 1]);
+            return S_USAGE;
+        }
+        rounds = (int) r;
+    }
+    else if (is_top && argc - optind > 2)
         return s_usage ();
     if ((is_send || is_ask) && argc - optind < 3)
         return s_usage ();
@@ -254,8 +370,9 @@ main (int argc, char **argv)
         rc = c == TP_EINVAL || c == TP_EENDPOINT ? S_USAGE : S_UNREACHABLE;
         goto done;
     }
-    const char *who = (is_ls || is_stats || is_peers) ? "_node"
-                                                       : argv[optind + 1];
+    const char *who = (is_ls || is_stats || is_peers || is_top)
+                          ? "_node"
+                          : argv[optind + 1];
     tp_ref to;
     if (strchr (who, '/')) {
         if (tp_ref_parse (who, &to) != 0) {
@@ -273,6 +390,10 @@ main (int argc, char **argv)
             rc = c == TP_ETIMEDOUT ? S_TIMEOUT : S_UNREACHABLE;
             goto done;
         }
+    }
+    if (is_top) {
+        rc = s_top (sys, to, tp_node_name (node), ep, timeout, rounds);
+        goto done;
     }
     if (is_stop) { /* the actor's ref goes to the node's service */
         tp_ref svc;
