@@ -183,10 +183,6 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
     tp_system *sys = c->sys;
     tp_actor *prev = tp__tl_actor;
     a->flags |= TP__A_EXITING;
-    if (a->init_wait) { /* (it ends before its init ran) */
-        tp__init_done (a->init_wait, false);
-        a->init_wait = NULL;
-    }
     tp__tl_actor = a;
     while (a->asks) {
         tp__ask *k = s_ask_take (c, a->asks);
@@ -252,6 +248,8 @@ tp__actor_terminate (tp__ctx *c, tp_actor *a, tp_tag_t reason, bool notify)
     tp__slot_release (sys, a->ref.index);
     if (a->flags & TP__A_THREAD)
         atomic_fetch_sub_explicit (&sys->live_thread, 1, memory_order_relaxed);
+    if (a->init_wait) /* (its init failed, or never ran: it has ended) */
+        tp__init_done (a->init_wait, false);
     free (a);
     tp__live_dec (sys);
 }
@@ -421,10 +419,10 @@ tp__actor_run (tp__ctx *c, tp_actor *a)
         bool ok = !a->b->init || a->b->init (a, a->arg) == 0;
         if (!ok)
             s_exit (a, tp__tag_init);
-        if (TP__UNLIKELY (a->init_wait != NULL)) {
-            tp__init_done (a->init_wait, ok);
+        if (TP__UNLIKELY (a->init_wait != NULL) && ok) {
+            tp__init_done (a->init_wait, true);
             a->init_wait = NULL;
-        }
+        } /* (a failure is told when the actor has ended: terminate) */
         if (c->tick_at > c->processed)
             c->tick_at--; /* an init counts as a message for the clock */
     }
