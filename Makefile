@@ -29,10 +29,10 @@ else
   SANFLAGS :=
 endif
 
-PKGS      := libzmq msgpack libmicrohttpd
+PKGS      := libzmq msgpack libmicrohttpd libcurl jansson libsodium
 TEST_PKGS := criterion
 CFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv
 TEST_CFLAGS_PKG = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS_PKG   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
@@ -92,7 +92,7 @@ all: lib examples tools tests $(BENCH_BIN)
 lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
 
 # --- dependencies --------------------------------------------------------
-DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config python3-zmq python3-msgpack libmicrohttpd-dev curl groff-base python3-prometheus-client
+DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config python3-zmq python3-msgpack libmicrohttpd-dev curl groff-base python3-prometheus-client libcurl4-openssl-dev libjansson-dev libsodium-dev etcd-server
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

@@ -2691,6 +2691,43 @@ s_connect (tp__ctx *c, const char *ep, const char *key)
     return 0;
 }
 
+/*  Stops connecting to ep (tp_node_disconnect): our DEALER closes; the
+    peer goes down here unless it connected to us as well (then it stays,
+    on that connection). Returns 0 or TP_ENOTFOUND. */
+static int
+s_disconnect (tp__ctx *c, const char *ep)
+{
+    tp_system *sys = c->sys;
+    tp__gw *g = sys->gw;
+    gw_peer *p = NULL;
+    for (int i = 0; i < g->npeers && !p; i++)
+        if (g->peers[i]->dealer && strcmp (g->peers[i]->endpoint, ep) == 0)
+            p = g->peers[i];
+    if (!p)
+        return TP_ENOTFOUND;
+    s_batch_flush (g, p);
+    bool other = p->rid_len > 0 && p->up;
+    if (!other && p->up)
+        s_peer_down (c, p, false, false);
+    s_held_drop (g, p);
+    int zero = 0;
+    zmq_setsockopt (p->dealer, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close (p->dealer);
+    pthread_mutex_lock (&sys->lock);
+    p->dealer = NULL;
+    p->fd = -1;
+    p->hot = false;
+    p->endpoint[0] = '\0';
+    p->refused = false;
+    pthread_mutex_unlock (&sys->lock);
+    if (!other && !p->up && !p->watches && !p->in_head && !p->stalled)
+        s_forget (g, p);
+    else if (!other)
+        p->down_at = tp__now_ns (); /* (forgotten by the beat) */
+    s_changed (sys);
+    return 0;
+}
+
 static void
 s_gw_control (tp__ctx *c, int cmd, tp_msg *m)
 {
@@ -2716,6 +2753,11 @@ s_gw_control (tp__ctx *c, int cmd, tp_msg *m)
         gw_peer *p = s_peer_by_name (g, ep, n, NULL);
         if (p && p->up)
             s_peer_down (c, p, true, true);
+        tp__msg_free (m);
+        return;
+    }
+    if (cmd == TP__CTL_GW_DISCONNECT) {
+        s_reply (c, m, s_disconnect (c, ep), NULL);
         tp__msg_free (m);
         return;
     }

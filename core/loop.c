@@ -28,7 +28,7 @@ s_control (tp__ctx *c, tp_msg *m)
     int cmd = m->aux;
     const tp__transport *tr = tp__tr (c);
     if ((cmd == TP__CTL_GW_BIND || cmd == TP__CTL_GW_CONNECT
-         || cmd == TP__CTL_GW_GONE)
+         || cmd == TP__CTL_GW_GONE || cmd == TP__CTL_GW_DISCONNECT)
         && tr) {
         m->flags = 0;
         m->aux = 0;

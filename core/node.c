@@ -142,6 +142,19 @@ s_connect (tp_system *sys, const char *endpoint, const char *key,
 }
 
 int
+tp_node_disconnect (tp_system *sys, const char *endpoint)
+{
+    if (!sys || !endpoint || !*endpoint || strlen (endpoint) > 255)
+        return TP_EINVAL;
+    if (!atomic_load (&sys->gw_ctx))
+        return TP_ENOTFOUND; /* (no gateway: connected to nothing) */
+    tp_msg *r = NULL;
+    int rc = s_control (sys, TP__CTL_GW_DISCONNECT, endpoint, NULL, &r);
+    tp_msg_destroy (&r);
+    return rc;
+}
+
+int
 tp_node_wait (tp_system *sys, uint64_t *seq, int timeout_ms)
 {
     if (!sys || !seq)

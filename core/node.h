@@ -125,6 +125,16 @@ TP_EXPORT int
 tp_node_connect (tp_system *sys, const char *endpoint, int timeout_ms,
                  uint32_t *node);
 
+/*  Stops connecting to the node at endpoint (made by tp_node_connect):
+    the connection closes and is not re-made; the node goes down here (its
+    watches end with noconnect, asks to it fail) unless it has connected
+    to this node as well, in which case it stays up on that connection.
+    For membership that drops nodes that left (core/discovery). Returns 0,
+    TP_ENOTFOUND (not connected to that endpoint), TP_EINVAL, TP_ESTATE
+    (from an actor). */
+TP_EXPORT int
+tp_node_disconnect (tp_system *sys, const char *endpoint);
+
 /*  Asks node `node_name` for the actor registered there under `name`
     and waits up to timeout_ms. On success *ref is that actor's ref (the
     nil ref if the name is not registered there). Returns 0, TP_ENODE (no

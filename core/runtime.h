@@ -73,8 +73,9 @@ enum {
     TP__CTL_GW_CONNECT, /* to the gateway: body [s endpoint]; answered */
     TP__CTL_NODEDOWN,  /* from the gateway: corr = node id; body [U ns when]:
                           asks to that node end with TP_EDOWN */
-    TP__CTL_GW_GONE    /* to the gateway: body [s node name]: that node's
+    TP__CTL_GW_GONE,   /* to the gateway: body [s node name]: that node's
                           process has ended (core/process.c): down now */
+    TP__CTL_GW_DISCONNECT /* to the gateway: body [s endpoint]; answered */
 };
 
 typedef struct tp__slot {

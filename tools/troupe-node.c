@@ -44,6 +44,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -56,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <troupe/discovery.h>
 #include <troupe/logger.h>
 #include <troupe/node_service.h>
 #include <troupe/pg.h>
@@ -79,6 +81,8 @@ typedef struct {
     int heartbeat;
     const char *ready_file;
     const char *metrics;               /* HOST:PORT for /metrics */
+    const char *seeds, *dns, *dns_server, *etcd, *cluster, *advertise;
+    int lease_ttl, discovery_ms;       /* (discovery, actors/discovery.h) */
     const char *key;                   /* secret key file (CURVE) */
     const char *allow[MAX_LIST];       /* files of allowed public keys */
     int nallow;
@@ -156,19 +160,28 @@ s_number (const char *v, long lo, long hi, int *out)
 static int
 s_set (node_opts *o, const char *key, const char *val)
 {
-    if (!strcmp (key, "workers") || !strcmp (key, "heartbeat")
-        || !strcmp (key, "parent-fd")) {
-        bool w = !strcmp (key, "workers"), h = !strcmp (key, "heartbeat");
-        long hi = w ? 1024 : h ? 3600000 : INT_MAX;
-        int *out = w ? &o->workers : h ? &o->heartbeat : &o->parent_fd;
-        if (!s_number (val, w || h ? 1 : 0, hi, out)) {
-            snprintf (s_why, sizeof s_why, "%s: '%s' is not a number in "
-                                           "%d..%ld",
-                      key, val, w || h ? 1 : 0, hi);
-            return -2;
+    static const struct {
+        const char *key;
+        size_t off;
+        long lo, hi;
+    } nums[] = {
+        {"workers", offsetof (node_opts, workers), 1, 1024},
+        {"heartbeat", offsetof (node_opts, heartbeat), 1, 3600000},
+        {"parent-fd", offsetof (node_opts, parent_fd), 0, INT_MAX},
+        {"lease-ttl", offsetof (node_opts, lease_ttl), 1, 3600},
+        {"discovery-interval", offsetof (node_opts, discovery_ms), 10, 3600000},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+        if (!strcmp (key, nums[i].key)) {
+            if (!s_number (val, nums[i].lo, nums[i].hi,
+                           (int *) ((char *) o + nums[i].off))) {
+                snprintf (s_why, sizeof s_why,
+                          "%s: '%s' is not a number in %ld..%ld", key, val,
+                          nums[i].lo, nums[i].hi);
+                return -2;
+            }
+            return 0;
         }
-        return 0;
-    }
     if ((!strcmp (key, "arg") || !strcmp (key, "server-key"))
         && !(!strcmp (key, "arg") ? o->nmodule : o->nconnect)) {
         snprintf (s_why, sizeof s_why, "%s must follow a %s", key,
@@ -210,6 +223,18 @@ s_set (node_opts *o, const char *key, const char *val)
         o->ready_file = v;
     else if (!strcmp (key, "metrics"))
         o->metrics = v;
+    else if (!strcmp (key, "seeds"))
+        o->seeds = v;
+    else if (!strcmp (key, "dns"))
+        o->dns = v;
+    else if (!strcmp (key, "dns-server"))
+        o->dns_server = v;
+    else if (!strcmp (key, "etcd"))
+        o->etcd = v;
+    else if (!strcmp (key, "cluster"))
+        o->cluster = v;
+    else if (!strcmp (key, "advertise"))
+        o->advertise = v;
     else {
         s_nowned--;
         free (v);
@@ -282,6 +307,21 @@ s_usage (FILE *out)
              "  --log PATH          log there instead of stderr\n"
              "  --metrics ADDR      serve Prometheus metrics at "
              "http://ADDR/metrics (HOST:PORT)\n"
+             "Membership (find the other nodes; one of):\n"
+             "  --seeds EP,EP...    a static seed list\n"
+             "  --dns NAME[:PORT]   SRV records of NAME, or its A/AAAA records "
+             "with PORT\n"
+             "  --dns-server IP:PORT  ask that DNS server (default: the "
+             "system's)\n"
+             "  --etcd URL          an etcd v3 cluster (http://HOST:2379): "
+             "register, watch\n"
+             "  --cluster NAME      etcd key prefix /troupe/NAME (default "
+             "default)\n"
+             "  --advertise EP      this node's endpoint for the others "
+             "(default: the first bound)\n"
+             "  --lease-ttl S       etcd lease, 1-3600 (default 10)\n"
+             "  --discovery-interval MS  how often members are looked up "
+             "(default 1000)\n"
              "  --key FILE          CURVE secret key (troupe keygen); then:\n"
              "  --allow FILE        public keys allowed to connect, one per "
              "line\n"
@@ -471,6 +511,38 @@ main (int argc, char **argv)
                    (int) (strrchr (o.metrics, ':') - o.metrics), o.metrics,
                    mport);
     }
+    tp_discovery *disc = NULL;
+    if (rc == 0 && (o.seeds || o.dns || o.etcd)) {
+        char prefix[300], dname[256];
+        snprintf (prefix, sizeof prefix, "/troupe/%s",
+                  o.cluster ? o.cluster : "default");
+        tp_discovery_opts dopts = {
+            .provider = o.etcd ? "etcd" : o.dns ? "dns" : "static",
+            .seeds = o.seeds, .etcd = o.etcd, .prefix = prefix,
+            .advertise = o.advertise ? o.advertise : bound[0] ? bound : NULL,
+            .ttl_s = o.lease_ttl, .interval_ms = o.discovery_ms,
+            .dns_server = o.dns_server};
+        if (o.dns) { /* NAME:PORT (A records) or NAME (SRV) */
+            snprintf (dname, sizeof dname, "%s", o.dns);
+            char *colon = strrchr (dname, ':');
+            if (colon && colon[1]) {
+                *colon = '\0';
+                dopts.dns_port = atoi (colon + 1);
+            }
+            dopts.dns_name = dname;
+        }
+        int drc = tp_discovery_start (sys, &dopts, &disc);
+        if (drc) {
+            s_log ("error", "discovery (%s): %s", dopts.provider,
+                   drc == TP_ENODE ? "the engine did not answer"
+                                   : tp_strerror (drc));
+            rc = 1;
+        }
+        else
+            s_log ("info", "discovery: %s%s%s, advertised as %s",
+                   dopts.provider, o.etcd ? " at " : "", o.etcd ? o.etcd : "",
+                   dopts.advertise ? dopts.advertise : "(nothing)");
+    }
     if (rc == 0 && o.report_to) {
         tp_ref to;
         int prc = tp_ref_parse (o.report_to, &to);
@@ -517,6 +589,7 @@ main (int argc, char **argv)
         s_log ("info", "shutting down");
     }
     s_log ("info", "stopping");
+    tp_discovery_stop (&disc); /* (etcd: the node leaves at once) */
     tp_metrics_stop (&mx);
     s_sys = NULL; /* (the last lines: straight to stderr) */
     tp_system_destroy (&sys);
