@@ -92,7 +92,7 @@ all: lib examples tools tests $(BENCH_BIN)
 lib: $(SHLIB) $(STLIB) $(PCFILE) $(STAGED_HEADERS)
 
 # --- dependencies --------------------------------------------------------
-DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config python3-zmq python3-msgpack libmicrohttpd-dev curl groff-base python3-prometheus-client libcurl4-openssl-dev libjansson-dev libsodium-dev etcd-server
+DEB_PKGS := libzmq3-dev libmsgpack-dev libcriterion-dev pkg-config python3-zmq python3-msgpack libmicrohttpd-dev curl groff-base python3-prometheus-client libcurl4-openssl-dev libjansson-dev libsodium-dev etcd-server dnsmasq-base
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

@@ -357,5 +357,50 @@ Test (discovery, seeds_and_dns_names_are_connected_to, .timeout = 60)
     tp_discovery_stop (&dc);
     tp_system_destroy (&a);
     tp_system_destroy (&c);
+
+    /* SRV records (target and port), from a real DNS server: dnsmasq on
+       loopback, asked directly (dns_server) */
+    if (access ("/usr/sbin/dnsmasq", X_OK) == 0) {
+        int dport = s_free_port ();
+        char portarg[32], srv[128];
+        snprintf (portarg, sizeof portarg, "--port=%d", dport);
+        snprintf (srv, sizeof srv, "--srv-host=_troupe._tcp.tp.test,localhost,%d",
+                  port);
+        pid_t dm = fork ();
+        cr_assert_geq (dm, 0);
+        if (dm == 0) {
+            prctl (PR_SET_PDEATHSIG, SIGKILL);
+            int null = open ("/dev/null", O_WRONLY);
+            dup2 (null, 2);
+            execl ("/usr/sbin/dnsmasq", "dnsmasq", "--keep-in-foreground",
+                   "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                   "--listen-address=127.0.0.1", "--bind-interfaces",
+                   "--pid-file=", "--user=root", portarg, srv, (char *) NULL);
+            _exit (127);
+        }
+        char server[32];
+        snprintf (server, sizeof server, "127.0.0.1:%d", dport);
+        tp_system_opts od = {.workers = 1, .node_name = "sd",
+                             .heartbeat_ms = 100};
+        tp_system *sd = tp_system_new (&od);
+        tp_discovery_opts so = {.provider = "dns",
+                                .dns_name = "_troupe._tcp.tp.test",
+                                .dns_server = server, .interval_ms = 50};
+        tp_discovery *dd = NULL;
+        cr_assert_eq (tp_discovery_start (sd, &so, &dd), 0);
+        cr_assert (tt_wait_peer (sd, "sb", true, 10000),
+                   "the SRV record's target was not joined");
+        cr_assert_eq (tp_discovery_members (dd, m, 4), 1);
+        char want[64];
+        snprintf (want, sizeof want, "tcp://localhost:%d", port);
+        cr_assert_str_eq (m[0], want);
+        tp_discovery_stop (&dd);
+        tp_system_destroy (&sd);
+        kill (dm, SIGTERM);
+        waitpid (dm, NULL, 0);
+    }
+    else
+        fprintf (stderr, "discovery: no dnsmasq (make deps installs "
+                         "dnsmasq-base): SRV records not tested\n");
     tp_system_destroy (&b);
 }
