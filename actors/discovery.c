@@ -53,10 +53,11 @@ struct tp_discovery {
     int nmembers;
     char (*linked)[EP_MAX];
     int nlinked;
-    /* the thread */
-    pthread_t thread;
+    /* the thread, and (etcd) the watch on the members' prefix, whose
+       events wake it before its interval */
+    pthread_t thread, watcher;
     pthread_cond_t cond;
-    bool stop, started;
+    bool stop, started, watching, poke;
 };
 
 static uint64_t
@@ -317,6 +318,85 @@ s_etcd_members (tp_discovery *d, char (*out)[EP_MAX], int cap)
     return n;
 }
 
+/*  The watch stream's bytes: any event on the prefix wakes the loop,
+    which then reads the members afresh (the range is the truth; the
+    watch only says when to look). */
+static size_t
+s_watch_write (char *data, size_t size, size_t n, void *arg)
+{
+    tp_discovery *d = arg;
+    (void) data;
+    pthread_mutex_lock (&d->lock);
+    d->poke = true;
+    pthread_cond_broadcast (&d->cond);
+    pthread_mutex_unlock (&d->lock);
+    return size * n;
+}
+
+static int
+s_watch_progress (void *arg, curl_off_t a, curl_off_t b, curl_off_t c,
+                  curl_off_t e)
+{
+    (void) a;
+    (void) b;
+    (void) c;
+    (void) e;
+    tp_discovery *d = arg;
+    pthread_mutex_lock (&d->lock);
+    bool stop = d->stop;
+    pthread_mutex_unlock (&d->lock);
+    return stop; /* (non-zero ends the transfer) */
+}
+
+/*  etcd: keeps a watch open on prefix/members (POST /v3/watch, a stream
+    of JSON objects), opened again if it breaks, until the discovery
+    stops. */
+static void *
+s_watch_loop (void *arg)
+{
+    tp_discovery *d = arg;
+    char from[512], to[512], url[512];
+    s_key (d, from, sizeof from, "members", "");
+    snprintf (to, sizeof to, "%s", from);
+    to[strlen (to) - 1]++;
+    snprintf (url, sizeof url, "%s/v3/watch", d->etcd);
+    json_t *req = json_pack ("{s:{s:o s:o}}", "create_request", "key",
+                             s_b64s (from), "range_end", s_b64s (to));
+    char *text = req ? json_dumps (req, JSON_COMPACT) : NULL;
+    json_decref (req);
+    for (;;) {
+        pthread_mutex_lock (&d->lock);
+        bool stop = d->stop;
+        pthread_mutex_unlock (&d->lock);
+        if (stop || !text)
+            break;
+        CURL *c = curl_easy_init ();
+        if (c) {
+            curl_easy_setopt (c, CURLOPT_URL, url);
+            curl_easy_setopt (c, CURLOPT_POSTFIELDS, text);
+            curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, s_watch_write);
+            curl_easy_setopt (c, CURLOPT_WRITEDATA, d);
+            curl_easy_setopt (c, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt (c, CURLOPT_XFERINFOFUNCTION, s_watch_progress);
+            curl_easy_setopt (c, CURLOPT_XFERINFODATA, d);
+            curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+            curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_perform (c); /* (returns when it breaks or we stop) */
+            curl_easy_cleanup (c);
+        }
+        /* (a broken watch is opened again after an interval) */
+        pthread_mutex_lock (&d->lock);
+        struct timespec until;
+        clock_gettime (CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        if (!d->stop)
+            pthread_cond_timedwait (&d->cond, &d->lock, &until);
+        pthread_mutex_unlock (&d->lock);
+    }
+    free (text);
+    return NULL;
+}
+
 /* ---- DNS and the seed list -------------------------------------------- */
 
 static int
@@ -493,9 +573,10 @@ s_loop (void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        while (!d->stop
+        while (!d->stop && !d->poke
                && pthread_cond_timedwait (&d->cond, &d->lock, &until) == 0)
             ;
+        d->poke = false;
     }
     pthread_mutex_unlock (&d->lock);
     return NULL;
@@ -589,6 +670,8 @@ tp_discovery_start (tp_system *sys, const tp_discovery_opts *o,
         return TP_ESYS;
     }
     d->started = true;
+    if (p == P_ETCD && pthread_create (&d->watcher, NULL, s_watch_loop, d) == 0)
+        d->watching = true;
     *out = d;
     return 0;
 }
@@ -605,6 +688,8 @@ tp_discovery_stop (tp_discovery **dp)
     pthread_mutex_unlock (&d->lock);
     if (d->started)
         pthread_join (d->thread, NULL);
+    if (d->watching) /* (its transfer ends at its next progress call) */
+        pthread_join (d->watcher, NULL);
     if (d->provider == P_ETCD && d->lease) /* (its keys go with it) */
         s_post (d, "/v3/lease/revoke",
                 json_pack ("{s:I}", "ID", (json_int_t) d->lease), NULL);

@@ -13,9 +13,10 @@
               names that go are disconnected.
       etcd    an etcd v3 cluster (its JSON gateway, e.g. Debian's
               etcd-server): the node registers its endpoint under
-              PREFIX/members/NAME with a lease it keeps alive, reads the
-              prefix every interval, connects to members that appear and
-              disconnects from those whose lease expired. Names can be
+              PREFIX/members/NAME with a lease it keeps alive, watches the
+              prefix (each event makes it read the members at once; it
+              reads them every interval as well), connects to members that
+              appear and disconnects from those whose lease expired. Names can be
               claimed cluster-wide (one actor per name across the
               cluster) through etcd transactions.
 

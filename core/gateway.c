@@ -2468,6 +2468,12 @@ tp__gw_shutdown (tp_system *sys)
                 s_send_control (g, p, TP__WIRE_DRAIN);
                 p->drain_sent = true;
             }
+            if (p->up && !p->drained && p->rid_len && !p->dealer
+                && !s_still_there (g, p)) {
+                s_peer_down (c, p, true, true); /* (its connection is gone:
+                                                   nobody will answer) */
+                continue;
+            }
             if (p->up && !p->drained)
                 waiting++;
         }
