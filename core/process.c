@@ -656,10 +656,10 @@ tp_spawn_sync (tp_system *sys, const tp_behavior *b, void *arg,
     w->refs = 2;
     tp_ref r;
     int rc = tp__spawn_w (sys, b, arg, opts, &r, w);
-    if (rc) {
-        pthread_cond_destroy (&w->cond);
-        pthread_mutex_destroy (&w->lock);
-        free (w);
+    if (rc) { /* (the actor never held it: both references go) */
+        pthread_mutex_lock (&w->lock);
+        w->refs = 1;
+        tp__init_wait_unref (w);
         return rc;
     }
     if (ref)
@@ -681,12 +681,6 @@ tp_spawn_sync (tp_system *sys, const tp_behavior *b, void *arg,
                            : pthread_cond_timedwait (&w->cond, &w->lock,
                                                      &until);
     int state = w->state;
-    bool last = --w->refs == 0;
-    pthread_mutex_unlock (&w->lock);
-    if (last) {
-        pthread_cond_destroy (&w->cond);
-        pthread_mutex_destroy (&w->lock);
-        free (w);
-    }
+    tp__init_wait_unref (w);
     return state == 1 ? 0 : state == 2 ? TP_EDOWN : TP_ETIMEDOUT;
 }

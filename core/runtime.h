@@ -610,6 +610,8 @@ typedef struct tp__init_wait {
 } tp__init_wait;
 /*  Tells w (if not NULL) the outcome and drops the actor's reference. */
 void tp__init_done (tp__init_wait *w, bool ok);
+/*  With w->lock held: drops one reference and unlocks; the last frees w. */
+void tp__init_wait_unref (tp__init_wait *w);
 /*  tp_spawn of a loop or thread actor (tp_spawn, core/process.c, sends
     TP_PROCESS elsewhere first); _w: with tp_spawn_sync's waiter w (whose
     actor reference the actor holds once this returns 0). */

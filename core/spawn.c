@@ -75,13 +75,8 @@ tp__spawn (tp_system *sys, const tp_behavior *b, void *arg,
 }
 
 void
-tp__init_done (tp__init_wait *w, bool ok)
+tp__init_wait_unref (tp__init_wait *w)
 {
-    if (!w)
-        return;
-    pthread_mutex_lock (&w->lock);
-    w->state = ok ? 1 : 2;
-    pthread_cond_broadcast (&w->cond);
     bool last = --w->refs == 0;
     pthread_mutex_unlock (&w->lock);
     if (last) {
@@ -89,6 +84,17 @@ tp__init_done (tp__init_wait *w, bool ok)
         pthread_mutex_destroy (&w->lock);
         free (w);
     }
+}
+
+void
+tp__init_done (tp__init_wait *w, bool ok)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock (&w->lock);
+    w->state = ok ? 1 : 2;
+    pthread_cond_broadcast (&w->cond);
+    tp__init_wait_unref (w);
 }
 
 int
