@@ -105,7 +105,7 @@ s_raw_greet (tt_raw *r, tp_ref echo)
 /* ---------------------------------------------------------------------- */
 
 Test (limits, a_peer_sending_bad_frames_is_quarantined_and_others_talk_on,
-      .timeout = 60)
+      .timeout = 300)
 {
     char ep[256];
     tp_system *sys = s_node ("lim", (tp_system_opts){.peer_bad_per_s = 10,
@@ -178,7 +178,7 @@ Test (limits, a_peer_sending_bad_frames_is_quarantined_and_others_talk_on,
 }
 
 Test (limits, a_connection_that_never_greets_is_quarantined_by_its_routing_id,
-      .timeout = 60)
+      .timeout = 300)
 {
     char ep[256];
     tp_system *sys = s_node ("lim", (tp_system_opts){.peer_bad_per_s = 5},
@@ -250,12 +250,13 @@ s_raw_watch (tt_raw *r, uint32_t kind, tp_ref to, uint64_t id)
 }
 
 Test (limits, monitors_and_links_past_the_limit_are_answered_with_limit,
-      .timeout = 60)
+      .timeout = 300)
 {
     char ep[256];
     /* (the raw peers send no heartbeats: a long interval keeps them up) */
     tp_system *sys = s_node ("lim", (tp_system_opts){.peer_max_watches = 10,
-                                                     .heartbeat_ms = 5000},
+                                                     .heartbeat_ms
+                                                     = tt_ms (5000)},
                              ep, sizeof ep);
     uint32_t inc = tp_node_incarnation (tp_system_node (sys));
     tp_ref echo;
@@ -414,7 +415,7 @@ asker_receive (tp_actor *self, tp_msg *msg)
 }
 static const tp_behavior asker_b = {"asker", NULL, asker_receive, NULL};
 
-Test (limits, asks_past_the_limit_fail_at_once_with_elimit, .timeout = 60)
+Test (limits, asks_past_the_limit_fail_at_once_with_elimit, .timeout = 300)
 {
     char ep_a[256], ep_b[256];
     tp_system *a = s_node ("srv", (tp_system_opts){.peer_max_asks = 8}, ep_a,
@@ -492,11 +493,11 @@ collector_receive (tp_actor *self, tp_msg *msg)
 static const tp_behavior collector_b = {"coll", NULL, collector_receive, NULL};
 
 Test (limits, refs_to_ever_new_nodes_churn_only_the_senders_share,
-      .timeout = 60)
+      .timeout = 300)
 {
     char ep[256];
     tp_system *sys = s_node ("lim", (tp_system_opts){.peer_max_names = 16,
-                                                     .heartbeat_ms = 5000},
+                                                     .heartbeat_ms = tt_ms (5000)},
                              ep, sizeof ep);
     uint32_t inc = tp_node_incarnation (tp_system_node (sys));
     tp_ref echo, coll;
