@@ -205,42 +205,26 @@ s_changed (tp_system *sys)
     pthread_mutex_unlock (&sys->lock);
 }
 
-static void s_bad (tp__gw *g, const char *why);
+static void s_bad (tp__gw *g, int cause, const char *why);
 
 /*  A bad frame that is not the sender's doing (it has not greeted us
     since we forgot it; our node table is full): counted, never charged
     to the connection (s_charge_bad). */
 static void
-s_bad_uncharged (tp__gw *g, const char *why)
+s_bad_uncharged (tp__gw *g, int cause, const char *why)
 {
     uint32_t was = g->bad_now;
-    s_bad (g, why);
+    s_bad (g, cause, why);
     g->bad_now = was;
 }
 
-/*  The cause a bad frame is counted under (tp_node_stats.bad_by_cause,
-    TP_BAD_*), from the words s_bad is given. */
-static int
-s_bad_cause (const char *why)
-{
-    if (strstr (why, "version"))
-        return TP_BAD_VERSION;
-    if (strstr (why, "before HELLO"))
-        return TP_BAD_BEFORE_HELLO;
-    if (strstr (why, "HELLO"))
-        return TP_BAD_HELLO;
-    if (strstr (why, "from_node") || strstr (why, "spoof"))
-        return TP_BAD_SPOOFED;
-    if (strstr (why, "too big"))
-        return TP_BAD_TOO_BIG;
-    return TP_BAD_MALFORMED;
-}
-
+/*  A bad frame: counted under cause (TP_BAD_*, tp_node_stats.bad_by_cause)
+    and charged to its connection (s_charge_bad); why is for the log. */
 static void
-s_bad (tp__gw *g, const char *why)
+s_bad (tp__gw *g, int cause, const char *why)
 {
     atomic_fetch_add (&g->frames_bad, 1);
-    atomic_fetch_add_explicit (&g->bad_by[s_bad_cause (why)], 1,
+    atomic_fetch_add_explicit (&g->bad_by[cause], 1,
                                memory_order_relaxed);
     g->bad_now++;
     s_changed (g->sys);
@@ -1298,7 +1282,7 @@ s_in_deliver (gw_in *in, int aux, tp_ref from)
     /* the body last: the flags above must not hide a heap body */
     if (e->body_len && tp__msg_append (m, e->body, e->body_len) != 0) {
         tp__msg_free (m);
-        s_bad (c->sys->gw, "body too big");
+        s_bad (c->sys->gw, TP_BAD_TOO_BIG, "body too big");
         return;
     }
     s_deliver_local (c, in->p, in->to, m);
@@ -1411,7 +1395,7 @@ s_in_lookup (gw_in *in)
     char nm[64];
     if (tp_unpack_raw (in->e.body, in->e.body_len, "s", &name, &nlen) != 0
         || nlen == 0 || nlen >= sizeof nm) {
-        s_bad (g, "bad LOOKUP");
+        s_bad (g, TP_BAD_MALFORMED, "bad LOOKUP");
         return;
     }
     memcpy (nm, name, nlen);
@@ -1470,9 +1454,9 @@ s_in_batch (gw_in *in)
             return; /* an item (DRAIN) ended the peer: the rest is moot */
     }
     if (rc < 0)
-        s_bad (g, "bad BATCH item");
+        s_bad (g, TP_BAD_MALFORMED, "bad BATCH item");
     else if (n < 2)
-        s_bad (g, "BATCH of fewer than two items");
+        s_bad (g, TP_BAD_MALFORMED, "BATCH of fewer than two items");
 }
 
 /*  Marks p (a peer we connected to) refused with rc (0: not refused);
@@ -1539,7 +1523,7 @@ s_on_refused (tp__ctx *c, gw_peer *p, const tp__env *e)
     tp_system *sys = c->sys;
     tp_tag_t why = 0;
     if (tp_unpack_raw (e->body, e->body_len, "t", &why) != 0) {
-        s_bad (sys->gw, "bad DRAIN");
+        s_bad (sys->gw, TP_BAD_MALFORMED, "bad DRAIN");
         return;
     }
     bool first = !p->refused;
@@ -1609,7 +1593,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     tp__gw *g = sys->gw;
     tp__hello h;
     if (tp__wire_hello (e, rid, rid_len, &h) != 0) {
-        s_bad (g, "bad HELLO");
+        s_bad (g, TP_BAD_HELLO, "bad HELLO");
         return;
     }
     const char *name = h.name;
@@ -1621,12 +1605,12 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         return; /* a life that said goodbye does not come back (a new
                    one has a new incarnation) */
     if (name_len == g->name_len && memcmp (name, g->name, name_len) == 0) {
-        s_bad (g, "HELLO with our own node name");
+        s_bad (g, TP_BAD_HELLO, "HELLO with our own node name");
         return;
     }
     uint32_t node = tp__node_intern (name, name_len, inc);
     if (!node) {
-        s_bad_uncharged (g, "HELLO refused: the node table is full");
+        s_bad_uncharged (g, TP_BAD_HELLO, "HELLO refused: the node table is full");
         return;
     }
     if (p) {
@@ -1788,12 +1772,14 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     int rc = tp__wire_decode (data, len, &in.e);
     g->taken++;
     if (rc != 0) {
-        s_bad (g, rc == TP_ENOTSUP ? "unknown protocol version"
-                                   : "malformed envelope");
+        if (rc == TP_ENOTSUP)
+            s_bad (g, TP_BAD_VERSION, "unknown protocol version");
+        else
+            s_bad (g, TP_BAD_MALFORMED, "malformed envelope");
         return;
     }
     if (inner && (in.e.kind == TP__WIRE_HELLO || in.e.kind == TP__WIRE_BATCH)) {
-        s_bad (g, "HELLO or BATCH inside a BATCH");
+        s_bad (g, TP_BAD_MALFORMED, "HELLO or BATCH inside a BATCH");
         return;
     }
     if (in.e.kind == TP__WIRE_HELLO) {
@@ -1815,14 +1801,14 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         return; /* a connection we refused: its frames are not bad, only
                    not wanted (counted once, in peers_refused) */
     if (!p || !p->node) {
-        s_bad_uncharged (g, "frame before HELLO");
+        s_bad_uncharged (g, TP_BAD_BEFORE_HELLO, "frame before HELLO");
         s_greet (g, p, rid, rid_len); /* so that it greets again */
         return;
     }
     /* A peer speaks for itself only: its routing id and from_node agree. */
     if (in.e.from_node_len != p->name_len
         || memcmp (in.e.from_node, p->name, p->name_len) != 0) {
-        s_bad (g, "from_node is not the connected peer");
+        s_bad (g, TP_BAD_SPOOFED, "from_node is not the connected peer");
         return;
     }
     if (!inner) /* (one clock read per frame, not per item of a BATCH) */
@@ -2044,7 +2030,7 @@ s_on_wire (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     }
     uint32_t bad = g->bad_now;
     if (TP__UNLIKELY (why != NULL))
-        s_bad (g, why);
+        s_bad (g, TP_BAD_MALFORMED, why);
     else
         s_on_frame (c, p, rid, rid_len, data, len, false);
     if (TP__UNLIKELY (g->bad_now != bad))

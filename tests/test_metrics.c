@@ -125,7 +125,6 @@ Test (metrics, a_scrape_shows_the_counters_move, .timeout = 300)
     cr_assert_eq (tp_whereis_at (b, "sink", "m1", tt_ms (5000), &remote), 0);
     for (int i = 0; i < 1000; i++)
         cr_assert_eq (tp_send (b, remote, tp_tag ("x"), "i", i), 0);
-    tp_msg *r = NULL; /* (a call after them: all have arrived) */
     tp_ref none_here = {tp_system_node (a), 999999, 1};
     cr_assert_eq (tp_send (a, none_here, tp_tag ("lost"), NULL), 0);
     tp_actor_stats as;
@@ -135,7 +134,6 @@ Test (metrics, a_scrape_shows_the_counters_move, .timeout = 300)
     while (as.processed < 1000 && tt_now_ms () < end
            && tp_node_wait (a, &(uint64_t){0}, 10) >= -100);
     cr_assert_geq (as.processed, 1000);
-    (void) r;
 
     /* a deep mailbox: 500 messages for a slow consumer (5 s of work) */
     tp_spawn_opts bo = {.place = TP_PLACE_WORKER, .worker = 1};
