@@ -135,11 +135,12 @@ Test (metrics, a_scrape_shows_the_counters_move, .timeout = 300)
            && tp_node_wait (a, &(uint64_t){0}, 10) >= -100);
     cr_assert_geq (as.processed, 1000);
 
-    /* a deep mailbox: 500 messages for a slow consumer (5 s of work) */
+    /* a deep mailbox: 2000 messages for a slow consumer (20 s of work:
+       the scrape below must find it deep, however long it waits) */
     tp_spawn_opts bo = {.place = TP_PLACE_WORKER, .worker = 1};
     tp_ref blk;
     cr_assert_eq (tp_spawn (a, &slow_b, NULL, &bo, &blk), 0);
-    for (int i = 0; i < 500; i++)
+    for (int i = 0; i < 2000; i++)
         cr_assert_eq (tp_send (a, blk, tp_tag ("x"), NULL), 0);
     tp_mailbox_info top[4];
     end = tt_now_ms () + (uint64_t) tt_ms (5000);
@@ -158,6 +159,7 @@ Test (metrics, a_scrape_shows_the_counters_move, .timeout = 300)
     for (tp_node_stats_get (a, &ns); ns.frames_bad == 0 && tt_now_ms () < end;
          tp_node_stats_get (a, &ns))
         tp_node_wait (a, &(uint64_t){0}, 10);
+    cr_assert_geq (ns.frames_bad, 1, "the junk frame was not counted");
 
     s_scrape_checked (port, t1, sizeof t1);
     double msgs0 = s_value (t0, "troupe_messages_total"),
