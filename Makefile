@@ -246,9 +246,10 @@ check: deps
 # The soak for 10 minutes (make check runs it for 20 s): three node
 # processes under faults, with its figures printed.
 SOAK_SECONDS ?= 600
+TP_SOAK_SEED ?= random
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)TP_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/test_soak --verbose=0
+	$(Q)TP_SOAK_SECONDS=$(SOAK_SECONDS) TP_SOAK_SEED=$(TP_SOAK_SEED) $(BUILD)/tests/test_soak --verbose=0
 
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address all

@@ -1675,6 +1675,7 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
             p->dup_logged = false;
         }
     }
+    bool same_life = p->node == node;
     if (p->node && p->node != node) {
         if (p->up)
             s_peer_down (c, p, true, true); /* restarted: the old life ended */
@@ -1688,7 +1689,14 @@ s_on_hello (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     }
     s_peer_set_node (g, p, node, name, name_len, (uint32_t) inc);
     p->last_rx = tp__now_ns ();
-    p->drained = false;
+    if (!same_life) {
+        /* (a life that acknowledged our DRAIN and greets again, as a
+           peer that keeps calling a gone endpoint does, has still
+           acknowledged it: else a stop waits TP__DRAIN_MAX_NS for an
+           answer that was given; a new life is told, by the stop's loop) */
+        p->drained = false;
+        p->drain_sent = false;
+    }
     p->goodbye = false;
     s_set_up (sys, p, true);
     if (seen != sys->incarnation) /* greet back, or again */

@@ -53,7 +53,7 @@ for name in $failed; do
     echo "=================== tests/run.sh: $name failed; the tail of its output:"
     tail -n 12 "$work/$name.out"
     echo "--- $name: criterion's failure lines and sanitizer reports:"
-    grep -E "\[FAIL\]|\[----\].*(:[0-9]+:|Assertion|Timed out|Crash|signal)|ERROR: |runtime error|SUMMARY:" "$work/$name.out" | head -12
+    grep -E "\[FAIL\]|\[----\].*(:[0-9]+:|Assertion|Timed out|Crash|signal)|ERROR: |runtime error|SUMMARY:|seed " "$work/$name.out" | head -12
 done
 echo "tests/run.sh: $total test programs, $fail failed${failed:+:$failed}"
 [ "$fail" -eq 0 ]

@@ -1142,6 +1142,64 @@ Test (node, nodes_that_stop_at_once_each_stop_promptly, .timeout = 120)
     }
 }
 
+static bool
+s_got_drain (const tp__env *e, void *arg)
+{
+    (void) arg;
+    return e->kind == TP__WIRE_DRAIN;
+}
+
+static bool
+s_got_nothing (const tp__env *e, void *arg)
+{
+    (void) e;
+    (void) arg;
+    return false;
+}
+
+Test (node, a_peer_that_acknowledged_and_greets_again_does_not_hold_a_stop,
+      .timeout = 120)
+{
+    /* (found by the soak: a peer that connected to us acknowledges our
+       DRAIN and then, as it does for any endpoint it connected to, calls
+       again at its next beat; that greeting cleared its acknowledgement,
+       and a stop still waiting for a third peer then waited the whole
+       30 s bound for the caller too) */
+    tp_system_opts oa = {.workers = 1, .node_name = "leaving",
+                         .heartbeat_ms = 50};
+    tp_system *a = tp_system_new (&oa);
+    cr_assert_not_null (a);
+    char ep[256];
+    cr_assert_eq (tp_node_bind (a, "tcp://127.0.0.1:*", ep, sizeof ep), 0);
+    tp_system_opts ob = {.workers = 1, .node_name = "caller",
+                         .heartbeat_ms = 50};
+    tp_system *b = tp_system_new (&ob);
+    cr_assert_not_null (b);
+    cr_assert_eq (tp_node_connect (b, ep, tt_ms (5000), NULL), 0);
+    /* a third peer that holds the stop open: it beats, never answers */
+    tt_raw r;
+    tt_raw_open (&r, "holder", ep, tp_node_incarnation (tp_system_node (a)));
+    tt_raw_hello (&r, 0);
+    cr_assert (tt_wait_peer (a, "holder", true, 5000), "holder not up");
+    cr_assert (tt_wait_peer (a, "caller", true, 5000), "caller not up");
+    pthread_t t;
+    uint64_t t0 = tt_now_ms ();
+    pthread_create (&t, NULL, s_destroy_thread, a);
+    cr_assert (tt_raw_recv (&r, 5000, s_got_drain, NULL), "no DRAIN");
+    /* for 20 of the caller's beats: it acknowledged, and calls again */
+    uint64_t hold = tt_now_ms () + 1000;
+    while (tt_now_ms () < hold) {
+        tt_raw_send (&r, TP__WIRE_HEARTBEAT, TP_REF_NIL, 0, NULL, 0);
+        tt_raw_recv (&r, 20, s_got_nothing, NULL);
+    }
+    tt_raw_close (&r); /* the holder goes: nothing else holds the stop */
+    pthread_join (t, NULL);
+    uint64_t took = tt_now_ms () - t0;
+    cr_assert_lt (took, 1000 + (uint64_t) tt_ms (8000),
+                  "the stop took %" PRIu64 " ms", took);
+    tp_system_destroy (&b);
+}
+
 /* ---- three nodes ---------------------------------------------------- */
 
 Test (node, name_lookup_across_three_nodes, .timeout = 60)
