@@ -534,6 +534,12 @@ s_look (tp_discovery *d)
         free (now);
         return;
     }
+    /* the members are published before they are connected to: a peer
+       that comes up through this look is already among them */
+    pthread_mutex_lock (&d->lock);
+    memcpy (d->members, now, (size_t) n * EP_MAX);
+    d->nmembers = n;
+    pthread_mutex_unlock (&d->lock);
     for (int i = 0; i < n; i++)
         if (!s_has (d->linked, d->nlinked, now[i])) {
             int rc = tp_node_connect (d->sys, now[i], 0, NULL);
@@ -549,10 +555,6 @@ s_look (tp_discovery *d)
             memcpy (d->linked[i], d->linked[--d->nlinked], EP_MAX);
             i--;
         }
-    pthread_mutex_lock (&d->lock);
-    memcpy (d->members, now, (size_t) n * EP_MAX);
-    d->nmembers = n;
-    pthread_mutex_unlock (&d->lock);
     free (now);
 }
 

@@ -27,7 +27,7 @@
 
 static char s_build[512], s_dir[64], s_url[64];
 #define S_UNUSED_FAIL() (void) tt_fail
-static pid_t s_etcd;
+static pid_t s_etcd, s_dnsmasq;
 
 static int
 s_free_port (void)
@@ -68,6 +68,8 @@ s_etcd_start (void)
     snprintf (s_dir, sizeof s_dir, "/tmp/tp-etcd-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
     int cport = s_free_port (), pport = s_free_port ();
+    while (pport == cport) /* (two picks may agree) */
+        pport = s_free_port ();
     snprintf (s_url, sizeof s_url, "http://127.0.0.1:%d", cport);
     char peer[64], cluster[96], data[128];
     snprintf (peer, sizeof peer, "http://127.0.0.1:%d", pport);
@@ -76,6 +78,7 @@ s_etcd_start (void)
     s_etcd = fork ();
     cr_assert_geq (s_etcd, 0);
     if (s_etcd == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
         int null = open ("/dev/null", O_WRONLY);
         dup2 (null, 1);
         dup2 (null, 2);
@@ -105,7 +108,22 @@ s_etcd_stop (void)
         waitpid (s_etcd, NULL, 0);
         s_etcd = 0;
     }
-    s_ok ("rm -rf %s", s_dir);
+    if (s_dir[0])
+        s_ok ("rm -rf %s", s_dir);
+    s_dir[0] = '\0';
+}
+
+/*  A test's end, passed or not: the servers it started go (dnsmasq
+    changes its credentials, which clears PR_SET_PDEATHSIG). */
+static void
+s_servers_stop (void)
+{
+    s_etcd_stop ();
+    if (s_dnsmasq > 0) {
+        kill (s_dnsmasq, SIGTERM);
+        waitpid (s_dnsmasq, NULL, 0);
+        s_dnsmasq = 0;
+    }
 }
 
 typedef struct {
@@ -191,7 +209,7 @@ s_mesh_at (tp_system *sys, const char *who, const char *const *names, int n)
 }
 
 Test (discovery, nodes_that_know_only_etcd_form_a_mesh_leave_and_rejoin,
-      .timeout = 120)
+      .timeout = 120, .fini = s_servers_stop)
 {
     S_UNUSED_FAIL ();
     if (access (ETCD, X_OK) != 0)
@@ -311,8 +329,16 @@ Test (discovery, nodes_that_know_only_etcd_form_a_mesh_leave_and_rejoin,
 Test (discovery, an_etcd_that_does_not_answer_is_said_so)
 {
     tp_system *sys = tp_system_new (NULL);
+    /* a port bound and not listening: connects are refused, and no other
+       test (an etcd starting) can take it meanwhile */
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    cr_assert_eq (bind (fd, (struct sockaddr *) &a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname (fd, (struct sockaddr *) &a, &l);
     char url[64];
-    snprintf (url, sizeof url, "http://127.0.0.1:%d", s_free_port ());
+    snprintf (url, sizeof url, "http://127.0.0.1:%d", ntohs (a.sin_port));
     tp_discovery_opts o = {.provider = "etcd", .etcd = url,
                            .advertise = "tcp://127.0.0.1:1"};
     tp_discovery *d = NULL;
@@ -323,10 +349,12 @@ Test (discovery, an_etcd_that_does_not_answer_is_said_so)
     cr_assert_eq (tp_discovery_start (sys, &bad, &d), TP_EINVAL);
     tp_discovery_opts none = {.provider = "zookeeper", .seeds = "x"};
     cr_assert_eq (tp_discovery_start (sys, &none, &d), TP_EINVAL);
+    close (fd);
     tp_system_destroy (&sys);
 }
 
-Test (discovery, seeds_and_dns_names_are_connected_to, .timeout = 60)
+Test (discovery, seeds_and_dns_names_are_connected_to, .timeout = 60,
+      .fini = s_servers_stop)
 {
     /* b listens; a is given b by a seed list; c by DNS (localhost A
        records with b's port) */
@@ -366,7 +394,7 @@ Test (discovery, seeds_and_dns_names_are_connected_to, .timeout = 60)
         snprintf (portarg, sizeof portarg, "--port=%d", dport);
         snprintf (srv, sizeof srv, "--srv-host=_troupe._tcp.tp.test,localhost,%d",
                   port);
-        pid_t dm = fork ();
+        pid_t dm = s_dnsmasq = fork ();
         cr_assert_geq (dm, 0);
         if (dm == 0) {
             prctl (PR_SET_PDEATHSIG, SIGKILL);
@@ -396,8 +424,7 @@ Test (discovery, seeds_and_dns_names_are_connected_to, .timeout = 60)
         cr_assert_str_eq (m[0], want);
         tp_discovery_stop (&dd);
         tp_system_destroy (&sd);
-        kill (dm, SIGTERM);
-        waitpid (dm, NULL, 0);
+        s_servers_stop ();
     }
     else
         fprintf (stderr, "discovery: no dnsmasq (make deps installs "
