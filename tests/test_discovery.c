@@ -144,8 +144,10 @@ s_node_start (node_t *n)
     cr_assert_geq (n->pid, 0);
     if (n->pid == 0) {
         prctl (PR_SET_PDEATHSIG, SIGKILL); /* (never outlives the test) */
-        int null = open ("/dev/null", O_WRONLY);
-        dup2 (null, 2);
+        char log[128];
+        snprintf (log, sizeof log, "%.60s/%.7s.log", s_dir, n->name);
+        int lfd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2 (lfd, 2);
         execl (exe, exe, "--name", n->name, "--bind",
                n->ep[0] ? n->ep : "tcp://127.0.0.1:*", "--etcd", s_url,
                "--cluster", "t", "--lease-ttl", ttl, "--heartbeat", "100",
@@ -320,6 +322,11 @@ Test (discovery, nodes_that_know_only_etcd_form_a_mesh_leave_and_rejoin,
         kill (n[i].pid, SIGTERM);
         int st;
         waitpid (n[i].pid, &st, 0);
+        if (!WIFEXITED (st) || WEXITSTATUS (st) != 0) {
+            char log[128];
+            snprintf (log, sizeof log, "%.60s/%.7s.log", s_dir, n[i].name);
+            tt_show_log (log, n[i].name);
+        }
         cr_assert (WIFEXITED (st) && WEXITSTATUS (st) == 0, "%s status %d",
                    n[i].name, st);
     }

@@ -154,10 +154,12 @@ Test (tools, the_cli_exit_codes_tell_what_went_wrong, .timeout = 60)
     snprintf (node, sizeof node, "%s/tools/troupe-node", s_build);
     snprintf (mod, sizeof mod, "%s/modules/libcounter.so", s_build);
     snprintf (mod2, sizeof mod2, "%s/modules/libflaky.so", s_build);
+    char log[] = "/tmp/tp-cli-log-XXXXXX";
+    int lfd = mkstemp (log);
+    cr_assert_geq (lfd, 0);
     pid_t pid = fork ();
     if (pid == 0) {
-        int null = open ("/dev/null", O_WRONLY);
-        dup2 (null, 2);
+        dup2 (lfd, 2);
         execl (node, node, "--name", "clinode", "--bind", "tcp://127.0.0.1:*",
                "--module", mod, "--module", mod2, "--ready-file", ready,
                (char *) NULL);
@@ -174,13 +176,19 @@ Test (tools, the_cli_exit_codes_tell_what_went_wrong, .timeout = 60)
     S_EXPECT (1, "unknown request", "$CLI -e %s ask counter frob", ep);
     S_EXPECT (0, "", "$CLI -e %s send counter add 1", ep);
     S_EXPECT (2, "not JSON", "$CLI -e %s ask counter add '{'", ep);
-    /* flaky does not answer what it does not know: 4 */
-    S_EXPECT (4, "timed out", "$CLI -e %s -t 300 ask flaky frob", ep);
+    /* flaky does not answer what it does not know: 4 (the bound covers
+       the connect and the lookup too) */
+    S_EXPECT (4, "timed out", "$CLI -e %s -t %d ask flaky frob", ep,
+              tt_ms (1000));
     kill (pid, SIGTERM);
+    close (lfd);
     int st;
     waitpid (pid, &st, 0);
-    cr_assert (WIFEXITED (st) && WEXITSTATUS (st) == 0);
+    if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
+        tt_show_log (log, "troupe-node");
+    cr_assert (WIFEXITED (st) && WEXITSTATUS (st) == 0, "status %d", st);
     unlink (ready);
+    unlink (log);
 }
 
 Test (tools, troupe_node_serves_metrics_and_troupe_top_shows_them,
@@ -229,6 +237,8 @@ Test (tools, troupe_node_serves_metrics_and_troupe_top_shows_them,
     kill (pid, SIGTERM);
     int st;
     waitpid (pid, &st, 0);
+    if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
+        tt_show_log (log, "troupe-node");
     cr_assert (WIFEXITED (st) && WEXITSTATUS (st) == 0, "status %d", st);
     unlink (ready);
     unlink (log);

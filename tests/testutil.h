@@ -191,6 +191,28 @@ tt_wait_file (const char *path, int ms)
     return ok;
 }
 
+/*  Copies the last 4 KiB of the file at path (a child's log) to stderr,
+    headed by what: so a child that ended badly says why in the test's
+    output (a sanitizer's report, an error line). */
+static inline void
+tt_show_log (const char *path, const char *what)
+{
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        fprintf (stderr, "%s: (no log at %s)\n", what, path);
+        return;
+    }
+    char buf[4096];
+    fseek (f, 0, SEEK_END);
+    long size = ftell (f);
+    fseek (f, size > (long) sizeof buf - 1 ? size - (long) sizeof buf + 1 : 0,
+           SEEK_SET);
+    size_t n = fread (buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose (f);
+    fprintf (stderr, "%s: the end of its log (%s):\n%s\n", what, path, buf);
+}
+
 /*  Waits (bounded) until node `name` is up at sys, or down with up
     false, on the node's own events (tp_node_wait). */
 static inline bool
