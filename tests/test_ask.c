@@ -745,8 +745,8 @@ Test (call, from_a_thread_actor_blocks_only_its_thread, .timeout = 30)
     cr_assert_eq (tp_spawn (sys, &tcaller, &r, &o, &t), 0);
     cr_assert_eq (tp_send (sys, t, tp_tag ("go"), NULL), 0);
     cr_assert_eq (tp_send (sys, t, tp_tag ("plain"), NULL), 0);
-    cr_assert (tt_wait_ge (&r.down, 1, tt_ms (10000)));
-    cr_assert (tt_wait_ge (&r.done, 1, tt_ms (10000)), "plain was lost");
+    cr_assert (tt_wait_ge (&r.down, 1, 10000));
+    cr_assert (tt_wait_ge (&r.done, 1, 10000), "plain was lost");
     cr_assert_eq (atomic_load (&r.sum), 42);
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();

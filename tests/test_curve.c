@@ -189,7 +189,7 @@ Test (curve, the_tools_with_and_without_keys, .timeout = 60)
                "--ready-file", ready, (char *) NULL);
         _exit (127);
     }
-    cr_assert (tt_wait_file (ready, tt_ms (10000)), "no ready file");
+    cr_assert (tt_wait_file (ready, 10000), "no ready file");
     FILE *f = fopen (ready, "r");
     char ep[256] = "";
     cr_assert (f && fgets (ep, sizeof ep, f));

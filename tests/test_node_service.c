@@ -119,7 +119,7 @@ Test (node_service, answers_ls_stats_peers_and_stop_from_another_node,
                   0);
     cr_assert (tp_msg_is (r, "ok"));
     tp_msg_destroy (&r);
-    cr_assert (tt_wait_ge (&g_downs, 1, tt_ms (5000)), "the victim lives");
+    cr_assert (tt_wait_ge (&g_downs, 1, 5000), "the victim lives");
     cr_assert_eq (atomic_load (&g_reason), (long) tp_tag ("upgrade"));
     cr_assert (tp_ref_is_nil (tp_whereis (a, "victim")));
 

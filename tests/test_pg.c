@@ -66,10 +66,10 @@ Test (pg, members_join_publish_and_leave_on_one_node, .timeout = 30)
                   0);
     cr_assert_eq (n, 3);
     cr_assert_eq (tp_send (sys, m[0], tp_tag ("speak"), NULL), 0);
-    cr_assert (tt_wait_ge (&g_said, 3, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_said, 3, 5000));
     cr_assert_eq (tp_pg_send (sys, "room", tp_tag ("say"), "s", "from main"),
                   0);
-    cr_assert (tt_wait_ge (&g_said, 6, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_said, 6, 5000));
     /* a member that ends is no member */
     cr_assert_eq (tp_send (sys, m[1], tp_tag ("bye"), NULL), 0);
     s_wait_members (sys, "room", false, 2);
@@ -121,7 +121,7 @@ Test (pg, groups_span_nodes_publish_once_per_node_and_converge,
     tp_node_stats_get (a, &before);
     for (int i = 0; i < 10; i++)
         cr_assert_eq (tp_send (a, am[0], tp_tag ("speak"), NULL), 0);
-    cr_assert (tt_wait_ge (&g_said, 10 * (2 + FAR), tt_ms (10000)),
+    cr_assert (tt_wait_ge (&g_said, 10 * (2 + FAR), 10000),
                "%ld of %d delivered", atomic_load (&g_said), 10 * (2 + FAR));
     tp_node_stats_get (a, &after);
     /* (bytes, not frames: frames are batched either way) */
@@ -208,7 +208,7 @@ Test (pg, churn_and_malformed_requests_leave_the_groups_right, .timeout = 60)
     cr_assert_eq (n, 1);
     cr_assert (tp_ref_eq (out[0], m));
     cr_assert_eq (tp_pg_send (sys, "room", tp_tag ("say"), "s", "still"), 0);
-    cr_assert (tt_wait_ge (&g_said, 1, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_said, 1, 5000));
     cr_assert_eq (atomic_load (&g_said), 1, "a malformed publish was delivered");
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();

@@ -157,7 +157,7 @@ Test (pool, answers_every_job_by_ask, .timeout = 60)
     cr_assert_eq (tp_pool_start (sys, &po, NULL, &pool), 0);
     caller_rec r = {0};
     s_caller (sys, &r, pool, "sq", 1000, -1);
-    cr_assert (tt_wait_ge (&r.done, 1000, tt_ms (20000)));
+    cr_assert (tt_wait_ge (&r.done, 1000, 20000));
     cr_log_info ("pool: 1000 asks through a pool of 4 loop workers, from "
                  "one actor: %llu ms from the first ask to the last answer\n",
                  (unsigned long long) (r.t1 - r.t0));
@@ -200,7 +200,7 @@ Test (pool, least_loaded_skips_a_busy_worker, .timeout = 60)
                        .worker = {.kind = TP_THREAD}};
     tp_ref pool;
     cr_assert_eq (tp_pool_start (sys, &po, NULL, &pool), 0);
-    cr_assert (tt_wait_ge (&g_inits, 2, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_inits, 2, 5000));
     caller_rec slow = {0}, fast = {0};
     s_caller (sys, &slow, pool, "hold", 1, 10000); /* held (the wait scales itself) */
     /* (wait until it runs: one worker is busy) */
@@ -213,11 +213,11 @@ Test (pool, least_loaded_skips_a_busy_worker, .timeout = 60)
         cr_assert_lt (tt_now_ms () - t0, (uint64_t) tt_ms (5000));
     }
     s_caller (sys, &fast, pool, "spin", 20, 1);
-    cr_assert (tt_wait_ge (&fast.done, 20, tt_ms (20000)));
+    cr_assert (tt_wait_ge (&fast.done, 20, 20000));
     cr_assert_eq (atomic_load (&slow.done), 0,
                   "the held job ended before it was let go");
     tt_set (&g_release, 1);
-    cr_assert (tt_wait_ge (&slow.done, 1, tt_ms (10000)));
+    cr_assert (tt_wait_ge (&slow.done, 1, 10000));
     cr_assert_eq (atomic_load (&slow.ok), 1, "the held job failed");
     tp_system_destroy (&sys);
     TT_NO_FAILURES ();
@@ -234,7 +234,7 @@ Test (pool, a_full_queue_answers_efull_at_once, .timeout = 60)
     caller_rec r = {0};
     /* 1 running + 10 queued; the other 9 are refused */
     s_caller (sys, &r, pool, "spin", 20, 50);
-    cr_assert (tt_wait_ge (&r.done, 20, tt_ms (20000)));
+    cr_assert (tt_wait_ge (&r.done, 20, 20000));
     cr_assert_eq (atomic_load (&r.errors), 9);
     cr_assert_eq (atomic_load (&r.err_code), TP_EFULL);
     cr_assert_eq (atomic_load (&r.ok), 11);
@@ -278,7 +278,7 @@ Test (pool, dead_workers_are_replaced_and_their_jobs_retried, .timeout = 60)
     cr_assert_eq (tp_pool_start (sys, &po, NULL, &pool), 0);
     caller_rec r = {0};
     s_caller (sys, &r, pool, "sq", 2000, -1);
-    cr_assert (tt_wait_ge (&r.done, 2000, tt_ms (30000)), "%ld of 2000",
+    cr_assert (tt_wait_ge (&r.done, 2000, 30000), "%ld of 2000",
                atomic_load (&r.done));
     long want = 0;
     for (long i = 0; i < 2000; i++)
@@ -352,10 +352,10 @@ Test (pool, cpu_bound_jobs_run_in_parallel, .timeout = 60)
                            .worker = {.kind = TP_THREAD}};
         tp_ref pool;
         cr_assert_eq (tp_pool_start (sys, &po, NULL, &pool), 0);
-        cr_assert (tt_wait_ge (&g_inits, k + 1, tt_ms (5000)));
+        cr_assert (tt_wait_ge (&g_inits, k + 1, 5000));
         caller_rec r = {0};
         s_caller (sys, &r, pool, "spin", 16, 40);
-        cr_assert (tt_wait_ge (&r.done, 16, tt_ms (20000)));
+        cr_assert (tt_wait_ge (&r.done, 16, 20000));
         cr_assert_eq (atomic_load (&r.ok), 16);
         secs[k] = (double) (r.t1 - r.t0) / 1000.0;
         tp_system_destroy (&sys);

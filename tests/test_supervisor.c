@@ -127,7 +127,7 @@ s_strategy (tp_strategy st)
     tp_sup_spec spec = {.strategy = st, .children = kids, .nchildren = 3};
     tp_ref sup;
     cr_assert_eq (tp_supervisor_start (sys, &spec, NULL, &sup), 0);
-    cr_assert (tt_wait_ge (&g_starts, 3, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_starts, 3, 5000));
     tp_child_info before[3], after[3];
     cr_assert_eq (s_which (sys, sup, before, 3, NULL), 3);
     cr_assert_str_eq (before[0].id, "a");
@@ -135,7 +135,7 @@ s_strategy (tp_strategy st)
     tp_ref old = s_crash (sys, "kid_b", "boom");
     s_wait_new (sys, "kid_b", old);
     long want = st == TP_ONE_FOR_ONE ? 4 : st == TP_ONE_FOR_ALL ? 6 : 5;
-    cr_assert (tt_wait_ge (&g_starts, want, tt_ms (5000)), "%ld starts",
+    cr_assert (tt_wait_ge (&g_starts, want, 5000), "%ld starts",
                atomic_load (&g_starts));
     uint64_t restarts = 0;
     /* (the restarts are done when every child runs again) */
@@ -225,15 +225,15 @@ Test (supervisor, more_restarts_than_the_intensity_gives_up_with_shutdown,
                         .period_ms = 60000, .children = kids, .nchildren = 2};
     tp_ref sup;
     cr_assert_eq (tp_supervisor_start (sys, &spec, NULL, &sup), 0);
-    cr_assert (tt_wait_ge (&g_starts, 2, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_starts, 2, 5000));
     for (int i = 0; i < 2; i++) /* two restarts: allowed */
         s_wait_new (sys, "kid_a", s_crash (sys, "kid_a", "boom"));
     watch_rec w = {0};
     s_watch (sys, sup, &w);
     s_crash (sys, "kid_a", "boom"); /* the third gives up */
-    cr_assert (tt_wait_ge (&w.downs, 1, tt_ms (5000)), "the supervisor lives");
+    cr_assert (tt_wait_ge (&w.downs, 1, 5000), "the supervisor lives");
     cr_assert_eq (atomic_load (&w.reason), (long) tp_tag ("shutdown"));
-    cr_assert (tt_wait_ge (&g_ends, 4, tt_ms (5000)), "children live on");
+    cr_assert (tt_wait_ge (&g_ends, 4, 5000), "children live on");
     cr_assert_eq (atomic_load (&g_starts), 4);
     cr_assert_eq (atomic_load (&g_ends), 4);
     tp_system_destroy (&sys);
@@ -250,7 +250,7 @@ Test (supervisor, transient_and_temporary_children, .timeout = 30)
                         .nchildren = 3};
     tp_ref sup;
     cr_assert_eq (tp_supervisor_start (sys, &spec, NULL, &sup), 0);
-    cr_assert (tt_wait_ge (&g_starts, 3, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_starts, 3, 5000));
     /* transient, abnormal end: restarted */
     s_wait_new (sys, "kid_t", s_crash (sys, "kid_t", "boom"));
     /* transient, normal end: not restarted, still listed */
@@ -290,7 +290,7 @@ Test (supervisor, a_nested_tree_restarts_the_right_subtree, .timeout = 30)
                        .nchildren = 2};
     tp_ref sup;
     cr_assert_eq (tp_supervisor_start (sys, &top, NULL, &sup), 0);
-    cr_assert (tt_wait_ge (&g_starts, 3, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_starts, 3, 5000));
     tp_ref w = tp_whereis (sys, "kid_w"), in = tp_whereis (sys, "inner");
     tp_ref y = tp_whereis (sys, "kid_y");
     s_wait_new (sys, "kid_x", s_crash (sys, "kid_x", "boom"));
@@ -386,7 +386,7 @@ Test (supervisor, a_thousand_crashes_leak_nothing_and_lose_nothing,
     tp_system_set_log (sys, TP_LOG_WARN, NULL, NULL); /* (1,000 info lines) */
     tp_ref sup;
     cr_assert_eq (tp_supervisor_start (sys, &spec, NULL, &sup), 0);
-    cr_assert (tt_wait_ge (&g_starts, 2, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_starts, 2, 5000));
     tp_ref steady = tp_whereis (sys, "steady");
     /* warm: one cycle, so that caches and the ctx table are at size */
     tp_ref old = tp_whereis (sys, "flaky");
@@ -471,7 +471,7 @@ Test (supervisor, restart_latency_of_a_loop_actor_and_no_memory_growth,
     tp_system_set_log (sys, TP_LOG_WARN, NULL, NULL);
     tp_ref sup;
     cr_assert_eq (tp_supervisor_start (sys, &spec, NULL, &sup), 0);
-    cr_assert (tt_wait_ge (&g_starts, 1, tt_ms (5000)));
+    cr_assert (tt_wait_ge (&g_starts, 1, 5000));
     long rss0 = 0;
     double sum_us = 0, worst_us = 0;
     for (int i = 0; i < CYCLES; i++) {
