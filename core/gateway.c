@@ -1590,7 +1590,9 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
             s_set_up (c->sys, o, false);
         else { /* p takes o's place as the up entry */
             atomic_fetch_sub (&g->peers_up, 1);
+            pthread_mutex_lock (&c->sys->lock); /* (read by tp_node_up) */
             o->up = false;
+            pthread_mutex_unlock (&c->sys->lock);
         }
     }
     if (p->node == 0 && o->node && o->incarnation == inc) {

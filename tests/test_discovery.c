@@ -210,6 +210,17 @@ s_mesh_at (tp_system *sys, const char *who, const char *const *names, int n)
     return found == n;
 }
 
+/*  The nodes' logs, for a failure's report. */
+static void
+s_show_logs (const node_t *n, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char log[128];
+        snprintf (log, sizeof log, "%.60s/%.7s.log", s_dir, n[i].name);
+        tt_show_log (log, n[i].name);
+    }
+}
+
 Test (discovery, nodes_that_know_only_etcd_form_a_mesh_leave_and_rejoin,
       .timeout = 120, .fini = s_servers_stop)
 {
@@ -252,6 +263,8 @@ Test (discovery, nodes_that_know_only_etcd_form_a_mesh_leave_and_rejoin,
             poll (NULL, 0, 20); /* (between looks at three processes) */
     }
     uint64_t t_mesh = tt_now_ms () - t0;
+    if (!mesh)
+        s_show_logs (n, 3);
     cr_assert (mesh, "no full mesh after 20 s");
     for (int i = 0; i < 3; i++) /* (and the test's member sees them all) */
         while (!s_sees (d, n[i].ep) && tt_now_ms () < end)
