@@ -1444,6 +1444,8 @@ static void
 s_in_drain (gw_in *in)
 {
     tp__gw *g = in->c->sys->gw;
+    tp_log (in->c->sys, TP_LOG_DEBUG, "%s is leaving (DRAIN): acknowledged",
+            in->p->name);
     s_send_control (g, in->p, TP__WIRE_DRAIN_ACK);
     s_peer_down (in->c, in->p, false, true);
     in->p->goodbye = true;
@@ -1453,6 +1455,8 @@ static void
 s_in_drain_ack (gw_in *in)
 {
     in->p->drained = true;
+    tp_log (in->c->sys, TP_LOG_DEBUG, "%s acknowledged our DRAIN",
+            in->p->name);
 }
 
 /*  Each item is an envelope of its own; a bad item ends the batch (what
@@ -1578,6 +1582,8 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
         if (o->up && !p->up) {
             p->via_rid = true;
             p->via_node = o->node;
+            tp_log (c->sys, TP_LOG_DEBUG, "%s: our connection merged into "
+                    "its own, which carries this life's frames", o->name);
         }
     }
     while (o->watches) {
@@ -1830,9 +1836,13 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
         s_on_refused (c, p, &in.e); /* it refuses our greeting */
         return;
     }
-    if (p && p->refused)
+    if (p && p->refused) {
+        tp_log (sys, TP_LOG_DEBUG, "dropped a frame (kind %u) from %s: a "
+                "connection refused", (unsigned) in.e.kind,
+                p->name_len ? p->name : p->endpoint);
         return; /* a connection we refused: its frames are not bad, only
                    not wanted (counted once, in peers_refused) */
+    }
     if (!p || !p->node) {
         s_bad_uncharged (g, TP_BAD_BEFORE_HELLO, "frame before HELLO");
         s_greet (g, p, rid, rid_len); /* so that it greets again */
@@ -1847,11 +1857,14 @@ s_on_frame (tp__ctx *c, gw_peer *p, const char *rid, size_t rid_len,
     if (!inner) /* (one clock read per frame, not per item of a BATCH) */
         p->last_rx = tp__now_ns ();
     if (!p->up) {
-        if (p->goodbye)
+        if (p->goodbye) {
+            tp_log (sys, TP_LOG_DEBUG, "dropped a frame (kind %u) from %s: "
+                    "it said goodbye", (unsigned) in.e.kind, p->name);
             return; /* it said goodbye (DRAIN): this life has left, and
                        what it sent after is no sign of life (its last
                        heartbeats would bring it back, and a stopping node
                        would then wait for it) */
+        }
         /* Known but judged down (a pause, a lost link): it is alive after
            all, on the same incarnation (a new one greets first). */
         s_set_up (sys, p, true);

@@ -332,9 +332,27 @@ Test (discovery, nodes_that_know_only_etcd_form_a_mesh_leave_and_rejoin,
     tp_system_destroy (&sys2);
     tp_system_destroy (&sys);
     for (int i = 0; i < 3; i++) {
+        /* each stops promptly (its peers answer its DRAIN) and cleanly */
+        int fd = (int) syscall (SYS_pidfd_open, n[i].pid, 0);
+        cr_assert_geq (fd, 0);
+        uint64_t t_stop = tt_now_ms ();
         kill (n[i].pid, SIGTERM);
+        struct pollfd pf = {fd, POLLIN, 0};
+        int ended = poll (&pf, 1, tt_ms (5000));
+        close (fd);
+        if (ended <= 0) {
+            s_show_logs (n, 3);
+            kill (n[i].pid, SIGKILL);
+        }
         int st;
         waitpid (n[i].pid, &st, 0);
+        cr_assert_gt (ended, 0, "%s took over %d ms to stop", n[i].name,
+                      tt_ms (5000));
+        if (tt_now_ms () - t_stop > 2000u) {
+            fprintf (stderr, "discovery: %s took %" PRIu64 " ms to stop\n",
+                     n[i].name, tt_now_ms () - t_stop);
+            s_show_logs (n, 3);
+        }
         if (!WIFEXITED (st) || WEXITSTATUS (st) != 0) {
             char log[128];
             snprintf (log, sizeof log, "%.60s/%.7s.log", s_dir, n[i].name);

@@ -1333,6 +1333,116 @@ Test (node, a_second_link_merging_in_does_not_move_a_lifes_messages,
     tp_system_destroy (&sys);
 }
 
+/*  Reads one frame's envelopes from ROUTER r (routing id part skipped)
+    into fn, for up to ms (scaled); true when fn said so. */
+static bool
+s_router_recv (void *r, int ms, bool (*fn) (const tp__env *, void *),
+               void *arg)
+{
+    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (ms);
+    while (tt_now_ms () < end) {
+        zmq_pollitem_t it = {r, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&it, 1, 50) <= 0)
+            continue;
+        zmq_msg_t f;
+        zmq_msg_init (&f);
+        cr_assert_geq (zmq_msg_recv (&f, r, 0), 0);
+        bool more = zmq_msg_more (&f), done = false;
+        tp__env e, in;
+        if (!more
+            && tp__wire_decode (zmq_msg_data (&f), zmq_msg_size (&f), &e) == 0) {
+            if (e.kind != TP__WIRE_BATCH)
+                done = fn (&e, arg);
+            const uint8_t *q = e.body, *item;
+            size_t left = e.kind == TP__WIRE_BATCH ? e.body_len : 0, ilen;
+            while (!done && tp__wire_batch_next (&q, &left, &item, &ilen) == 0
+                   && tp__wire_decode (item, ilen, &in) == 0)
+                done = fn (&in, arg);
+        }
+        zmq_msg_close (&f);
+        if (done)
+            return true;
+    }
+    return false;
+}
+
+static bool
+s_got_pong (const tp__env *e, void *arg)
+{
+    (void) arg;
+    return e->kind == TP__WIRE_USER && e->tag == tp_tag ("pong");
+}
+
+Test (node, a_peer_that_refused_us_and_then_called_us_is_heard, .timeout = 60)
+{
+    /* (found by the etcd test under TSan, where restarts race: a node
+       whose greeting a peer refused (its old life still looked alive
+       there) was then called by that peer and took it up, but its entry
+       stayed marked refused: every frame from the peer but HELLO was
+       dropped unread, a DRAIN among them, so the peer's stop waited the
+       30 s bound; nothing cleared it, since we greet a refused peer
+       with seen = its incarnation and it had no reason to answer) */
+    tp_system_opts o = {.workers = 1, .node_name = "host"};
+    tp_system *sys = tp_system_new (&o);
+    cr_assert_not_null (sys);
+    char ep[256];
+    cr_assert_eq (tp_node_bind (sys, "tcp://127.0.0.1:*", ep, sizeof ep), 0);
+    tp_spawn_opts so = {.name = "echo"};
+    tp_ref echo;
+    cr_assert_eq (tp_spawn (sys, &echo_b, NULL, &so, &echo), 0);
+    uint32_t inc = tp_node_incarnation (tp_system_node (sys));
+    tt_raw x;
+    tt_raw_open (&x, "refuser", ep, inc);
+    void *xr = zmq_socket (x.zctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt (xr, ZMQ_LINGER, &zero, sizeof zero);
+    cr_assert_eq (zmq_bind (xr, "tcp://127.0.0.1:*"), 0);
+    connect_job job = {.sys = sys};
+    size_t eplen = sizeof job.ep;
+    cr_assert_eq (zmq_getsockopt (xr, ZMQ_LAST_ENDPOINT, job.ep, &eplen), 0);
+    /* the node calls; its greetings are refused (name_taken) until its
+       tp_node_connect gives up */
+    pthread_t t;
+    pthread_create (&t, NULL, s_connect_thread, &job);
+    tp_msg *why = tp_msg_new (tp_tag ("x"), "t", tp_tag ("name_taken"));
+    tp__env de = tt_raw_env (&x, TP__WIRE_DRAIN, TP_REF_NIL, 0,
+                             tp_msg_body (why), tp_msg_size (why));
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq (tp__wire_encode (&de, &buf, &len), 0);
+    for (int i = 0; i < 2; i++) {
+        zmq_pollitem_t it = {xr, 0, ZMQ_POLLIN, 0};
+        cr_assert_eq (zmq_poll (&it, 1, tt_ms (5000)), 1, "no greeting");
+        char rid[256];
+        int rlen = zmq_recv (xr, rid, sizeof rid, 0);
+        cr_assert_gt (rlen, 0);
+        char frame[512];
+        cr_assert_gt (zmq_recv (xr, frame, sizeof frame, 0), 0);
+        cr_assert_eq (zmq_send (xr, rid, (size_t) rlen, ZMQ_SNDMORE), rlen);
+        cr_assert_eq (zmq_send (xr, buf, len, 0), (int) len);
+    }
+    free (buf);
+    tp_msg_destroy (&why);
+    pthread_join (t, NULL);
+    cr_assert_eq (job.rc, TP_ENAMETAKEN, "connect: %s", tp_strerror (job.rc));
+    /* now it calls us, and is taken up: it is heard */
+    tt_raw_hello (&x, 0);
+    cr_assert (tt_wait_peer (sys, "refuser", true, 5000),
+               "the peer that called is not up");
+    tp_msg *b = tp_msg_new (tp_tag ("x"), "i", 1);
+    tp__env pe = tt_raw_env (&x, TP__WIRE_USER, echo, tp_tag ("ping"),
+                             tp_msg_body (b), tp_msg_size (b));
+    tt_raw_send_env (&x, &pe);
+    tp_msg_destroy (&b);
+    /* (the answer comes by the node's own connection, PROTOCOL.md §1) */
+    cr_assert (s_router_recv (xr, 5000, s_got_pong, NULL)
+                   || tt_raw_recv (&x, 100, s_got_pong, NULL),
+               "the peer's message was dropped unread");
+    zmq_close (xr);
+    tt_raw_close (&x);
+    tp_system_destroy (&sys);
+}
+
 /* ---- three nodes ---------------------------------------------------- */
 
 Test (node, name_lookup_across_three_nodes, .timeout = 60)
