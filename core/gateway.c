@@ -112,11 +112,6 @@ typedef struct gw_peer {
                                routing id its HELLO came with (0 bytes:
                                none) */
     size_t rid_len;
-    bool via_rid;           /* this life's frames go by rid, not dealer:
-                               they did before our own connection merged
-                               in, and one path per life keeps them in
-                               order (the peer reads its sockets in turn) */
-    uint32_t via_node;      /* the life (node id) via_rid is for */
     bool goodbye;           /* it drained: forget it at the next beat */
     bool drain_sent;        /* we are stopping and told it (DRAIN) */
     uint64_t greet_at;      /* ns, last unasked HELLO (s_greet) */
@@ -297,22 +292,12 @@ s_zsend (tp__gw *g, gw_peer *p, const char *rid, size_t rid_len,
          zmq_msg_t *f)
 {
     size_t n = zmq_msg_size (f);
-    int rc = -1;
-    if (p && p->via_rid) {
-        g->router_hot = true;
-        rc = zmq_send (g->router, p->rid, p->rid_len,
-                       ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        if (rc >= 0)
-            rc = zmq_msg_send (f, g->router, ZMQ_DONTWAIT);
-        else if (errno == EHOSTUNREACH)
-            p->via_rid = false; /* that connection is gone, and what it
-                                   held with it: ours takes over */
-    }
-    if (p && p->dealer && !p->via_rid) {
+    int rc;
+    if (p && p->dealer) {
         rc = zmq_msg_send (f, p->dealer, ZMQ_DONTWAIT);
         p->hot = true;
     }
-    else if (!p || !p->via_rid) {
+    else {
         if (p) {
             rid = p->rid;
             rid_len = p->rid_len;
@@ -707,8 +692,6 @@ s_peer_set_node (tp__gw *g, gw_peer *p, uint32_t node, const char *name,
     /* refs in its messages intern names charged to it (core/ref.c) */
     tp__node_charge_max (node, sys->peer_max_names);
     uint32_t old = p->node;
-    if (node != p->via_node)
-        p->via_rid = false; /* (another life: our connection, if any) */
     pthread_mutex_lock (&sys->lock);
     p->node = node;
     memcpy (p->name, name, len);
@@ -1577,14 +1560,8 @@ s_merge (tp__ctx *c, gw_peer *p, gw_peer *o, uint32_t inc)
     if (o->rid_len && o->incarnation == inc) { /* its connection to us */
         memcpy (p->rid, o->rid, o->rid_len);
         p->rid_len = o->rid_len;
-        /* this life's frames went that way: they go on doing so (frames
-           on two connections may be read in either order) */
-        if (o->up && !p->up) {
-            p->via_rid = true;
-            p->via_node = o->node;
-            tp_log (c->sys, TP_LOG_DEBUG, "%s: our connection merged into "
-                    "its own, which carries this life's frames", o->name);
-        }
+        tp_log (c->sys, TP_LOG_DEBUG,
+                "%s: our connection merged into the one it made", o->name);
     }
     while (o->watches) {
         gw_watch *w = o->watches;

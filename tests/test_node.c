@@ -1201,31 +1201,6 @@ Test (node, a_peer_that_acknowledged_and_greets_again_does_not_hold_a_stop,
 }
 
 typedef struct {
-    int last, n, on_other;
-    bool disorder, end;
-} seq_acc;
-
-static bool
-s_seq_in (const tp__env *e, void *arg)
-{
-    seq_acc *a = arg;
-    int v = 0;
-    if (e->kind != TP__WIRE_USER)
-        return false;
-    if (e->tag == tp_tag ("end")) {
-        a->end = true;
-        return true;
-    }
-    if (e->tag == tp_tag ("seq")
-        && tp_unpack_raw (e->body, e->body_len, "i", &v) == 0) {
-        a->disorder |= v <= a->last;
-        a->last = v;
-        a->n++;
-    }
-    return false;
-}
-
-typedef struct {
     tp_system *sys;
     char ep[256];
     int rc;
@@ -1237,100 +1212,6 @@ s_connect_thread (void *arg)
     connect_job *j = arg;
     j->rc = tp_node_connect (j->sys, j->ep, tt_ms (5000), NULL);
     return NULL;
-}
-
-Test (node, a_second_link_merging_in_does_not_move_a_lifes_messages,
-      .timeout = 60)
-{
-    /* (found by reading the soak's restarts: a node first reached by the
-       peer's connection, then by its own, moved that life's messages
-       from the one to the other; frames still queued on the first could
-       then be read after later ones on the second, as a peer reads its
-       sockets in turn) */
-    tp_system_opts o = {.workers = 1, .node_name = "sender"};
-    tp_system *sys = tp_system_new (&o);
-    cr_assert_not_null (sys);
-    char ep[256];
-    cr_assert_eq (tp_node_bind (sys, "tcp://127.0.0.1:*", ep, sizeof ep), 0);
-    uint32_t inc = tp_node_incarnation (tp_system_node (sys));
-    /* the peer: its connection to the node, and a ROUTER of its own */
-    tt_raw x;
-    tt_raw_open (&x, "twolinks", ep, inc);
-    void *xr = zmq_socket (x.zctx, ZMQ_ROUTER);
-    int zero = 0;
-    zmq_setsockopt (xr, ZMQ_LINGER, &zero, sizeof zero);
-    cr_assert_eq (zmq_bind (xr, "tcp://127.0.0.1:*"), 0);
-    connect_job job = {.sys = sys};
-    size_t eplen = sizeof job.ep;
-    cr_assert_eq (zmq_getsockopt (xr, ZMQ_LAST_ENDPOINT, job.ep, &eplen), 0);
-    tt_raw_hello (&x, 0);
-    cr_assert (tt_wait_peer (sys, "twolinks", true, 5000));
-    tp_ref to = {tp_node_id ("twolinks"), 1, 1};
-    for (int i = 1; i <= 100; i++)
-        cr_assert_eq (tp_send (sys, to, tp_tag ("seq"), "i", i), 0);
-    /* the node connects to the peer's ROUTER too, and is greeted there */
-    pthread_t t;
-    pthread_create (&t, NULL, s_connect_thread, &job);
-    zmq_pollitem_t it = {xr, 0, ZMQ_POLLIN, 0};
-    cr_assert_eq (zmq_poll (&it, 1, tt_ms (5000)), 1, "no greeting");
-    char rid[256];
-    int rlen = zmq_recv (xr, rid, sizeof rid, 0);
-    cr_assert_gt (rlen, 0);
-    zmq_msg_t f;
-    zmq_msg_init (&f);
-    cr_assert_geq (zmq_msg_recv (&f, xr, 0), 0);
-    tp__env e;
-    cr_assert_eq (tp__wire_decode (zmq_msg_data (&f), zmq_msg_size (&f), &e),
-                  0);
-    cr_assert_eq (e.kind, TP__WIRE_HELLO);
-    zmq_msg_close (&f);
-    tp_msg *h = tp_msg_new (tp_tag ("x"), "[suuu]", x.name, (unsigned) x.inc,
-                            500u, (unsigned) inc);
-    tp__env he = tt_raw_env (&x, TP__WIRE_HELLO, TP_REF_NIL, 0, tp_msg_body (h),
-                             tp_msg_size (h));
-    uint8_t *buf;
-    size_t len;
-    cr_assert_eq (tp__wire_encode (&he, &buf, &len), 0);
-    cr_assert_eq (zmq_send (xr, rid, (size_t) rlen, ZMQ_SNDMORE), rlen);
-    cr_assert_eq (zmq_send (xr, buf, len, 0), (int) len);
-    free (buf);
-    tp_msg_destroy (&h);
-    pthread_join (t, NULL);
-    cr_assert_eq (job.rc, 0, "connect: %s", tp_strerror (job.rc));
-    /* the two links are one entry now; the rest of the stream */
-    tt_raw_send (&x, TP__WIRE_HEARTBEAT, TP_REF_NIL, 0, NULL, 0);
-    for (int i = 101; i <= 200; i++)
-        cr_assert_eq (tp_send (sys, to, tp_tag ("seq"), "i", i), 0);
-    cr_assert_eq (tp_send (sys, to, tp_tag ("end"), NULL), 0);
-    seq_acc a = {0};
-    bool end = tt_raw_recv (&x, 5000, s_seq_in, &a);
-    /* what came by the other connection instead */
-    seq_acc b = {0};
-    while (zmq_poll (&it, 1, 0) == 1) {
-        zmq_msg_t g;
-        zmq_msg_init (&g);
-        cr_assert_geq (zmq_msg_recv (&g, xr, 0), 0);
-        if (!zmq_msg_more (&g)
-            && tp__wire_decode (zmq_msg_data (&g), zmq_msg_size (&g), &e) == 0) {
-            if (e.kind != TP__WIRE_BATCH)
-                s_seq_in (&e, &b);
-            const uint8_t *q = e.body, *item;
-            size_t left = e.kind == TP__WIRE_BATCH ? e.body_len : 0, ilen;
-            tp__env in;
-            while (tp__wire_batch_next (&q, &left, &item, &ilen) == 0
-                   && tp__wire_decode (item, ilen, &in) == 0)
-                s_seq_in (&in, &b);
-        }
-        zmq_msg_close (&g);
-    }
-    cr_assert (end && a.n == 200 && !a.disorder,
-               "by the first connection %d of 200 (in order: %s), by the "
-               "second %d and the end %s",
-               a.n, a.disorder ? "no" : "yes", b.n, b.end ? "there" : "not");
-    cr_assert_eq (b.n, 0);
-    zmq_close (xr);
-    tt_raw_close (&x);
-    tp_system_destroy (&sys);
 }
 
 /*  Reads one frame's envelopes from ROUTER r (routing id part skipped)
