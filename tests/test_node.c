@@ -1256,13 +1256,10 @@ s_got_pong (const tp__env *e, void *arg)
 
 Test (node, a_peer_that_refused_us_and_then_called_us_is_heard, .timeout = 60)
 {
-    /* (found by the etcd test under TSan, where restarts race: a node
-       whose greeting a peer refused (its old life still looked alive
-       there) was then called by that peer and took it up, but its entry
-       stayed marked refused: every frame from the peer but HELLO was
-       dropped unread, a DRAIN among them, so the peer's stop waited the
-       30 s bound; nothing cleared it, since we greet a refused peer
-       with seen = its incarnation and it had no reason to answer) */
+    /* (restarts race like this in the etcd test: a node whose greeting
+       a peer refused, its old life still looking alive there, is then
+       called by that peer; the call is taken up and everything the peer
+       sends is heard, not only its greetings) */
     tp_system_opts o = {.workers = 1, .node_name = "host"};
     tp_system *sys = tp_system_new (&o);
     cr_assert_not_null (sys);
