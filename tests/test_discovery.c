@@ -29,17 +29,26 @@ static char s_build[512], s_dir[64], s_url[64];
 #define S_UNUSED_FAIL() (void) tt_fail
 static pid_t s_etcd, s_dnsmasq;
 
+/*  A loopback port bound (not listening) by *fd, which keeps it. */
+static int
+s_bound_port (int *fd)
+{
+    *fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    cr_assert_eq (bind (*fd, (struct sockaddr *) &a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname (*fd, (struct sockaddr *) &a, &l);
+    return ntohs (a.sin_port);
+}
+
 static int
 s_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    cr_assert_eq (bind (fd, (struct sockaddr *) &a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname (fd, (struct sockaddr *) &a, &l);
+    int fd;
+    int port = s_bound_port (&fd);
     close (fd);
-    return ntohs (a.sin_port);
+    return port;
 }
 
 /*  Runs cmd; true if it exits 0. */
@@ -369,14 +378,9 @@ Test (discovery, an_etcd_that_does_not_answer_is_said_so)
     tp_system *sys = tp_system_new (NULL);
     /* a port bound and not listening: connects are refused, and no other
        test (an etcd starting) can take it meanwhile */
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    cr_assert_eq (bind (fd, (struct sockaddr *) &a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname (fd, (struct sockaddr *) &a, &l);
+    int fd;
     char url[64];
-    snprintf (url, sizeof url, "http://127.0.0.1:%d", ntohs (a.sin_port));
+    snprintf (url, sizeof url, "http://127.0.0.1:%d", s_bound_port (&fd));
     tp_discovery_opts o = {.provider = "etcd", .etcd = url,
                            .advertise = "tcp://127.0.0.1:1"};
     tp_discovery *d = NULL;

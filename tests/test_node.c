@@ -1214,39 +1214,6 @@ s_connect_thread (void *arg)
     return NULL;
 }
 
-/*  Reads one frame's envelopes from ROUTER r (routing id part skipped)
-    into fn, for up to ms (scaled); true when fn said so. */
-static bool
-s_router_recv (void *r, int ms, bool (*fn) (const tp__env *, void *),
-               void *arg)
-{
-    uint64_t end = tt_now_ms () + (uint64_t) tt_ms (ms);
-    while (tt_now_ms () < end) {
-        zmq_pollitem_t it = {r, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&it, 1, 50) <= 0)
-            continue;
-        zmq_msg_t f;
-        zmq_msg_init (&f);
-        cr_assert_geq (zmq_msg_recv (&f, r, 0), 0);
-        bool more = zmq_msg_more (&f), done = false;
-        tp__env e, in;
-        if (!more
-            && tp__wire_decode (zmq_msg_data (&f), zmq_msg_size (&f), &e) == 0) {
-            if (e.kind != TP__WIRE_BATCH)
-                done = fn (&e, arg);
-            const uint8_t *q = e.body, *item;
-            size_t left = e.kind == TP__WIRE_BATCH ? e.body_len : 0, ilen;
-            while (!done && tp__wire_batch_next (&q, &left, &item, &ilen) == 0
-                   && tp__wire_decode (item, ilen, &in) == 0)
-                done = fn (&in, arg);
-        }
-        zmq_msg_close (&f);
-        if (done)
-            return true;
-    }
-    return false;
-}
-
 static bool
 s_got_pong (const tp__env *e, void *arg)
 {
@@ -1313,7 +1280,7 @@ Test (node, a_peer_that_refused_us_and_then_called_us_is_heard, .timeout = 60)
     tt_raw_send_env (&x, &pe);
     tp_msg_destroy (&b);
     /* (the answer comes by the node's own connection, PROTOCOL.md §1) */
-    cr_assert (s_router_recv (xr, 5000, s_got_pong, NULL)
+    cr_assert (tt_sock_recv (xr, 5000, s_got_pong, NULL)
                    || tt_raw_recv (&x, 100, s_got_pong, NULL),
                "the peer's message was dropped unread");
     zmq_close (xr);
