@@ -156,11 +156,7 @@ s_sh (const char *cmd)
 Test (curve, the_tools_with_and_without_keys, .timeout = 60)
 {
     char exe[512];
-    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt (n, 0);
-    exe[n] = '\0';
-    *strrchr (exe, '/') = '\0';
-    *strrchr (exe, '/') = '\0'; /* BUILD */
+    tt_build_dir (exe, sizeof exe); /* BUILD */
     char dir[] = "/tmp/tp-curve-XXXXXX";
     cr_assert_not_null (mkdtemp (dir));
     char cmd[4096];

@@ -67,13 +67,7 @@ s_ok (const char *fmt, ...)
 static void
 s_etcd_start (void)
 {
-    char exe[512];
-    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt (n, 0);
-    exe[n] = '\0';
-    *strrchr (exe, '/') = '\0';
-    *strrchr (exe, '/') = '\0';
-    snprintf (s_build, sizeof s_build, "%s", exe);
+    tt_build_dir (s_build, sizeof s_build);
     snprintf (s_dir, sizeof s_dir, "/tmp/tp-etcd-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
     int cport = s_free_port (), pport = s_free_port ();

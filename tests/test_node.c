@@ -1506,20 +1506,6 @@ Test (node, batches_are_delivered_in_order_and_bad_ones_counted,
 
 /* ---- troupe-node and the troupe command line ------------------------- */
 
-/*  Directory of the build (the test binary lives in BUILD/tests/). */
-static void
-s_build_dir (char *out, size_t cap)
-{
-    char exe[512];
-    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt (n, 0);
-    exe[n] = '\0';
-    char *slash = strrchr (exe, '/');
-    *slash = '\0';
-    slash = strrchr (exe, '/');
-    *slash = '\0';
-    snprintf (out, cap, "%s", exe);
-}
 
 /*  Runs a command, returns its exit status and first output line. */
 static int
@@ -1541,7 +1527,7 @@ s_run (const char *cmd, char *out, size_t cap)
 Test (tools, troupe_node_hosts_a_module_and_answers_the_cli, .timeout = 60)
 {
     char build[512], ready[128], cmd[2048], out[4096];
-    s_build_dir (build, sizeof build);
+    tt_build_dir (build, sizeof build);
     snprintf (ready, sizeof ready, "/tmp/troupe-ready-%d", (int) getpid ());
     unlink (ready);
     pid_t pid = fork ();
@@ -1669,7 +1655,7 @@ s_sh (const char *fmt, ...)
 Test (netns, three_hosts_talk_over_tcp, .timeout = 120)
 {
     char build[512], out[4096];
-    s_build_dir (build, sizeof build);
+    tt_build_dir (build, sizeof build);
     int id = (int) (getpid () % 200) + 20;
     char pfx[16];
     snprintf (pfx, sizeof pfx, "tp%d", id);

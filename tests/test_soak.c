@@ -81,17 +81,6 @@ s_index (const char *name, size_t len)
     return -1;
 }
 
-static void
-s_build_dir (void)
-{
-    char exe[512];
-    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt (n, 0);
-    exe[n] = '\0';
-    *strrchr (exe, '/') = '\0';
-    *strrchr (exe, '/') = '\0';
-    snprintf (s_build, sizeof s_build, "%s", exe);
-}
 
 /*  Starts node i (on its endpoint of before, if it had one), connected
     to every other node whose endpoint is known; waits for it. */
@@ -386,7 +375,7 @@ Test (soak, three_nodes_under_faults_lose_nothing_unexplained,
     srand (seed);
     fprintf (stderr, "soak: %d s, seed %u (TP_SOAK_SEED=%u repeats it)\n",
              seconds, seed, seed);
-    s_build_dir ();
+    tt_build_dir (s_build, sizeof s_build);
     snprintf (s_dir, sizeof s_dir, "/tmp/tp-soak-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
     s_gaps = calloc (MAX_GAPS, sizeof *s_gaps);

@@ -19,13 +19,7 @@ static char s_build[512];
 static void
 s_paths (void)
 {
-    char exe[512];
-    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert_gt (n, 0);
-    exe[n] = '\0';
-    *strrchr (exe, '/') = '\0';
-    *strrchr (exe, '/') = '\0';
-    snprintf (s_build, sizeof s_build, "%s", exe);
+    tt_build_dir (s_build, sizeof s_build);
 }
 
 /*  Runs `cmd` (a shell line, tools named $NODE and $CLI) and returns its

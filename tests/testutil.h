@@ -191,6 +191,27 @@ tt_wait_file (const char *path, int ms)
     return ok;
 }
 
+/*  Writes the build directory (the test binary lives in BUILD/tests/)
+    into out: where the tools, modules and libraries a test runs are. */
+static inline void
+tt_build_dir (char *out, size_t cap)
+{
+    char exe[4096];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        abort (); /* (Linux: /proc is always there for a test) */
+    exe[n] = '\0';
+    for (int i = 0; i < 2; i++) {
+        char *slash = strrchr (exe, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    size_t len = strlen (exe);
+    if (len >= cap)
+        abort (); /* (a buffer too small for the path: the test's bug) */
+    memcpy (out, exe, len + 1);
+}
+
 /*  Copies the last 4 KiB of the file at path (a child's log) to stderr,
     headed by what: so a child that ended badly says why in the test's
     output (a sanitizer's report, an error line). */
